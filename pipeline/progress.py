@@ -1,0 +1,115 @@
+"""Stage bookkeeping: every stage records start and end on the operation, appends an audit event
+and publishes a progress event to SNS. The pipeline knows nothing of Slack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.aws_errors import aws_call
+from pipeline.errors import AuroraRestoreError
+from pipeline.models import OperationStatus, ProgressEvent, Stage, StageRecord, StageStatus, utc_now
+from pipeline.store import OperationStore
+
+PIPELINE_ACTOR = "pipeline"
+
+
+class ProgressPublisher:
+    """Publishes progress events to the SNS topic the bot's notifier subscribes to."""
+
+    def __init__(self, sns: Any, topic_arn: str) -> None:
+        self._sns = sns
+        self._topic_arn = topic_arn
+
+    def publish(self, event: ProgressEvent) -> None:
+        with aws_call("publish progress"):
+            self._sns.publish(
+                TopicArn=self._topic_arn,
+                Message=event.model_dump_json(),
+                MessageAttributes={
+                    "operation_id": {"DataType": "String", "StringValue": event.operation_id},
+                    "stage": {"DataType": "String", "StringValue": str(event.stage)},
+                    "status": {"DataType": "String", "StringValue": str(event.status)},
+                },
+            )
+
+
+@dataclass
+class StageReporter:
+    """Records a stage's lifecycle in the store, the audit log and on the progress topic."""
+
+    store: OperationStore
+    publisher: ProgressPublisher
+    resources: dict[str, str] = field(default_factory=dict)
+
+    def started(self, operation_id: str, stage: Stage, detail: str) -> None:
+        current = self.store.get(operation_id).stages.get(stage)
+        if current is not None and current.status == StageStatus.STARTED:
+            return  # a retried invocation: the start was already recorded and announced
+        self.store.record_stage(
+            operation_id,
+            stage,
+            StageRecord(status=StageStatus.STARTED, started_at=utc_now(), detail=detail),
+        )
+        self.store.audit(operation_id, PIPELINE_ACTOR, f"{stage}.started", {"detail": detail})
+        self.publisher.publish(
+            ProgressEvent.for_stage(operation_id, stage, StageStatus.STARTED, detail)
+        )
+
+    def finished(
+        self,
+        operation_id: str,
+        stage: Stage,
+        status: StageStatus,
+        detail: str,
+        *,
+        resources: dict[str, str] | None = None,
+        operation_status: OperationStatus | None = None,
+    ) -> None:
+        """Record a stage's end (succeeded, failed or skipped); a repeat of the same end is a no-op."""
+        operation = self.store.get(operation_id)
+        previous = operation.stages.get(stage)
+        if previous is not None and previous.status == status:
+            return
+        ended = utc_now()
+        started = previous.started_at if previous and previous.started_at else ended
+        record = StageRecord(status=status, started_at=started, ended_at=ended, detail=detail)
+        extra: dict[str, Any] = {}
+        if resources:
+            extra["resources"] = {**operation.resources, **resources}
+        self.store.record_stage(operation_id, stage, record)
+        if extra:
+            self.store.update(operation_id, **extra)
+        self.store.audit(
+            operation_id,
+            PIPELINE_ACTOR,
+            f"{stage}.{status}",
+            {
+                "detail": detail,
+                "resources": resources or {},
+                "duration_seconds": record.duration_seconds,
+            },
+        )
+        self.publisher.publish(
+            ProgressEvent.for_stage(
+                operation_id,
+                stage,
+                status,
+                detail,
+                resources=resources or {},
+                duration_seconds=record.duration_seconds,
+                operation_status=operation_status,
+            )
+        )
+
+    @contextmanager
+    def stage(self, operation_id: str, stage: Stage, detail: str) -> Iterator[None]:
+        """For one-shot stages: started on entry; on an error, failed with its message, re-raised."""
+        self.started(operation_id, stage, detail)
+        try:
+            yield
+        except AuroraRestoreError as exc:
+            self.finished(operation_id, stage, StageStatus.FAILED, exc.message)
+            raise

@@ -1,0 +1,73 @@
+"""Shared fixtures: moto-backed AWS with the project's real table schema."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from pipeline.aws import AwsClients
+from pipeline.progress import ProgressPublisher, StageReporter
+from pipeline.store import OperationStore
+from pipeline.store_schema import create_tables
+
+REGION = "us-east-1"
+OPERATIONS_TABLE = "test-operations"
+AUDIT_TABLE = "test-audit"
+
+
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fake credentials so nothing can ever reach a real account from a test.
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture
+def aws(_aws_credentials: None) -> Iterator[AwsClients]:
+    with mock_aws():
+        yield AwsClients(region=REGION)
+
+
+@pytest.fixture
+def store(aws: AwsClients) -> OperationStore:
+    create_tables(aws.dynamodb, OPERATIONS_TABLE, AUDIT_TABLE)
+    return OperationStore(aws.dynamodb, OPERATIONS_TABLE, AUDIT_TABLE)
+
+
+@pytest.fixture
+def topic_arn(aws: AwsClients) -> str:
+    return str(aws.sns.create_topic(Name="test-progress")["TopicArn"])
+
+
+@pytest.fixture
+def reporter(store: OperationStore, aws: AwsClients, topic_arn: str) -> StageReporter:
+    return StageReporter(store=store, publisher=ProgressPublisher(aws.sns, topic_arn))
+
+
+@pytest.fixture
+def sqs_progress(aws: AwsClients, topic_arn: str) -> str:
+    """An SQS queue subscribed to the progress topic, so tests read what was published."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="progress-probe")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    aws.sns.subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return str(url)
+
+
+__all__ = ["REGION", "boto3"]
