@@ -1,0 +1,371 @@
+"""The emulated Slack workspace: users, channels, user groups, messages and what apps posted.
+
+Every read returns deep copies and every write happens under one lock, so the bot, the notifier and
+the tests can use the same workspace from many threads. A condition variable on that lock lets
+tests wait (bounded) for something to be posted.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Message = dict[str, Any]
+
+
+class SlackMethodError(Exception):
+    """A Slack method refused the call; `error` is Slack's error code (e.g. `channel_not_found`)."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    created: int
+    # ts -> message. Timestamps only ever increase, so insertion order is chronological.
+    messages: dict[str, Message] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    user_id: str
+    bot_id: str
+    app_id: str
+    name: str
+
+
+class TimestampClock:
+    """Slack message timestamps: unique, strictly increasing "seconds.micros" strings."""
+
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+        self._wall_clock = wall_clock
+        self._last_micros = 0
+        self._lock = threading.Lock()
+
+    def next_ts(self) -> str:
+        with self._lock:
+            self._last_micros = max(self._last_micros + 1, int(self._wall_clock() * 1_000_000))
+            seconds, micros = divmod(self._last_micros, 1_000_000)
+        return f"{seconds}.{micros:06d}"
+
+
+class Workspace:
+    """State shared by the HTTP handlers and the emulator's Python API."""
+
+    def __init__(self, *, team_id: str, team_domain: str, bot: BotIdentity) -> None:
+        self.team_id = team_id
+        self.team_domain = team_domain
+        self.bot = bot
+        self.changed = threading.Condition(threading.RLock())
+        self.clock = TimestampClock()
+        self._users: dict[str, dict[str, Any]] = {}
+        self._channels: dict[str, Channel] = {}
+        self._usergroups: dict[str, dict[str, Any]] = {}
+        self._ephemerals: list[dict[str, Any]] = []
+        self._home_views: dict[str, dict[str, Any]] = {}
+        self._responses: dict[str, list[Any]] = {}
+        self._view_counter = 0
+        self._calls: list[tuple[str, dict[str, Any]]] = []
+        self.add_user(bot.user_id, bot.name, is_bot=True)
+
+    def record_call(self, method: str, args: dict[str, Any]) -> None:
+        with self.changed:
+            self._calls.append((method, copy.deepcopy(args)))
+            self.changed.notify_all()
+
+    def calls(self) -> list[tuple[str, dict[str, Any]]]:
+        with self.changed:
+            return copy.deepcopy(self._calls)
+
+    # -- directory -----------------------------------------------------------------------------
+
+    def add_user(self, user_id: str, name: str, *, is_bot: bool = False) -> None:
+        profile: dict[str, Any] = {"real_name": name, "display_name": name, "team": self.team_id}
+        if is_bot and user_id == self.bot.user_id:
+            profile["bot_id"] = self.bot.bot_id
+        user = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "deleted": False,
+            "real_name": name,
+            "tz": "Etc/UTC",
+            "tz_offset": 0,
+            "is_admin": False,
+            "is_owner": False,
+            "is_bot": is_bot,
+            "is_app_user": False,
+            "profile": profile,
+        }
+        with self.changed:
+            self._users[user_id] = user
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        with self.changed:
+            if channel_id not in self._channels:
+                self._channels[channel_id] = Channel(channel_id, name, int(time.time()))
+            else:
+                self._channels[channel_id].name = name
+
+    def add_usergroup(self, usergroup_id: str, handle: str, users: list[str]) -> None:
+        with self.changed:
+            self._usergroups[usergroup_id] = {"id": usergroup_id, "handle": handle, "users": users}
+
+    def user(self, user_id: str) -> dict[str, Any]:
+        with self.changed:
+            if user_id not in self._users:
+                raise SlackMethodError("user_not_found")
+            return copy.deepcopy(self._users[user_id])
+
+    def has_user(self, user_id: str) -> bool:
+        with self.changed:
+            return user_id in self._users
+
+    def usergroup_users(self, usergroup_id: str) -> list[str]:
+        with self.changed:
+            if usergroup_id not in self._usergroups:
+                raise SlackMethodError("no_such_subteam")
+            return list(self._usergroups[usergroup_id]["users"])
+
+    def channel_info(self, channel_ref: str) -> dict[str, Any]:
+        with self.changed:
+            channel = self._channel(channel_ref)
+            return {
+                "id": channel.id,
+                "name": channel.name,
+                "name_normalized": channel.name,
+                "is_channel": True,
+                "is_group": False,
+                "is_im": False,
+                "is_mpim": False,
+                "is_private": False,
+                "is_archived": False,
+                "is_general": False,
+                "is_member": True,
+                "is_shared": False,
+                "is_ext_shared": False,
+                "is_org_shared": False,
+                "created": channel.created,
+                "creator": self.bot.user_id,
+                "context_team_id": self.team_id,
+                "topic": {"value": "", "creator": "", "last_set": 0},
+                "purpose": {"value": "", "creator": "", "last_set": 0},
+            }
+
+    def channel_id(self, channel_ref: str) -> str:
+        """The id of a channel given by id, name or #name; the reference itself if unknown."""
+        with self.changed:
+            try:
+                return self._channel(channel_ref).id
+            except SlackMethodError:
+                return channel_ref
+
+    def _channel(self, channel_ref: str) -> Channel:
+        if channel_ref in self._channels:
+            return self._channels[channel_ref]
+        name = channel_ref.removeprefix("#")
+        for channel in self._channels.values():
+            if channel.name == name:
+                return channel
+        raise SlackMethodError("channel_not_found")
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def post(
+        self,
+        channel_ref: str,
+        *,
+        author: str | None,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+        reply_broadcast: bool = False,
+    ) -> tuple[str, Message]:
+        """Post as the bot (author None) or as a user; returns (channel id, message)."""
+        with self.changed:
+            channel = self._channel(channel_ref)
+            parent = self._thread_parent(channel, thread_ts) if thread_ts else None
+            ts = self.clock.next_ts()
+            message: Message = {"type": "message", "text": text, "ts": ts, "team": self.team_id}
+            message.update(self._author_fields(author))
+            if blocks is not None:
+                message["blocks"] = copy.deepcopy(blocks)
+            if parent is not None:
+                message["thread_ts"] = parent["ts"]
+                message["parent_user_id"] = parent.get("user", "")
+                if reply_broadcast:
+                    message["subtype"] = "thread_broadcast"
+                self._record_reply(parent, message)
+            channel.messages[ts] = message
+            self.changed.notify_all()
+            return channel.id, copy.deepcopy(message)
+
+    def update(
+        self,
+        channel_ref: str,
+        ts: str,
+        *,
+        text: str | None,
+        blocks: list[dict[str, Any]] | None,
+    ) -> tuple[str, Message]:
+        with self.changed:
+            channel = self._channel(channel_ref)
+            message = channel.messages.get(ts)
+            if message is None:
+                raise SlackMethodError("message_not_found")
+            if message.get("user") != self.bot.user_id:
+                raise SlackMethodError("cant_update_message")
+            # Like Slack, a field left out keeps its previous value.
+            if text is not None:
+                message["text"] = text
+            if blocks is not None:
+                message["blocks"] = copy.deepcopy(blocks)
+            message["edited"] = {"user": self.bot.user_id, "ts": self.clock.next_ts()}
+            self.changed.notify_all()
+            return channel.id, copy.deepcopy(message)
+
+    def message(self, channel_ref: str, ts: str) -> tuple[str, Message]:
+        with self.changed:
+            channel = self._channel(channel_ref)
+            if ts not in channel.messages:
+                raise SlackMethodError("message_not_found")
+            return channel.id, copy.deepcopy(channel.messages[ts])
+
+    def top_level(self, channel_ref: str) -> list[Message]:
+        """The channel's messages as its history shows them, oldest first."""
+        with self.changed:
+            channel = self._channel(channel_ref)
+            return [
+                copy.deepcopy(m)
+                for m in channel.messages.values()
+                if m.get("thread_ts", m["ts"]) == m["ts"] or m.get("subtype") == "thread_broadcast"
+            ]
+
+    def thread(self, channel_ref: str, ts: str) -> list[Message]:
+        """The thread holding `ts`: parent first, then replies oldest first."""
+        with self.changed:
+            channel = self._channel(channel_ref)
+            if ts not in channel.messages:
+                raise SlackMethodError("thread_not_found")
+            parent_ts = channel.messages[ts].get("thread_ts", ts)
+            return [
+                copy.deepcopy(m)
+                for m in channel.messages.values()
+                if m["ts"] == parent_ts or m.get("thread_ts") == parent_ts
+            ]
+
+    def _author_fields(self, author: str | None) -> dict[str, Any]:
+        if author is None:
+            return {
+                "user": self.bot.user_id,
+                "bot_id": self.bot.bot_id,
+                "app_id": self.bot.app_id,
+                "bot_profile": {
+                    "id": self.bot.bot_id,
+                    "app_id": self.bot.app_id,
+                    "name": self.bot.name,
+                    "team_id": self.team_id,
+                    "deleted": False,
+                },
+            }
+        if author not in self._users:
+            raise SlackMethodError("user_not_found")
+        return {"user": author}
+
+    def _thread_parent(self, channel: Channel, thread_ts: str) -> Message:
+        target = channel.messages.get(thread_ts)
+        if target is None:
+            raise SlackMethodError("thread_not_found")
+        # A reply's ts names its thread: Slack attaches the new reply to the same parent.
+        return channel.messages[target.get("thread_ts", thread_ts)]
+
+    @staticmethod
+    def _record_reply(parent: Message, reply: Message) -> None:
+        parent["thread_ts"] = parent["ts"]
+        parent["reply_count"] = parent.get("reply_count", 0) + 1
+        users = parent.setdefault("reply_users", [])
+        if reply["user"] not in users:
+            users.append(reply["user"])
+        parent["reply_users_count"] = len(users)
+        parent["latest_reply"] = reply["ts"]
+
+    # -- ephemeral messages, App Home, response_url --------------------------------------------
+
+    def record_ephemeral(self, record: dict[str, Any]) -> str:
+        with self.changed:
+            record = {**record, "channel": self._channel(record["channel"]).id}
+            record["message_ts"] = self.clock.next_ts()
+            self._ephemerals.append(copy.deepcopy(record))
+            self.changed.notify_all()
+            return str(record["message_ts"])
+
+    def ephemerals(self, channel_ref: str | None) -> list[dict[str, Any]]:
+        with self.changed:
+            wanted = self.channel_id(channel_ref) if channel_ref is not None else None
+            return [
+                copy.deepcopy(e)
+                for e in self._ephemerals
+                if wanted is None or e["channel"] == wanted
+            ]
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        with self.changed:
+            if user_id not in self._users:
+                raise SlackMethodError("user_not_found")
+            previous = self._home_views.get(user_id)
+            if previous is None:
+                self._view_counter += 1
+                view_id = f"V{self._view_counter:09d}"
+            else:
+                view_id = previous["id"]
+            published = {
+                "id": view_id,
+                "team_id": self.team_id,
+                "type": "home",
+                "blocks": copy.deepcopy(view.get("blocks", [])),
+                "private_metadata": view.get("private_metadata", ""),
+                "callback_id": view.get("callback_id", ""),
+                "external_id": view.get("external_id", ""),
+                "state": {"values": {}},
+                "hash": self.clock.next_ts().replace(".", ""),
+                "app_id": self.bot.app_id,
+                "bot_id": self.bot.bot_id,
+                "root_view_id": view_id,
+                "previous_view_id": None,
+            }
+            self._home_views[user_id] = published
+            self.changed.notify_all()
+            return copy.deepcopy(published)
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        with self.changed:
+            view = self._home_views.get(user_id)
+            return copy.deepcopy(view) if view is not None else None
+
+    def record_response(self, key: str, body: Any) -> None:
+        with self.changed:
+            self._responses.setdefault(key, []).append(copy.deepcopy(body))
+            self.changed.notify_all()
+
+    def responses(self, key: str) -> list[Any]:
+        with self.changed:
+            return copy.deepcopy(self._responses.get(key, []))
+
+    def permalink(self, channel_ref: str, ts: str) -> str:
+        with self.changed:
+            channel_id, message = self.message(channel_ref, ts)
+            link = (
+                f"https://{self.team_domain}.slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+            )
+            if "thread_ts" in message and message["thread_ts"] != ts:
+                link += f"?thread_ts={message['thread_ts']}&cid={channel_id}"
+            return link
