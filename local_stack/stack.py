@@ -1,0 +1,254 @@
+"""The local stack: moto as AWS, the Slack emulator as Slack, the real code in between.
+
+One stack per process: it sets the environment the handlers read, exactly as Lambda would.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import secrets
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from moto.server import ThreadedMotoServer
+
+from local_stack import moto_patches
+from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
+from local_stack.lambda_runtime import LambdaRuntime
+from local_stack.slack_emulator import SlackEmulator
+from local_stack.slack_endpoint import SlackEndpoint
+from local_stack.world import SeededWorld, seed_world
+from pipeline.aws import AwsClients
+from pipeline.statemachine import render
+from pipeline.store_schema import create_tables
+
+ACCOUNT = "123456789012"  # moto's default account
+STATE_MACHINE_NAME = "aurora-restore"
+USERS = {
+    "requester": ("U0LREQUEST", "dana.requester"),
+    "approver": ("U0LAPPROV1", "alex.approver"),
+    "second_approver": ("U0LAPPROV2", "sam.approver"),
+    "outsider": ("U0LOUTSIDE", "olly.outsider"),
+}
+CHANNEL = ("C0LRESTORE", "db-restores")
+TEAM_ID = "T0LOCAL001"
+
+
+@dataclass
+class StackOptions:
+    region: str = "us-east-1"
+    source_region: str = "eu-west-1"
+    time_scale: float = 0.01  # Wait states and retry intervals, relative to AWS
+    approval_timeout_seconds: int = 3600
+    work_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class LocalStack:
+    """Start with `start()` (or a `with` block); `info` is the stack file's content."""
+
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self._work = Path(self.options.work_dir or tempfile.mkdtemp(prefix="aurora-restore-"))
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.runtime = LambdaRuntime(
+            account=ACCOUNT, region=self.options.region, time_scale=self.options.time_scale
+        )
+        self.slack = SlackEmulator(team_id=TEAM_ID)
+        self.endpoint = SlackEndpoint(self.runtime, BOT_FUNCTION)
+        self.signing_secret = secrets.token_hex(16)
+        self.info: dict[str, Any] = {}
+        self.world: SeededWorld | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    # ----- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        endpoint_url = f"http://{host}:{port}"
+        self._set_env(_aws_env(endpoint_url, port, self.options.region))
+        moto_patches.install(self.runtime)
+        self.slack.start()
+        self._seed_slack()
+        self.clients = AwsClients(region=self.options.region, endpoint_url=endpoint_url)
+        names = self._create_resources()
+        self.world = seed_world(
+            self.clients,
+            source_region=self.options.source_region,
+            master_password=secrets.token_urlsafe(18),
+        )
+        self._set_env(self._function_env(endpoint_url, names))
+        self._reset_process_caches()
+        state_machine_arn = self._deploy_functions_and_state_machine(names["topic_arn"])
+        self.endpoint.start()
+        self.info = self._stack_file(endpoint_url, names, state_machine_arn)
+        return self
+
+    def stop(self) -> None:
+        self.runtime.wait_idle(timeout=5)
+        for closer in (self.endpoint.stop, self.slack.stop, self._moto.stop, self.runtime.shutdown):
+            try:
+                closer()
+            except Exception:  # noqa: S112 - stopping is best effort, every part gets its turn
+                continue
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._reset_process_caches()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def write_stack_file(self, path: Path) -> None:
+        path.write_text(json.dumps(self.info, indent=2), encoding="utf-8")
+
+    # ----- building blocks ----------------------------------------------------------------------
+    def _set_env(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _seed_slack(self) -> None:
+        for user_id, name in USERS.values():
+            self.slack.add_user(user_id, name)
+        self.slack.add_channel(*CHANNEL)
+
+    def _create_resources(self) -> dict[str, str]:
+        names = {
+            "operations_table": "aurora-restore-operations",
+            "audit_table": "aurora-restore-audit",
+        }
+        create_tables(self.clients.dynamodb, names["operations_table"], names["audit_table"])
+        names["topic_arn"] = self.clients.sns.create_topic(Name="aurora-restore-progress")[
+            "TopicArn"
+        ]
+        policy = {
+            "requesters": {"users": [USERS["requester"][0]]},
+            "approvers": {"users": [USERS["approver"][0], USERS["second_approver"][0]]},
+            "protected_targets": ["prod-*"],
+            "two_approver_targets": ["shared-*"],
+            "approval_expiry_seconds": max(60, self.options.approval_timeout_seconds),
+        }
+        policy_path = self._work / "policy.yaml"
+        policy_path.write_text(yaml.safe_dump(policy), encoding="utf-8")
+        names["policy_path"] = str(policy_path)
+        return names
+
+    def _function_env(self, endpoint_url: str, names: dict[str, str]) -> dict[str, str]:
+        assert self.world is not None
+        env = {
+            "AURORA_RESTORE_OPERATIONS_TABLE": names["operations_table"],
+            "AURORA_RESTORE_AUDIT_TABLE": names["audit_table"],
+            "AURORA_RESTORE_PROGRESS_TOPIC_ARN": names["topic_arn"],
+            "AURORA_RESTORE_DB_SUBNET_GROUP": self.world.subnet_group,
+            "AURORA_RESTORE_VPC_SECURITY_GROUP_IDS": json.dumps([self.world.security_group_id]),
+            "AURORA_RESTORE_PROTECTED_CLUSTERS": json.dumps(["prod-*"]),
+            "AURORA_RESTORE_AWS_ENDPOINT_URL": endpoint_url,
+            "AURORA_RESTORE_STATE_MACHINE_ARN": self._state_machine_arn(),
+            "AURORA_RESTORE_SIGNING_SECRET": self.signing_secret,
+            "AURORA_RESTORE_BOT_TOKEN": self.slack.bot_token,
+            "AURORA_RESTORE_SLACK_API_URL": self.slack.api_url,
+            "AURORA_RESTORE_POLICY_PATH": names["policy_path"],
+        }
+        env.update(self.options.extra_env)
+        return env
+
+    def _state_machine_arn(self) -> str:
+        return f"arn:aws:states:{self.options.region}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
+
+    def _deploy_functions_and_state_machine(self, topic_arn: str) -> str:
+        iam = self.clients.client("iam")
+        role = iam.create_role(RoleName="aurora-restore-local", AssumeRolePolicyDocument="{}")
+        role_arn = role["Role"]["Arn"]
+        lambda_client = self.clients.client("lambda")
+        substitutions: dict[str, str] = {}
+        for spec in FUNCTIONS:
+            self.runtime.register(spec.name, spec.handler)
+            created = lambda_client.create_function(
+                FunctionName=spec.name,
+                Runtime="python3.12",
+                Role=role_arn,
+                Handler=spec.handler,
+                Code={"ZipFile": _empty_zip()},
+                Timeout=900,
+            )
+            if spec.placeholder:
+                substitutions[spec.placeholder] = created["FunctionArn"]
+        notifier_arn = lambda_client.get_function(FunctionName=NOTIFIER_FUNCTION)
+        self.clients.sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="lambda",
+            Endpoint=notifier_arn["Configuration"]["FunctionArn"],
+        )
+        definition = render(substitutions, time_scale=self.options.time_scale)
+        created_machine = self.clients.stepfunctions.create_state_machine(
+            name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=role_arn
+        )
+        return str(created_machine["stateMachineArn"])
+
+    def _reset_process_caches(self) -> None:
+        """Handlers cache settings per process, as on Lambda; a new stack is a new deployment."""
+        from pipeline.context import set_default_context
+        from pipeline.settings import get_settings
+
+        get_settings.cache_clear()
+        set_default_context(None)
+
+    def _stack_file(
+        self, endpoint_url: str, names: dict[str, str], state_machine_arn: str
+    ) -> dict[str, Any]:
+        assert self.world is not None
+        return {
+            "aws_endpoint_url": endpoint_url,
+            "region": self.options.region,
+            "slack_events_url": self.endpoint.url,
+            "slack_api_url": self.slack.api_url,
+            "response_url_base": self.slack.response_url_base,
+            "signing_secret": self.signing_secret,
+            "bot_token": self.slack.bot_token,
+            "team_id": TEAM_ID,
+            "channel_id": CHANNEL[0],
+            "users": {role: user_id for role, (user_id, _) in USERS.items()},
+            "seed": self.world.stack_file_seed(),
+            "state_machine_arn": state_machine_arn,
+            "operations_table": names["operations_table"],
+            "audit_table": names["audit_table"],
+            "progress_topic_arn": names["topic_arn"],
+            "time_scale": self.options.time_scale,
+        }
+
+
+def _aws_env(endpoint_url: str, port: int, region: str) -> dict[str, str]:
+    # Fake credentials and an endpoint for every boto3 client in the process (Bolt's own too),
+    # so nothing can reach a real AWS account from the local stack.
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "MOTO_PORT": str(port),  # moto's Step Functions interpreter calls Lambda on this port
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "AuroraRestoreLocal",
+    }
+
+
+def _empty_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "The local stack runs this function's handler in process.")
+    return buffer.getvalue()
