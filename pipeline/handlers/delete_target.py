@@ -1,0 +1,20 @@
+"""Lambda entry point: delete the existing target, keeping a final snapshot (stage 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pipeline.context import default_context
+from pipeline.handlers.events import OperationEvent
+from pipeline.observability import logger, tracer
+from pipeline.stages.delete_target import delete_target
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = OperationEvent.model_validate(event)
+    logger.append_keys(operation_id=request.operation_id)
+    return dict(delete_target(request.operation_id, default_context()))

@@ -1,0 +1,51 @@
+"""Helpers every stage uses: load the stored plan, report fatal failures, shape check results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypedDict
+
+from pipeline.context import PipelineContext
+from pipeline.errors import FatalError
+from pipeline.models import Operation, Plan, Stage, StageStatus
+
+
+class CheckResult(TypedDict):
+    """What every check stage returns: the state machine's Choice reads both fields."""
+
+    ready: bool
+    attempt: int
+
+
+def load_plan(ctx: PipelineContext, operation_id: str) -> tuple[Operation, Plan]:
+    operation = ctx.store.get(operation_id)
+    if operation.plan is None:
+        raise FatalError(f"operation {operation_id} has no plan: the validate stage did not run")
+    return operation, operation.plan
+
+
+@contextmanager
+def failing_stage(ctx: PipelineContext, operation_id: str, stage: Stage) -> Iterator[None]:
+    """Mark the stage failed on a fatal error, then re-raise for the state machine's Catch.
+
+    Retryable errors pass through untouched: the state machine retries them, and a stage shown as
+    failed that then succeeds would mislead whoever reads the thread.
+    """
+    try:
+        yield
+    except FatalError as exc:
+        ctx.reporter.finished(operation_id, stage, StageStatus.FAILED, exc.message)
+        raise
+
+
+def still_waiting(attempt: int) -> CheckResult:
+    return CheckResult(ready=False, attempt=attempt + 1)
+
+
+def ready(attempt: int) -> CheckResult:
+    return CheckResult(ready=True, attempt=attempt + 1)
+
+
+def instances_phrase(count: int, instance_class: str) -> str:
+    return f"{count} instance{'s' if count != 1 else ''} of {instance_class}"

@@ -1,0 +1,117 @@
+"""Stages 4 and 5: delete the existing target (instances first, then the cluster with a final
+snapshot named after the operation), then wait until it is gone and the final snapshot exists.
+
+Protection is checked again here, right before acting: a tag or deletion protection may have been
+added since the plan was approved. A protected cluster is refused before anything is touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from botocore.exceptions import ClientError
+
+from pipeline import rds
+from pipeline.aws_errors import aws_call, error_code
+from pipeline.context import PipelineContext
+from pipeline.models import Plan, Stage, StageStatus
+from pipeline.stages.common import CheckResult, failing_stage, load_plan, ready, still_waiting
+
+
+class DeleteResult(TypedDict):
+    final_snapshot_id: str | None
+
+
+def delete_target(operation_id: str, ctx: PipelineContext) -> DeleteResult:
+    operation, plan = load_plan(ctx, operation_id)
+    if not plan.delete_target or plan.final_snapshot_id is None:
+        return DeleteResult(final_snapshot_id=None)
+    target, final_id = plan.target_cluster, plan.final_snapshot_id
+    ctx.reporter.started(
+        operation_id,
+        Stage.DELETE_TARGET,
+        f"Deleting `{target}` and its instances; final snapshot `{final_id}`",
+    )
+    client = ctx.clients.rds()
+    with failing_stage(ctx, operation_id, Stage.DELETE_TARGET):
+        cluster = rds.describe_cluster(client, target)
+        if cluster is not None:
+            rds.ensure_not_protected(cluster, ctx.settings.protected_clusters)
+            if cluster.get("Status") != rds.DELETING:
+                for instance_id in rds.member_ids(cluster):
+                    _delete_instance(client, instance_id)
+                _delete_cluster(client, target, final_id)
+    ctx.store.update(operation_id, resources={**operation.resources, "final_snapshot": final_id})
+    return DeleteResult(final_snapshot_id=final_id)
+
+
+def check_delete(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:
+    """Ready when the cluster and its instances are gone and the final snapshot is available."""
+    _, plan = load_plan(ctx, operation_id)
+    client = ctx.clients.rds()
+    with failing_stage(ctx, operation_id, Stage.DELETE_TARGET):
+        waiting_for = _remaining(client, plan)
+    if waiting_for:
+        return still_waiting(attempt)
+    ctx.reporter.finished(
+        operation_id,
+        Stage.DELETE_TARGET,
+        StageStatus.SUCCEEDED,
+        f"Deleted `{plan.target_cluster}`; final snapshot `{plan.final_snapshot_id}` is available",
+        resources={"final_snapshot": plan.final_snapshot_id or ""},
+    )
+    return ready(attempt)
+
+
+def _remaining(client: Any, plan: Plan) -> list[str]:
+    """What still stands between us and a deleted target; raises on a failure status."""
+    remaining = []
+    for instance_id in plan.existing_instances:
+        instance = rds.describe_instance(client, instance_id)
+        if instance is not None:
+            status = str(instance.get("DBInstanceStatus", ""))
+            rds.raise_if_failed("instance", instance_id, status)
+            remaining.append(f"instance {instance_id} ({status})")
+    cluster = rds.describe_cluster(client, plan.target_cluster)
+    if cluster is not None:
+        status = str(cluster.get("Status", ""))
+        rds.raise_if_failed("cluster", plan.target_cluster, status)
+        remaining.append(f"cluster {plan.target_cluster} ({status})")
+    if plan.final_snapshot_id is not None:
+        snapshot = rds.describe_cluster_snapshot(client, plan.final_snapshot_id)
+        if snapshot is None:
+            remaining.append(f"final snapshot {plan.final_snapshot_id} (not yet created)")
+        else:
+            status = str(snapshot.get("Status", ""))
+            rds.raise_if_failed("final snapshot", plan.final_snapshot_id, status)
+            if status != rds.AVAILABLE:
+                remaining.append(f"final snapshot {plan.final_snapshot_id} ({status})")
+    return remaining
+
+
+def _delete_instance(client: Any, instance_id: str) -> None:
+    instance = rds.describe_instance(client, instance_id)
+    if instance is None or instance.get("DBInstanceStatus") == rds.DELETING:
+        return
+    with aws_call(f"delete instance {instance_id}"):
+        try:
+            # Aurora instances keep no snapshot of their own: the cluster's final snapshot does.
+            client.delete_db_instance(DBInstanceIdentifier=instance_id)
+        except ClientError as exc:
+            if error_code(exc) != rds.INSTANCE_NOT_FOUND:
+                raise
+
+
+def _delete_cluster(client: Any, cluster_id: str, final_snapshot_id: str) -> None:
+    with aws_call(f"delete cluster {cluster_id}"):
+        try:
+            client.delete_db_cluster(
+                DBClusterIdentifier=cluster_id,
+                SkipFinalSnapshot=False,
+                FinalDBSnapshotIdentifier=final_snapshot_id,
+            )
+        except ClientError as exc:
+            if error_code(exc) != rds.CLUSTER_NOT_FOUND:
+                raise
+    # Deleted concurrently by a retried invocation: the final snapshot check in the wait loop
+    # proves whether the deletion kept it.
