@@ -1,0 +1,115 @@
+"""`/restore`: the ack answers within Slack's 3 seconds from pure code (grammar, policy); the lazy
+work (AWS, Slack lookups) answers through response_url and reports its own errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt import Ack, App, BoltRequest, Respond
+
+from bot.deps import BotDependencies
+from bot.errors import friendly_error
+from bot.grammar import (
+    USAGE,
+    CancelCommand,
+    Command,
+    GrammarError,
+    HelpCommand,
+    ListCommand,
+    RestoreCommand,
+    StatusCommand,
+    parse,
+)
+from bot.ids import SLASH_COMMAND
+from bot.policy import check_target
+
+EPHEMERAL = "ephemeral"
+
+
+def _parse(command: dict[str, Any]) -> Command:
+    origin = {
+        "channel_id": str(command.get("channel_id", "")),
+        "team_id": str(command.get("team_id", "")),
+        "user_name": str(command.get("user_name", "")),
+    }
+    return parse(str(command.get("text", "")), requester=str(command["user_id"]), origin=origin)
+
+
+def register(app: App, deps: BotDependencies) -> None:
+    def acknowledge_within_3_seconds(ack: Ack, command: dict[str, Any]) -> None:
+        try:
+            parsed = _parse(command)
+        except GrammarError as exc:
+            ack(text=exc.reply, response_type=EPHEMERAL)
+            return
+        ack(text=_first_answer(deps, parsed), response_type=EPHEMERAL)
+
+    def answer_restore_command(
+        command: dict[str, Any], respond: Respond, request: BoltRequest
+    ) -> None:
+        try:
+            parsed = _parse(command)
+            text = _lazy_answer(deps, parsed, command, request)
+        except GrammarError:
+            return  # already answered by the ack
+        except Exception as exc:
+            text = friendly_error(exc, action="answer `/restore`")
+        if text:
+            respond(text=text, response_type=EPHEMERAL, replace_original=False)
+
+    app.command(SLASH_COMMAND)(ack=acknowledge_within_3_seconds, lazy=[answer_restore_command])
+
+
+def _first_answer(deps: BotDependencies, parsed: Command) -> str:
+    if isinstance(parsed, HelpCommand):
+        return USAGE
+    if isinstance(parsed, RestoreCommand):
+        request = parsed.request
+        decision = check_target(deps.policy, request.target_cluster, replace=request.replace)
+        if not decision.allowed:
+            return f":no_entry: {decision.message}"
+        verb = "Planning a dry run" if request.dry_run else "Checking your request"
+        return (
+            f":hourglass_flowing_sand: {verb}: `{request.snapshot}` → `{request.target_cluster}`…"
+        )
+    if isinstance(parsed, CancelCommand):
+        return f":hourglass_flowing_sand: Cancelling `{parsed.operation_id}`…"
+    return ":hourglass_flowing_sand: Looking that up…"
+
+
+def _lazy_answer(
+    deps: BotDependencies, parsed: Command, command: dict[str, Any], request: BoltRequest
+) -> str | None:
+    from bot import decisions, queries
+    from bot.cards import refresh_card
+    from bot.restore_flow import operation_id_for, start_restore
+
+    user_id = str(command["user_id"])
+    if isinstance(parsed, HelpCommand):
+        return None
+    if isinstance(parsed, RestoreCommand):
+        if not check_target(
+            deps.policy, parsed.request.target_cluster, replace=parsed.request.replace
+        ).allowed:
+            return None  # refused by the ack already
+        key = str(command.get("trigger_id") or f"{user_id}:{command.get('text', '')}")
+        operation_id = operation_id_for(key, _requested_at(request))
+        return start_restore(deps, parsed.request, operation_id=operation_id)
+    if isinstance(parsed, StatusCommand):
+        return queries.status_answer(deps, user_id, parsed.operation_id)
+    if isinstance(parsed, ListCommand):
+        return queries.list_answer(deps)
+    result = decisions.cancel(deps, parsed.operation_id, user_id)
+    if result.changed:
+        refresh_card(deps, deps.store.get(parsed.operation_id))
+    return result.reply
+
+
+def _requested_at(request: BoltRequest) -> datetime:
+    """Slack's request timestamp: the same for every retry of one command."""
+    values = request.headers.get("x-slack-request-timestamp") or []
+    try:
+        return datetime.fromtimestamp(int(values[0]), UTC)
+    except (IndexError, ValueError):
+        return datetime.now(UTC)

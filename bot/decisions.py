@@ -1,0 +1,283 @@
+"""Approve, deny and cancel: authorise the person, make the decision with a conditional write
+(first writer wins), then answer the waiting workflow with its task token.
+
+Each function returns what to tell the person who clicked (ephemerally); the caller refreshes
+the card from the store afterwards, so the card always shows what was actually decided.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.deps import BotDependencies
+from bot.policy import can_approve, can_cancel
+from bot.restore_flow import BOT_ACTOR_PREFIX
+from bot.text import STATUS_WORDS, user
+from pipeline.aws_errors import is_code
+from pipeline.errors import AlreadyDecidedError, InvalidTransitionError
+from pipeline.models import Operation, OperationStatus
+
+# Step Functions' answers when the token no longer waits: the task timed out, or was answered.
+_LATE_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
+
+
+class TaskError(StrEnum):
+    """The error names the state machine's Catch matches (docs/contracts.md)."""
+
+    DENIED = "ApprovalDenied"
+    CANCELLED = "RestoreCancelled"
+
+
+@dataclass(frozen=True)
+class ClickResult:
+    reply: str  # ephemeral, to the person who acted
+    changed: bool  # True when this person's action changed the operation
+
+
+def _actor(user_id: str) -> str:
+    return BOT_ACTOR_PREFIX + user_id
+
+
+def _settled(operation: Operation) -> str:
+    who = f" by {user(operation.decided_by)}" if operation.decided_by else ""
+    if operation.status == OperationStatus.CANCELLED and operation.cancelled_by:
+        who = f" by {user(operation.cancelled_by)}"
+    return (
+        f":information_source: `{operation.operation_id}` was already decided: it is "
+        f"{STATUS_WORDS[operation.status]}{who}. Nothing more to do."
+    )
+
+
+def send_task_success(deps: BotDependencies, token: str, approvers: list[str]) -> bool:
+    """False when the workflow no longer waits for this token (it expired or was answered)."""
+    try:
+        deps.stepfunctions.send_task_success(
+            taskToken=token, output=json.dumps({"approvers": approvers})
+        )
+    except Exception as exc:
+        if is_code(exc, *_LATE_TOKEN_CODES):
+            return False
+        raise
+    return True
+
+
+def send_task_failure(deps: BotDependencies, token: str, error: TaskError, cause: str) -> bool:
+    try:
+        deps.stepfunctions.send_task_failure(taskToken=token, error=str(error), cause=cause)
+    except Exception as exc:
+        if is_code(exc, *_LATE_TOKEN_CODES):
+            return False
+        raise
+    return True
+
+
+def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
+    store = deps.store
+    operation = store.get(operation_id)
+    if operation.status != OperationStatus.PENDING_APPROVAL:
+        return ClickResult(_settled(operation), changed=False)
+    decision = can_approve(
+        deps.policy,
+        clicker=clicker,
+        groups_of_clicker=deps.groups_of(clicker),
+        requester=operation.request.requester,
+        approvals_so_far=operation.approvers,
+    )
+    if not decision.allowed:
+        return ClickResult(f":no_entry: {decision.message}", changed=False)
+    token = store.task_token(operation_id)
+    if token is None:
+        return ClickResult(
+            ":hourglass: This request is not ready for a decision yet; try again in a moment.",
+            changed=False,
+        )
+    try:
+        operation = store.add_approval(operation_id, clicker)
+    except AlreadyDecidedError:
+        current = store.get(operation_id)
+        if current.status != OperationStatus.PENDING_APPROVAL:
+            return ClickResult(_settled(current), changed=False)
+        return ClickResult(
+            ":information_source: Your approval was already recorded.", changed=False
+        )
+    store.audit(
+        operation_id,
+        _actor(clicker),
+        "approval.approved",
+        {"approvals": len(operation.approvers), "required": operation.required_approvals},
+    )
+    missing = operation.required_approvals - len(operation.approvers)
+    if missing > 0:
+        return ClickResult(
+            f":ballot_box_with_check: Your approval is recorded. `{operation.target_cluster}` needs "
+            f"{missing} more approval{'s' if missing > 1 else ''} from a different approver.",
+            changed=True,
+        )
+    try:
+        operation = store.transition(
+            operation_id,
+            OperationStatus.APPROVED,
+            expected={OperationStatus.PENDING_APPROVAL},
+            decided_by=clicker,
+        )
+    except InvalidTransitionError:
+        return ClickResult(_settled(store.get(operation_id)), changed=False)
+    store.audit(
+        operation_id,
+        _actor(clicker),
+        "approval.decided",
+        {"outcome": "approved", "approvers": operation.approvers},
+    )
+    if not send_task_success(deps, token, operation.approvers):
+        _too_late(deps, operation, clicker)
+        return ClickResult(
+            ":alarm_clock: Too late: this request had already expired, so nothing will run. "
+            "Ask for a new restore if it is still needed.",
+            changed=True,
+        )
+    return ClickResult(
+        f":white_check_mark: Approved. The restore into `{operation.target_cluster}` is starting; "
+        "progress follows in the card's thread.",
+        changed=True,
+    )
+
+
+def deny(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
+    store = deps.store
+    operation = store.get(operation_id)
+    if operation.status != OperationStatus.PENDING_APPROVAL:
+        return ClickResult(_settled(operation), changed=False)
+    decision = can_approve(
+        deps.policy,
+        clicker=clicker,
+        groups_of_clicker=deps.groups_of(clicker),
+        requester=operation.request.requester,
+        approvals_so_far=(),  # an approver may still change their mind and deny
+    )
+    if not decision.allowed:
+        return ClickResult(f":no_entry: {decision.message}", changed=False)
+    try:
+        operation = store.transition(
+            operation_id,
+            OperationStatus.DENIED,
+            expected={OperationStatus.PENDING_APPROVAL},
+            decided_by=clicker,
+        )
+    except InvalidTransitionError:
+        return ClickResult(_settled(store.get(operation_id)), changed=False)
+    store.audit(operation_id, _actor(clicker), "approval.decided", {"outcome": "denied"})
+    token = store.task_token(operation_id)
+    # Without a token yet, the request-approval task sees DENIED and fails the task itself.
+    if token is not None:
+        send_task_failure(deps, token, TaskError.DENIED, f"denied by {clicker}")
+    store.release_lock(operation.target_cluster, operation_id)
+    return ClickResult(
+        f":no_entry: Denied. Nothing will be restored into `{operation.target_cluster}`.",
+        changed=True,
+    )
+
+
+def cancel(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
+    store = deps.store
+    operation = store.get(operation_id)
+    if operation.status.is_terminal:
+        return ClickResult(
+            f":information_source: `{operation_id}` has already ended: "
+            f"{STATUS_WORDS[operation.status]}.",
+            changed=False,
+        )
+    decision = can_cancel(
+        deps.policy,
+        clicker=clicker,
+        groups_of_clicker=deps.groups_of(clicker),
+        requester=operation.request.requester,
+    )
+    if not decision.allowed:
+        return ClickResult(f":no_entry: {decision.message}", changed=False)
+    if operation.status == OperationStatus.PENDING_APPROVAL:
+        return _cancel_pending(deps, operation, clicker)
+    return _cancel_running(deps, operation, clicker)
+
+
+def _cancel_pending(deps: BotDependencies, operation: Operation, clicker: str) -> ClickResult:
+    store, operation_id = deps.store, operation.operation_id
+    try:
+        operation = store.transition(
+            operation_id,
+            OperationStatus.CANCELLED,
+            expected={OperationStatus.PENDING_APPROVAL},
+            cancelled_by=clicker,
+        )
+    except InvalidTransitionError:
+        current = store.get(operation_id)
+        if current.status.is_terminal:
+            return ClickResult(_settled(current), changed=False)
+        return _cancel_running(deps, current, clicker)  # approved in the meantime
+    store.audit(operation_id, _actor(clicker), "operation.cancel_requested", {"was": "pending"})
+    token = store.task_token(operation_id)
+    if token is not None:
+        # The state machine records the cancellation (lifecycle `cancel`).
+        send_task_failure(deps, token, TaskError.CANCELLED, f"cancelled by {clicker}")
+    store.release_lock(operation.target_cluster, operation_id)
+    return ClickResult(
+        f":heavy_multiplication_x: Cancelled `{operation_id}` before approval; nothing was changed.",
+        changed=True,
+    )
+
+
+def _cancel_running(deps: BotDependencies, operation: Operation, clicker: str) -> ClickResult:
+    from pipeline.stages.lifecycle import finish_operation
+
+    store, operation_id = deps.store, operation.operation_id
+    if operation.execution_arn:
+        deps.stepfunctions.stop_execution(
+            executionArn=operation.execution_arn,
+            error=str(TaskError.CANCELLED),
+            cause=f"cancelled by {clicker}",
+        )
+    try:
+        store.transition(
+            operation_id,
+            OperationStatus.CANCELLED,
+            expected={OperationStatus.APPROVED, OperationStatus.RUNNING},
+            cancelled_by=clicker,
+        )
+    except InvalidTransitionError:
+        return ClickResult(_settled(store.get(operation_id)), changed=False)
+    store.audit(
+        operation_id,
+        _actor(clicker),
+        "operation.cancel_requested",
+        {"was": str(operation.status), "stage": str(operation.current_stage or "")},
+    )
+    # A stopped execution runs no lifecycle task, so the bot finishes the operation itself:
+    # release the lock, close the stage in flight, publish the terminal event.
+    finish_operation(
+        deps.pipeline,
+        operation_id,
+        OperationStatus.CANCELLED,
+        f"Restore of `{operation.target_cluster}` was cancelled by {user(clicker)}",
+    )
+    leftovers = ", ".join(f"`{v}`" for v in operation.resources.values())
+    return ClickResult(
+        f":heavy_multiplication_x: Cancelled `{operation_id}` and stopped its workflow."
+        + (
+            f" Resources it had already created are left as they are: {leftovers}."
+            if leftovers
+            else ""
+        ),
+        changed=True,
+    )
+
+
+def _too_late(deps: BotDependencies, operation: Operation, clicker: str) -> None:
+    """The workflow stopped waiting before the approval arrived: record expiry, free the target."""
+    with suppress(InvalidTransitionError):  # the workflow's own expiry got there first
+        deps.store.transition(
+            operation.operation_id, OperationStatus.EXPIRED, expected={OperationStatus.APPROVED}
+        )
+    deps.store.audit(operation.operation_id, _actor(clicker), "approval.too_late", {})
+    deps.store.release_lock(operation.target_cluster, operation.operation_id)

@@ -1,0 +1,177 @@
+"""The `/restore` grammar: text in, a typed command or a specific error (with usage) out.
+
+Pure and fast: it runs on the ack path, inside Slack's three seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from pipeline.models import RestoreRequest, validate_operation_id
+
+USAGE = """\
+*Usage*
+• `/restore <snapshot> <target-cluster> [--replace] [--source-region R] [--instance-class C] [--instances N] [--dry-run]`
+    `<snapshot>` is a snapshot name, `rds:<automated-snapshot>`, a snapshot ARN or `latest:<source-cluster>`
+• `/restore status [operation-id]`: one restore in detail, or your recent ones
+• `/restore list`: active and recent restores
+• `/restore cancel <operation-id>`: stop a restore you asked for (or one you may approve)
+• `/restore help`: this text"""
+
+# Command-line names of the request's fields, so error messages speak the user's language.
+_FIELD_NAMES = {
+    "snapshot": "<snapshot>",
+    "target_cluster": "<target-cluster>",
+    "source_region": "--source-region",
+    "instance_class": "--instance-class",
+    "instance_count": "--instances",
+    "requester": "requester",
+}
+_VALUE_OPTIONS = {"--source-region": "source_region", "--instance-class": "instance_class"}
+_FLAG_OPTIONS = {"--replace": "replace", "--dry-run": "dry_run"}
+_SUBCOMMANDS = ("status", "list", "cancel", "help")
+
+
+class GrammarError(ValueError):
+    """The text is not a valid `/restore` command; `message` says what is wrong."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def reply(self) -> str:
+        return f":warning: {self.message}\n\n{USAGE}"
+
+
+@dataclass(frozen=True)
+class RestoreCommand:
+    request: RestoreRequest
+
+
+@dataclass(frozen=True)
+class StatusCommand:
+    operation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ListCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class CancelCommand:
+    operation_id: str
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    pass
+
+
+Command = RestoreCommand | StatusCommand | ListCommand | CancelCommand | HelpCommand
+
+
+def parse(text: str, *, requester: str, origin: dict[str, str] | None = None) -> Command:
+    words = text.split()
+    if not words:
+        raise GrammarError("Tell me what to restore.")
+    head = words[0].lower()
+    if head in _SUBCOMMANDS:
+        return _parse_subcommand(head, words[1:])
+    if head.startswith("-"):
+        raise GrammarError(
+            f"Options come after `<snapshot> <target-cluster>`; got `{words[0]}` first."
+        )
+    return RestoreCommand(_parse_restore(words, requester, origin or {}))
+
+
+def _parse_subcommand(name: str, args: list[str]) -> Command:
+    if name == "help":
+        return HelpCommand()
+    if name == "list":
+        if args:
+            raise GrammarError("`/restore list` takes no arguments.")
+        return ListCommand()
+    if name == "status":
+        if len(args) > 1:
+            raise GrammarError("`/restore status` takes at most one operation id.")
+        return StatusCommand(_operation_id(args[0]) if args else None)
+    if len(args) != 1:
+        raise GrammarError(
+            "`/restore cancel` needs exactly one operation id, e.g. `/restore cancel ar-20260101120000-1a2b3c`."
+        )
+    return CancelCommand(_operation_id(args[0]))
+
+
+def _operation_id(text: str) -> str:
+    try:
+        return validate_operation_id(text)
+    except ValueError as exc:
+        raise GrammarError(str(exc)) from exc
+
+
+def _parse_restore(words: list[str], requester: str, origin: dict[str, str]) -> RestoreRequest:
+    positional: list[str] = []
+    fields: dict[str, object] = {}
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("--"):
+            positional.append(word)
+            continue
+        name, has_inline, inline = word.partition("=")
+        name = name.lower()
+        if name in _FLAG_OPTIONS:
+            if has_inline:
+                raise GrammarError(f"`{name}` is a flag and takes no value.")
+            fields[_FLAG_OPTIONS[name]] = True
+            continue
+        if name not in (*_VALUE_OPTIONS, "--instances"):
+            raise GrammarError(f"Unknown option `{name}`.")
+        if has_inline:
+            value = inline
+        elif index < len(words) and not words[index].startswith("--"):
+            value = words[index]
+            index += 1
+        else:
+            raise GrammarError(f"`{name}` needs a value.")
+        if name == "--instances":
+            if not value.isdigit():
+                raise GrammarError(f"`--instances` needs a whole number, got `{value}`.")
+            fields["instance_count"] = int(value)
+        else:
+            fields[_VALUE_OPTIONS[name]] = value
+    if len(positional) != 2:
+        raise GrammarError(
+            "Give exactly a snapshot and a target cluster"
+            + (
+                f" (got {len(positional)}: {', '.join(f'`{p}`' for p in positional)})."
+                if positional
+                else "."
+            )
+        )
+    try:
+        return RestoreRequest(
+            snapshot=positional[0],
+            target_cluster=positional[1],
+            requester=requester,
+            origin=origin,
+            **fields,
+        )
+    except ValidationError as exc:
+        raise GrammarError(_explain(exc)) from exc
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "request"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] in {"greater_than_equal", "less_than_equal"}:
+            message = f"must be between 1 and 15 ({message.lower()})"
+        lines.append(f"{_FIELD_NAMES.get(field, field)}: {message}")
+    return "\n".join(lines)

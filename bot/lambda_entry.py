@@ -1,0 +1,26 @@
+"""The Slack endpoint's Lambda function: build the app once per container, then hand each
+API Gateway event to Bolt's adapter (which runs lazy work as an async self-invocation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+
+from bot.app import build_app
+from bot.config import default_dependencies
+
+_handler: SlackRequestHandler | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _handler
+    if _handler is None:
+        _handler = SlackRequestHandler(build_app(default_dependencies()))
+    return dict(_handler.handle(event, context))
+
+
+def reset() -> None:
+    """Forget the built app (the local stack and tests swap dependencies between runs)."""
+    global _handler
+    _handler = None

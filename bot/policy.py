@@ -1,0 +1,160 @@
+"""Who may request, approve and cancel restores: a validated policy file and pure decisions.
+
+The decision functions take everything they need as arguments (usergroup membership is resolved
+by the caller), so they are fast, deterministic and tested table-driven.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from fnmatch import fnmatchcase
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_USER_PREFIXES = ("U", "W")
+_USERGROUP_PREFIX = "S"
+
+
+class Principals(BaseModel):
+    """Slack user ids (`U…`/`W…`) and user group ids (`S…`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    users: frozenset[str] = frozenset()
+    usergroups: frozenset[str] = frozenset()
+
+    @field_validator("users")
+    @classmethod
+    def _user_ids(cls, value: frozenset[str]) -> frozenset[str]:
+        bad = sorted(u for u in value if not u.startswith(_USER_PREFIXES))
+        if bad:
+            raise ValueError(f"Slack user ids start with U or W: {', '.join(bad)}")
+        return value
+
+    @field_validator("usergroups")
+    @classmethod
+    def _group_ids(cls, value: frozenset[str]) -> frozenset[str]:
+        bad = sorted(g for g in value if not g.startswith(_USERGROUP_PREFIX))
+        if bad:
+            raise ValueError(f"Slack user group ids start with S: {', '.join(bad)}")
+        return value
+
+    def includes(self, user: str, groups_of_user: Iterable[str] = ()) -> bool:
+        return user in self.users or not self.usergroups.isdisjoint(groups_of_user)
+
+
+class Policy(BaseModel):
+    """The policy file (YAML); see config/policy.example.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requesters: Principals
+    approvers: Principals
+    protected_targets: tuple[str, ...] = ()  # fnmatch patterns: never replaced
+    two_approver_targets: tuple[str, ...] = ()  # fnmatch patterns: two distinct approvers
+    approval_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    allow_self_approval: bool = False
+
+    @property
+    def usergroups(self) -> frozenset[str]:
+        return self.requesters.usergroups | self.approvers.usergroups
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Policy:
+        return cls.model_validate(yaml.safe_load(text) or {})
+
+
+def matches_any(name: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatchcase(name, pattern.lower()) for pattern in patterns)
+
+
+class Reason(StrEnum):
+    ALLOWED = "allowed"
+    NOT_A_REQUESTER = "not_a_requester"
+    PROTECTED_TARGET = "protected_target"
+    NOT_AN_APPROVER = "not_an_approver"
+    SELF_APPROVAL = "self_approval"
+    ALREADY_APPROVED = "already_approved"
+    NOT_REQUESTER_OR_APPROVER = "not_requester_or_approver"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: Reason
+    message: str
+
+
+def _allow(message: str = "allowed") -> Decision:
+    return Decision(True, Reason.ALLOWED, message)
+
+
+def _refuse(reason: Reason, message: str) -> Decision:
+    return Decision(False, reason, message)
+
+
+def can_request(policy: Policy, user: str, groups_of_user: Iterable[str] = ()) -> Decision:
+    if policy.requesters.includes(user, groups_of_user):
+        return _allow()
+    return _refuse(
+        Reason.NOT_A_REQUESTER,
+        "You are not allowed to request restores. Ask an admin to add you (or one of your user "
+        "groups) to the policy's requesters.",
+    )
+
+
+def check_target(policy: Policy, target_cluster: str, *, replace: bool) -> Decision:
+    """Protected targets are refused before any approval is asked for."""
+    if replace and matches_any(target_cluster.lower(), policy.protected_targets):
+        return _refuse(
+            Reason.PROTECTED_TARGET,
+            f"`{target_cluster}` is a protected cluster and can never be replaced. "
+            "Restore into a new cluster name instead.",
+        )
+    return _allow()
+
+
+def required_approvals(policy: Policy, target_cluster: str) -> int:
+    return 2 if matches_any(target_cluster.lower(), policy.two_approver_targets) else 1
+
+
+def can_approve(
+    policy: Policy,
+    *,
+    clicker: str,
+    groups_of_clicker: Iterable[str],
+    requester: str,
+    approvals_so_far: Iterable[str],
+) -> Decision:
+    """May `clicker` approve or deny a request made by `requester`?"""
+    if not policy.approvers.includes(clicker, groups_of_clicker):
+        return _refuse(
+            Reason.NOT_AN_APPROVER,
+            "Only approvers named in the restore policy can approve or deny restores.",
+        )
+    if clicker == requester and not policy.allow_self_approval:
+        return _refuse(
+            Reason.SELF_APPROVAL,
+            "You asked for this restore, so someone else has to approve or deny it. "
+            "Use `/restore cancel` to withdraw it.",
+        )
+    if clicker in set(approvals_so_far):
+        return _refuse(
+            Reason.ALREADY_APPROVED,
+            "You have already approved this restore; it needs a second, different approver.",
+        )
+    return _allow()
+
+
+def can_cancel(
+    policy: Policy, *, clicker: str, groups_of_clicker: Iterable[str], requester: str
+) -> Decision:
+    if clicker == requester or policy.approvers.includes(clicker, groups_of_clicker):
+        return _allow()
+    return _refuse(
+        Reason.NOT_REQUESTER_OR_APPROVER,
+        "Only the person who asked for this restore or an approver can cancel it.",
+    )

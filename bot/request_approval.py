@@ -1,0 +1,73 @@
+"""The state machine's `.waitForTaskToken` task: keep the token, post the approval card once.
+
+Input `{operation_id, task_token}`. The token is stored with the operation and nowhere else; the
+card's buttons carry only the operation id. A retried invocation refreshes the existing card
+instead of posting a second one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.cards import post_card, refresh_card, reply_in_thread
+from bot.config import default_dependencies
+from bot.decisions import TaskError, send_task_failure
+from bot.deps import BotDependencies
+from bot.text import slack_date
+from pipeline.errors import FatalError
+from pipeline.models import OperationStatus, validate_operation_id
+
+
+class ApprovalCardError(FatalError):
+    """The approval card could not be posted (the bot is not in the channel, say)."""
+
+
+def request_approval(deps: BotDependencies, operation_id: str, task_token: str) -> None:
+    store = deps.store
+    store.save_task_token(operation_id, task_token)
+    operation = store.get(operation_id)
+    if operation.status.is_terminal:
+        # Denied or cancelled before the card existed: answer the workflow now.
+        error = (
+            TaskError.DENIED if operation.status == OperationStatus.DENIED else TaskError.CANCELLED
+        )
+        send_task_failure(deps, task_token, error, f"operation is {operation.status}")
+        refresh_card(deps, operation)
+        return
+    if operation.slack_message_ts:
+        refresh_card(deps, operation)  # a retry: the card is already there
+        return
+    channel = operation.request.origin.get("channel_id")
+    if not channel:
+        raise ApprovalCardError(f"operation {operation_id} has no Slack channel to ask in")
+    try:
+        ts = post_card(deps, operation, channel)
+    except SlackApiError as exc:
+        code = exc.response.get("error", "unknown_error")
+        raise ApprovalCardError(
+            f"could not post the approval card in channel {channel}: {code} "
+            "(is the app invited to the channel?)"
+        ) from exc
+    operation = store.update(operation_id, slack_channel=channel, slack_message_ts=ts)
+    reply_in_thread(deps, operation, _ask_approvers(deps, operation.approval_expires_at))
+
+
+def _ask_approvers(deps: BotDependencies, expires_at: Any) -> str:
+    approvers = deps.policy.approvers
+    names = [f"<@{u}>" for u in sorted(approvers.users)]
+    names += [f"<!subteam^{g}>" for g in sorted(approvers.usergroups)]
+    when = f" before {slack_date(expires_at)}" if expires_at is not None else ""
+    return (
+        f":raising_hand: Approval needed from {', '.join(names) or 'an approver'}{when}. "
+        "Progress will follow in this thread."
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> None:
+    request_approval(
+        default_dependencies(),
+        validate_operation_id(str(event["operation_id"])),
+        str(event["task_token"]),
+    )

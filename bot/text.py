@@ -1,0 +1,109 @@
+"""Small text helpers shared by cards, thread replies and command answers (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pipeline.models import Operation, OperationStatus, Plan, RestoreRequest
+
+STATUS_EMOJI: dict[OperationStatus, str] = {
+    OperationStatus.PENDING_APPROVAL: ":hourglass:",
+    OperationStatus.APPROVED: ":thumbsup:",
+    OperationStatus.RUNNING: ":gear:",
+    OperationStatus.SUCCEEDED: ":white_check_mark:",
+    OperationStatus.FAILED: ":x:",
+    OperationStatus.DENIED: ":no_entry:",
+    OperationStatus.EXPIRED: ":alarm_clock:",
+    OperationStatus.CANCELLED: ":heavy_multiplication_x:",
+}
+STATUS_WORDS: dict[OperationStatus, str] = {
+    OperationStatus.PENDING_APPROVAL: "waiting for approval",
+    OperationStatus.APPROVED: "approved, starting",
+    OperationStatus.RUNNING: "running",
+    OperationStatus.SUCCEEDED: "succeeded",
+    OperationStatus.FAILED: "failed",
+    OperationStatus.DENIED: "denied",
+    OperationStatus.EXPIRED: "expired without a decision",
+    OperationStatus.CANCELLED: "cancelled",
+}
+
+
+def user(user_id: str) -> str:
+    return f"<@{user_id}>"
+
+
+def users(user_ids: list[str]) -> str:
+    return ", ".join(user(u) for u in user_ids) if user_ids else "nobody yet"
+
+
+def slack_date(moment: datetime) -> str:
+    """A date Slack shows in the reader's time zone, with a UTC fallback."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def snapshot_line(request: RestoreRequest, plan: Plan | None) -> str:
+    if plan is None:
+        return f"`{request.snapshot}`"
+    text = f"`{plan.source_snapshot_id}`"
+    if request.snapshot != plan.source_snapshot_id:
+        text += f" (from `{request.snapshot}`)"
+    if plan.snapshot_created_at is not None:
+        text += f", taken {slack_date(plan.snapshot_created_at)}"
+    if plan.needs_copy:
+        text += f"\nCopied from {plan.source_region} to {plan.target_region} first"
+    return text
+
+
+def target_line(request: RestoreRequest, plan: Plan | None) -> str:
+    if plan is None:
+        replace = " (replace if it exists)" if request.replace else ""
+        return f"`{request.target_cluster}`{replace}"
+    if plan.delete_target:
+        return (
+            f"`{plan.target_cluster}`: :warning: *the existing cluster will be deleted*, "
+            f"after a final snapshot `{plan.final_snapshot_id}`"
+        )
+    return f"`{plan.target_cluster}` (new cluster)"
+
+
+def instances_line(request: RestoreRequest, plan: Plan | None) -> str:
+    if plan is None:
+        size = request.instance_class or "default class"
+        return f"{request.instance_count} x {size}"
+    return f"{plan.instance_count} x `{plan.instance_class}`"
+
+
+def plan_summary(request: RestoreRequest, plan: Plan) -> str:
+    """The dry-run answer: what would happen, plainly."""
+    return "\n".join(
+        [
+            ":mag: *Dry run*: nothing was started. This is what `/restore` would do:",
+            f"• *Source snapshot*: {snapshot_line(request, plan)}",
+            f"• *Target*: {target_line(request, plan)}",
+            f"• *Instances*: {instances_line(request, plan)}",
+            f"• *Engine*: {plan.engine} {plan.engine_version}",
+        ]
+    )
+
+
+def operation_line(operation: Operation) -> str:
+    status = operation.status
+    return (
+        f"{STATUS_EMOJI[status]} `{operation.operation_id}` `{operation.request.snapshot}` → "
+        f"`{operation.target_cluster}`: {STATUS_WORDS[status]} "
+        f"(asked by {user(operation.request.requester)}, {slack_date(operation.created_at)})"
+    )
