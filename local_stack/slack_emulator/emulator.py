@@ -10,7 +10,8 @@ from typing import Any
 
 from local_stack.slack_emulator.faults import FaultPlan
 from local_stack.slack_emulator.server import API_PREFIX, RESPONSE_PREFIX, EmulatorHTTPServer
-from local_stack.slack_emulator.workspace import BotIdentity, Workspace
+from local_stack.slack_emulator.shapes import BotIdentity
+from local_stack.slack_emulator.workspace import Workspace
 
 DEFAULT_BOT_TOKEN = "xoxb-local-0000000000-emulator"  # noqa: S105 - not a secret, a fixed local id
 

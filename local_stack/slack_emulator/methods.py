@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from local_stack.slack_emulator.workspace import Message, SlackMethodError, Workspace
+from local_stack.slack_emulator.shapes import Message
+from local_stack.slack_emulator.workspace import SlackMethodError, Workspace
 
 Args = dict[str, Any]
 Method = Callable[[Workspace, Args], dict[str, Any]]
@@ -23,6 +25,7 @@ MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 HISTORY_LIMITS = (100, 999)  # (default, maximum)
 REPLIES_LIMITS = (1000, 1000)
+TS_PATTERN = re.compile(r"\d+\.\d+")
 
 
 # -- argument parsing ----------------------------------------------------------------------------
@@ -86,6 +89,30 @@ def _blocks(args: Args, maximum: int = MAX_MESSAGE_BLOCKS) -> list[dict[str, Any
     return blocks
 
 
+def _thread_ts(args: Args) -> str | None:
+    thread_ts = _optional_str(args, "thread_ts")
+    if thread_ts is not None and not TS_PATTERN.fullmatch(thread_ts):
+        raise SlackMethodError(
+            "invalid_thread_ts",
+            response_metadata={"messages": [f"[ERROR] {thread_ts} is not a valid thread_ts"]},
+        )
+    return thread_ts
+
+
+def _metadata(args: Args) -> dict[str, Any] | None:
+    """Message metadata: {"event_type": str, "event_payload": object}."""
+    metadata = _json_structure(args, "metadata", "invalid_metadata_format")
+    if metadata is None:
+        return None
+    if not (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise SlackMethodError("invalid_metadata_format")
+    return metadata
+
+
 def _text(args: Args) -> str | None:
     text = args.get("text")
     if text is None:
@@ -143,6 +170,13 @@ def _ts_bound(args: Args, name: str) -> Decimal | None:
         raise SlackMethodError("invalid_ts_" + name) from None
 
 
+def _as_read(messages: list[Message], args: Args) -> list[Message]:
+    """Reads leave message metadata out unless asked for it, as Slack does."""
+    if _flag(args, "include_all_metadata"):
+        return messages
+    return [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+
+
 def _within_time_window(messages: list[Message], args: Args) -> list[Message]:
     oldest, latest = _ts_bound(args, "oldest"), _ts_bound(args, "latest")
     inclusive = _flag(args, "inclusive")
@@ -181,8 +215,9 @@ def chat_post_message(ws: Workspace, args: Args) -> dict[str, Any]:
         author=None,
         text=text or "",
         blocks=blocks,
-        thread_ts=_optional_str(args, "thread_ts"),
+        thread_ts=_thread_ts(args),
         reply_broadcast=_flag(args, "reply_broadcast"),
+        metadata=_metadata(args),
     )
     return {"channel": channel_id, "ts": message["ts"], "message": message}
 
@@ -194,7 +229,7 @@ def chat_update(ws: Workspace, args: Args) -> dict[str, Any]:
     text, blocks = _text(args), _blocks(args)
     if text is None and blocks is None and not args.get("attachments"):
         raise SlackMethodError("no_text")
-    channel_id, message = ws.update(channel, ts, text=text, blocks=blocks)
+    channel_id, message = ws.update(channel, ts, text=text, blocks=blocks, metadata=_metadata(args))
     return {"channel": channel_id, "ts": ts, "text": message["text"], "message": message}
 
 
@@ -209,7 +244,7 @@ def chat_post_ephemeral(ws: Workspace, args: Args) -> dict[str, Any]:
     record: dict[str, Any] = {"channel": channel, "user": user, "text": text or ""}
     if blocks is not None:
         record["blocks"] = blocks
-    thread_ts = _optional_str(args, "thread_ts")
+    thread_ts = _thread_ts(args)
     if thread_ts is not None:
         record["thread_ts"] = thread_ts
     return {"message_ts": ws.record_ephemeral(record)}
@@ -223,7 +258,7 @@ def chat_get_permalink(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 def conversations_history(ws: Workspace, args: Args) -> dict[str, Any]:
-    newest_first = list(reversed(ws.top_level(_required(args, "channel"))))
+    newest_first = _as_read(list(reversed(ws.top_level(_required(args, "channel")))), args)
     page = _page(_within_time_window(newest_first, args), args, HISTORY_LIMITS)
     return {**page, "pin_count": 0, "channel_actions_ts": None, "channel_actions_count": 0}
 
@@ -232,7 +267,7 @@ def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
     channel, ts = _required(args, "channel"), _optional_str(args, "ts")
     if ts is None:
         raise SlackMethodError("thread_not_found")
-    parent, *replies = ws.thread(channel, ts)
+    parent, *replies = _as_read(ws.thread(channel, ts), args)
     return _page([parent, *_within_time_window(replies, args)], args, REPLIES_LIMITS)
 
 

@@ -9,6 +9,7 @@ body; the token from `Authorization: Bearer` or, for form and query arguments, a
 from __future__ import annotations
 
 import json
+import logging
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -16,6 +17,8 @@ from urllib.parse import parse_qsl, urlsplit
 from local_stack.slack_emulator import methods
 from local_stack.slack_emulator.faults import FailureResponse, FaultPlan
 from local_stack.slack_emulator.workspace import Workspace
+
+_log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 RESPONSE_PREFIX = "/response/"
@@ -90,7 +93,14 @@ class _SlackRequestHandler(BaseHTTPRequestHandler):
             if failure is not None:
                 self._send_failure(failure)
                 return
-        self._send_json(200, methods.call(self.server.workspace, method, args))
+        try:
+            body = methods.call(self.server.workspace, method, args)
+        except Exception:
+            # A bug in the emulator, not a Slack answer: say so loudly rather than hang the client.
+            _log.exception("Slack emulator failed on %s", method)
+            self._send_json(500, {"ok": False, "error": "emulator_internal_error"})
+            return
+        self._send_json(200, body)
 
     def _read_arguments(self) -> tuple[dict[str, Any], str | None]:
         query_args = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))

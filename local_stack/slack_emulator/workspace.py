@@ -11,10 +11,17 @@ import copy
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-Message = dict[str, Any]
+from local_stack.slack_emulator.shapes import (
+    BotIdentity,
+    Channel,
+    Message,
+    bot_author_fields,
+    channel_object,
+    home_view_object,
+    user_object,
+)
 
 
 class SlackMethodError(Exception):
@@ -26,21 +33,8 @@ class SlackMethodError(Exception):
         self.extra = extra
 
 
-@dataclass
-class Channel:
-    id: str
-    name: str
-    created: int
-    # ts -> message. Timestamps only ever increase, so insertion order is chronological.
-    messages: dict[str, Message] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BotIdentity:
-    user_id: str
-    bot_id: str
-    app_id: str
-    name: str
+def _direct_message_id(user_id: str) -> str:
+    return "D" + user_id.removeprefix("U").removeprefix("W")
 
 
 class TimestampClock:
@@ -89,23 +83,8 @@ class Workspace:
     # -- directory -----------------------------------------------------------------------------
 
     def add_user(self, user_id: str, name: str, *, is_bot: bool = False) -> None:
-        profile: dict[str, Any] = {"real_name": name, "display_name": name, "team": self.team_id}
-        if is_bot and user_id == self.bot.user_id:
-            profile["bot_id"] = self.bot.bot_id
-        user = {
-            "id": user_id,
-            "team_id": self.team_id,
-            "name": name,
-            "deleted": False,
-            "real_name": name,
-            "tz": "Etc/UTC",
-            "tz_offset": 0,
-            "is_admin": False,
-            "is_owner": False,
-            "is_bot": is_bot,
-            "is_app_user": False,
-            "profile": profile,
-        }
+        bot_id = self.bot.bot_id if user_id == self.bot.user_id else None
+        user = user_object(user_id, name, team_id=self.team_id, is_bot=is_bot, bot_id=bot_id)
         with self.changed:
             self._users[user_id] = user
 
@@ -139,27 +118,7 @@ class Workspace:
     def channel_info(self, channel_ref: str) -> dict[str, Any]:
         with self.changed:
             channel = self._channel(channel_ref)
-            return {
-                "id": channel.id,
-                "name": channel.name,
-                "name_normalized": channel.name,
-                "is_channel": True,
-                "is_group": False,
-                "is_im": False,
-                "is_mpim": False,
-                "is_private": False,
-                "is_archived": False,
-                "is_general": False,
-                "is_member": True,
-                "is_shared": False,
-                "is_ext_shared": False,
-                "is_org_shared": False,
-                "created": channel.created,
-                "creator": self.bot.user_id,
-                "context_team_id": self.team_id,
-                "topic": {"value": "", "creator": "", "last_set": 0},
-                "purpose": {"value": "", "creator": "", "last_set": 0},
-            }
+            return channel_object(channel, team_id=self.team_id, creator=self.bot.user_id)
 
     def channel_id(self, channel_ref: str) -> str:
         """The id of a channel given by id, name or #name; the reference itself if unknown."""
@@ -167,16 +126,32 @@ class Workspace:
             try:
                 return self._channel(channel_ref).id
             except SlackMethodError:
-                return channel_ref
+                return (
+                    _direct_message_id(channel_ref) if channel_ref in self._users else channel_ref
+                )
 
-    def _channel(self, channel_ref: str) -> Channel:
+    def _channel(self, channel_ref: str, *, open_im: bool = False) -> Channel:
         if channel_ref in self._channels:
             return self._channels[channel_ref]
+        if channel_ref in self._users:
+            return self._direct_messages(channel_ref, open_im=open_im)
         name = channel_ref.removeprefix("#")
         for channel in self._channels.values():
-            if channel.name == name:
+            if channel.name == name and channel.im_user is None:
                 return channel
         raise SlackMethodError("channel_not_found")
+
+    def _direct_messages(self, user_id: str, *, open_im: bool) -> Channel:
+        """The app's DM with a user; posting to a user id opens it, as in Slack."""
+        for channel in self._channels.values():
+            if channel.im_user == user_id:
+                return channel
+        if not open_im:
+            raise SlackMethodError("channel_not_found")
+        channel_id = _direct_message_id(user_id)
+        channel = Channel(channel_id, user_id, int(time.time()), im_user=user_id)
+        self._channels[channel_id] = channel
+        return channel
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -189,16 +164,19 @@ class Workspace:
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
         reply_broadcast: bool = False,
+        metadata: dict[str, Any] | None = None,
     ) -> tuple[str, Message]:
         """Post as the bot (author None) or as a user; returns (channel id, message)."""
         with self.changed:
-            channel = self._channel(channel_ref)
+            channel = self._channel(channel_ref, open_im=True)
             parent = self._thread_parent(channel, thread_ts) if thread_ts else None
             ts = self.clock.next_ts()
             message: Message = {"type": "message", "text": text, "ts": ts, "team": self.team_id}
             message.update(self._author_fields(author))
             if blocks is not None:
                 message["blocks"] = copy.deepcopy(blocks)
+            if metadata is not None:
+                message["metadata"] = copy.deepcopy(metadata)
             if parent is not None:
                 message["thread_ts"] = parent["ts"]
                 message["parent_user_id"] = parent.get("user", "")
@@ -216,6 +194,7 @@ class Workspace:
         *,
         text: str | None,
         blocks: list[dict[str, Any]] | None,
+        metadata: dict[str, Any] | None = None,
     ) -> tuple[str, Message]:
         with self.changed:
             channel = self._channel(channel_ref)
@@ -229,6 +208,8 @@ class Workspace:
                 message["text"] = text
             if blocks is not None:
                 message["blocks"] = copy.deepcopy(blocks)
+            if metadata is not None:
+                message["metadata"] = copy.deepcopy(metadata)
             message["edited"] = {"user": self.bot.user_id, "ts": self.clock.next_ts()}
             self.changed.notify_all()
             return channel.id, copy.deepcopy(message)
@@ -265,18 +246,7 @@ class Workspace:
 
     def _author_fields(self, author: str | None) -> dict[str, Any]:
         if author is None:
-            return {
-                "user": self.bot.user_id,
-                "bot_id": self.bot.bot_id,
-                "app_id": self.bot.app_id,
-                "bot_profile": {
-                    "id": self.bot.bot_id,
-                    "app_id": self.bot.app_id,
-                    "name": self.bot.name,
-                    "team_id": self.team_id,
-                    "deleted": False,
-                },
-            }
+            return bot_author_fields(self.bot, self.team_id)
         if author not in self._users:
             raise SlackMethodError("user_not_found")
         return {"user": author}
@@ -327,21 +297,13 @@ class Workspace:
                 view_id = f"V{self._view_counter:09d}"
             else:
                 view_id = previous["id"]
-            published = {
-                "id": view_id,
-                "team_id": self.team_id,
-                "type": "home",
-                "blocks": copy.deepcopy(view.get("blocks", [])),
-                "private_metadata": view.get("private_metadata", ""),
-                "callback_id": view.get("callback_id", ""),
-                "external_id": view.get("external_id", ""),
-                "state": {"values": {}},
-                "hash": self.clock.next_ts().replace(".", ""),
-                "app_id": self.bot.app_id,
-                "bot_id": self.bot.bot_id,
-                "root_view_id": view_id,
-                "previous_view_id": None,
-            }
+            published = home_view_object(
+                view,
+                view_id=view_id,
+                view_hash=self.clock.next_ts().replace(".", ""),
+                bot=self.bot,
+                team_id=self.team_id,
+            )
             self._home_views[user_id] = published
             self.changed.notify_all()
             return copy.deepcopy(published)

@@ -348,3 +348,36 @@ def test_emulator_restarts_cleanly():
     emulator.stop()  # stopping twice is harmless
     with pytest.raises(RuntimeError):
         _ = emulator.api_url
+
+
+def test_posting_to_a_user_id_opens_the_apps_direct_messages(slack, slack_client):
+    slack.add_user("U0ALICE", "alice")
+
+    first = slack_client.chat_postMessage(channel="U0ALICE", text="your restore finished")
+    second = slack_client.chat_postMessage(channel="U0ALICE", text="again")
+
+    assert first["channel"].startswith("D") and second["channel"] == first["channel"]
+    info = slack_client.conversations_info(channel=first["channel"])["channel"]
+    assert (info["is_im"], info["user"]) == (True, "U0ALICE")
+    assert [m["text"] for m in slack.messages("U0ALICE")] == ["your restore finished", "again"]
+    assert slack.messages(CHANNEL) == []
+
+
+def test_message_metadata_is_kept_and_read_only_on_request(slack_client):
+    metadata = {"event_type": "restore_card", "event_payload": {"operation_id": "op-1"}}
+    ts = slack_client.chat_postMessage(channel=CHANNEL, text="card", metadata=metadata)["ts"]
+
+    plain = slack_client.conversations_history(channel=CHANNEL)["messages"][0]
+    full = slack_client.conversations_history(channel=CHANNEL, include_all_metadata=True)
+
+    assert "metadata" not in plain
+    assert full["messages"][0]["metadata"] == metadata
+    assert error_of(
+        lambda: slack_client.chat_update(channel=CHANNEL, ts=ts, text="x", metadata={"a": 1})
+    ) == ("invalid_metadata_format")
+
+
+def test_malformed_thread_ts_is_refused(slack_client):
+    assert error_of(
+        lambda: slack_client.chat_postMessage(channel=CHANNEL, text="x", thread_ts="yesterday")
+    ) == ("invalid_thread_ts")
