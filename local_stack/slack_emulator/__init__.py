@@ -2,5 +2,6 @@
 
 from local_stack.slack_emulator.emulator import DEFAULT_BOT_TOKEN, SlackEmulator
 from local_stack.slack_emulator.faults import ANY_METHOD
+from local_stack.slack_emulator.workspace import SlackMethodError
 
-__all__ = ["ANY_METHOD", "DEFAULT_BOT_TOKEN", "SlackEmulator"]
+__all__ = ["ANY_METHOD", "DEFAULT_BOT_TOKEN", "SlackEmulator", "SlackMethodError"]

@@ -172,8 +172,14 @@ class SlackEmulator:
         return [args for name, args in self.calls if name == method]
 
     def wait_for(self, condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Block until `condition()` holds (re-checked whenever the workspace changes);
-        TimeoutError after `timeout` seconds."""
-        with self._workspace.changed:
-            if not self._workspace.changed.wait_for(condition, timeout=timeout):
+        """Block until `condition()` holds, re-checking whenever the workspace changes;
+        TimeoutError after `timeout` seconds. The condition runs without the workspace lock,
+        so it may call the emulator over HTTP too."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise TimeoutError(f"condition not met within {timeout} seconds")
+            with self._workspace.changed:
+                # Short waits: a change between the check and the wait is seen on the next pass.
+                self._workspace.changed.wait(min(remaining, 0.05))

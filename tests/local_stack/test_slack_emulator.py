@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from local_stack.slack_emulator import SlackEmulator
+from local_stack.slack_emulator import SlackEmulator, SlackMethodError
 from tests.slack_fixtures import SLACK_CHANNEL_ID as CHANNEL
 from tests.slack_fixtures import SLACK_CHANNEL_NAME
 
@@ -329,15 +329,23 @@ def test_concurrent_replies_are_all_kept_in_order(slack, slack_client):
     assert stamps == sorted(stamps, key=float) and len(set(stamps)) == 81
 
 
-def test_wait_for_returns_once_something_is_posted(slack):
+def test_wait_for_returns_once_something_is_posted(slack, slack_client):
     timer = threading.Timer(0.05, lambda: slack.post_as_user(CHANNEL, slack.bot_user_id, "late"))
     timer.start()
 
-    slack.wait_for(lambda: len(slack.messages(CHANNEL)) == 1, timeout=5)
+    # The condition may read through the API: it runs without the emulator's lock.
+    slack.wait_for(
+        lambda: len(slack_client.conversations_history(channel=CHANNEL)["messages"]) == 1
+    )
 
     assert slack.messages(CHANNEL)[0]["text"] == "late"
     with pytest.raises(TimeoutError):
         slack.wait_for(lambda: len(slack.messages(CHANNEL)) == 2, timeout=0.05)
+
+
+def test_reading_an_unknown_channel_raises(slack):
+    with pytest.raises(SlackMethodError, match="channel_not_found"):
+        slack.messages("C0NOPE")
 
 
 def test_emulator_restarts_cleanly():
