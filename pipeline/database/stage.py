@@ -1,0 +1,218 @@
+"""Stage 8, set up the database: master password, users and grants, post-restore SQL.
+
+Order matters: the master password the restore carried over from the source is replaced first,
+before anything else touches the cluster and before anyone is told it is ready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+from pipeline.context import PipelineContext
+from pipeline.database.cluster import (
+    ClusterInfo,
+    ClusterSession,
+    describe_cluster,
+    reset_master_password,
+)
+from pipeline.database.config import ClusterSetup, DatabaseConfig, UserSpec, load_database_config
+from pipeline.database.connection import (
+    Connector,
+    connector_from_settings,
+    is_transient,
+    server_message,
+    transaction,
+)
+from pipeline.database.credentials import CredentialStore, secret_name
+from pipeline.database.scripts import applied_scripts, run_scripts
+from pipeline.database.users import act_for_owners, apply_grants, ensure_login_role, ensure_schema
+from pipeline.errors import DatabaseSetupError, FatalError, RetryableError
+from pipeline.models import Stage, StageStatus
+from pipeline.observability import logger
+from pipeline.progress import PIPELINE_ACTOR
+
+USER_AUDIT_ACTION = "setup_database.user"
+MASTER_AUDIT_ACTION = "setup_database.master_password"
+
+
+@dataclass(frozen=True)
+class UserOutcome:
+    name: str
+    created: bool
+    secret_name: str
+    password_rotated: bool
+
+
+def setup_database(
+    operation_id: str,
+    ctx: PipelineContext,
+    *,
+    connector: Connector | None = None,
+    config: DatabaseConfig | None = None,
+) -> dict[str, Any]:
+    """Run stage 8 for the operation's target cluster; returns `{users, scripts}`."""
+    settings = ctx.settings
+    connector = connector or connector_from_settings(settings)
+    config = config if config is not None else load_database_config(settings.database_config_path)
+    cluster_id = ctx.store.get(operation_id).target_cluster
+    reporter = ctx.reporter
+    reporter.started(
+        operation_id, Stage.SETUP_DATABASE, f"Setting up database users on {cluster_id}"
+    )
+    try:
+        result, detail, resources = _run(operation_id, ctx, connector, config, cluster_id)
+    except FatalError as exc:
+        reporter.finished(operation_id, Stage.SETUP_DATABASE, StageStatus.FAILED, exc.message)
+        raise
+    # A RetryableError is not reported as a failure: the state machine retries the stage.
+    reporter.finished(
+        operation_id, Stage.SETUP_DATABASE, StageStatus.SUCCEEDED, detail, resources=resources
+    )
+    return result
+
+
+def _run(
+    operation_id: str,
+    ctx: PipelineContext,
+    connector: Connector,
+    config: DatabaseConfig,
+    cluster_id: str,
+) -> tuple[dict[str, Any], str, dict[str, str]]:
+    rds = ctx.clients.rds()
+    cluster = describe_cluster(rds, cluster_id)
+    setup = config.for_cluster(cluster_id)
+    _check_setup(cluster, setup)
+    credentials = CredentialStore(
+        ctx.clients.secretsmanager, kms_key_id=ctx.settings.secrets_kms_key_id
+    )
+    master = reset_master_password(
+        rds,
+        credentials,
+        cluster,
+        operation_id=operation_id,
+        secret_prefix=ctx.settings.secret_name_prefix,
+    )
+    ctx.store.audit(
+        operation_id,
+        PIPELINE_ACTOR,
+        MASTER_AUDIT_ACTION,
+        {"cluster": cluster_id, "secret": master.secret_name, "rotated": not master.reused},
+    )
+    resources = {"master_secret": master.secret_name}
+    if not setup.users and not setup.scripts:
+        return (
+            {"users": [], "scripts": []},
+            "Master password reset; no users or scripts configured",
+            resources,
+        )
+
+    def audit(action: str, detail: dict[str, Any]) -> None:
+        ctx.store.audit(operation_id, PIPELINE_ACTOR, action, {"cluster": cluster_id, **detail})
+
+    session = ClusterSession(connector, cluster, master, tls=ctx.settings.db_tls, rds=rds)
+    try:
+        users = _ensure_users(session, setup.users, credentials, operation_id, ctx, audit)
+        done = applied_scripts(ctx.store.audit_events(operation_id)) if setup.scripts else set()
+        scripts = run_scripts(session, setup.scripts, already_applied=done, audit=audit)
+    finally:
+        session.close()
+    detail = (
+        f"Master password reset; {len(users)} user(s) ready; "
+        f"{len(scripts)} post-restore script(s) applied"
+    )
+    return (
+        {"users": [u.name for u in users], "scripts": [s.name for s in scripts]},
+        detail,
+        resources,
+    )
+
+
+def _check_setup(cluster: ClusterInfo, setup: ClusterSetup) -> None:
+    if not cluster.is_postgres and (setup.users or setup.scripts):
+        raise DatabaseSetupError(
+            f"`{cluster.cluster_id}` runs {cluster.engine}: users and post-restore SQL are "
+            "supported for Aurora PostgreSQL only"
+        )
+    for user in setup.users:
+        if user.name == cluster.master_username:
+            raise DatabaseSetupError(
+                f"user `{user.name}` is the master user of `{cluster.cluster_id}`; "
+                "configure application users only"
+            )
+
+
+def _ensure_users(
+    session: ClusterSession,
+    users: Sequence[UserSpec],
+    credentials: CredentialStore,
+    operation_id: str,
+    ctx: PipelineContext,
+    audit: Callable[[str, dict[str, Any]], None],
+) -> list[UserOutcome]:
+    cluster = session.cluster
+    outcomes = []
+    for user in users:
+        databases = user.databases or [cluster.database]
+        credential = credentials.credential_for_operation(
+            secret_name(ctx.settings.secret_name_prefix, cluster.cluster_id, user.name),
+            username=user.name,
+            operation_id=operation_id,
+            cluster_id=cluster.cluster_id,
+            endpoint=cluster.endpoint(databases[0]),
+        )
+        connection = session.connection()
+        with _sql_errors(f"creating user `{user.name}`"), transaction(connection):
+            created = ensure_login_role(connection, user.name, credential.password)
+        outcome = UserOutcome(user.name, created, credential.secret_name, not credential.reused)
+        audit(
+            USER_AUDIT_ACTION,
+            {
+                "user": user.name,
+                "created": created,
+                "databases": databases,
+                "secret": credential.secret_name,
+                "password_rotated": outcome.password_rotated,
+            },
+        )
+        logger.info("database user ensured", extra={"user": user.name, "created": created})
+        outcomes.append(outcome)
+    for database, members in _users_by_database(users, cluster.database).items():
+        _grant_in_database(session, database, members)
+    return outcomes
+
+
+def _users_by_database(users: Sequence[UserSpec], default: str) -> dict[str, list[UserSpec]]:
+    by_database: dict[str, list[UserSpec]] = {}
+    for user in users:
+        for database in user.databases or [default]:
+            by_database.setdefault(database, []).append(user)
+    return by_database
+
+
+def _grant_in_database(session: ClusterSession, database: str, users: list[UserSpec]) -> None:
+    """All grants of one database in one transaction: a failure leaves none half-applied."""
+    creators = [session.master.username] + [u.name for u in users if u.creates_objects]
+    schemas = list(dict.fromkeys(schema for user in users for schema in user.schemas))
+    connection = session.connection(database)
+    with _sql_errors(f"granting privileges in database `{database}`"), transaction(connection):
+        for schema in schemas:
+            ensure_schema(connection, schema)
+        act_for_owners(connection, schemas, creators[1:])
+        for user in users:
+            apply_grants(connection, user, database, creators)
+
+
+@contextmanager
+def _sql_errors(doing: str) -> Iterator[None]:
+    """Turn database errors into DatabaseSetupError (or RetryableError when transient)."""
+    try:
+        yield
+    except (DatabaseError, InterfaceError) as exc:
+        if is_transient(exc):
+            raise RetryableError(f"{doing} was interrupted: {server_message(exc)}") from exc
+        raise DatabaseSetupError(f"{doing} failed: {server_message(exc)}") from exc
