@@ -13,6 +13,7 @@ from slack_bolt.authorization import AuthorizeResult
 from bot import actions, commands, home
 from bot.deps import BotDependencies
 from bot.errors import friendly_error
+from bot.slack import build_web_client
 
 logger = logging.getLogger("aurora_restore.bot")
 
@@ -29,7 +30,8 @@ def build_app(deps: BotDependencies) -> App:
         name="aurora-restore",
         signing_secret=deps.signing_secret,
         authorize=authorize,
-        client=deps.slack(),
+        # Token-less: Bolt gives each request a client holding the token `authorize` returns.
+        client=build_web_client(None, deps.settings.slack_api_url),
         process_before_response=True,
         logger=logger,
     )

@@ -3,6 +3,7 @@ work (AWS, Slack lookups) answers through response_url and reports its own error
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +44,7 @@ def register(app: App, deps: BotDependencies) -> None:
         except GrammarError as exc:
             ack(text=exc.reply, response_type=EPHEMERAL)
             return
-        ack(text=_first_answer(deps, parsed), response_type=EPHEMERAL)
+        ack(text=_first_answer(deps, parsed).text, response_type=EPHEMERAL)
 
     def answer_restore_command(
         command: dict[str, Any], respond: Respond, request: BoltRequest
@@ -58,24 +59,44 @@ def register(app: App, deps: BotDependencies) -> None:
         if text:
             respond(text=text, response_type=EPHEMERAL, replace_original=False)
 
-    app.command(SLASH_COMMAND)(ack=acknowledge_within_3_seconds, lazy=[answer_restore_command])
+    def needs_lazy_work(command: dict[str, Any]) -> bool:
+        try:
+            parsed = _parse(command)
+        except GrammarError:
+            return False
+        return _first_answer(deps, parsed).needs_lazy_work
+
+    # Help, mistakes and refusals are answered completely by the ack: no lazy invocation for them.
+    app.command(SLASH_COMMAND, matchers=[needs_lazy_work])(
+        ack=acknowledge_within_3_seconds, lazy=[answer_restore_command]
+    )
+    app.command(SLASH_COMMAND)(acknowledge_within_3_seconds)
 
 
-def _first_answer(deps: BotDependencies, parsed: Command) -> str:
+@dataclass(frozen=True)
+class FirstAnswer:
+    text: str
+    needs_lazy_work: bool
+
+
+def _first_answer(deps: BotDependencies, parsed: Command) -> FirstAnswer:
+    """What the ack says; pure and fast (no AWS, no Slack calls)."""
     if isinstance(parsed, HelpCommand):
-        return USAGE
+        return FirstAnswer(USAGE, needs_lazy_work=False)
     if isinstance(parsed, RestoreCommand):
         request = parsed.request
         decision = check_target(deps.policy, request.target_cluster, replace=request.replace)
         if not decision.allowed:
-            return f":no_entry: {decision.message}"
+            return FirstAnswer(f":no_entry: {decision.message}", needs_lazy_work=False)
         verb = "Planning a dry run" if request.dry_run else "Checking your request"
-        return (
+        text = (
             f":hourglass_flowing_sand: {verb}: `{request.snapshot}` → `{request.target_cluster}`…"
         )
+        return FirstAnswer(text, needs_lazy_work=True)
     if isinstance(parsed, CancelCommand):
-        return f":hourglass_flowing_sand: Cancelling `{parsed.operation_id}`…"
-    return ":hourglass_flowing_sand: Looking that up…"
+        text = f":hourglass_flowing_sand: Cancelling `{parsed.operation_id}`…"
+        return FirstAnswer(text, needs_lazy_work=True)
+    return FirstAnswer(":hourglass_flowing_sand: Looking that up…", needs_lazy_work=True)
 
 
 def _lazy_answer(
@@ -89,10 +110,6 @@ def _lazy_answer(
     if isinstance(parsed, HelpCommand):
         return None
     if isinstance(parsed, RestoreCommand):
-        if not check_target(
-            deps.policy, parsed.request.target_cluster, replace=parsed.request.replace
-        ).allowed:
-            return None  # refused by the ack already
         key = str(command.get("trigger_id") or f"{user_id}:{command.get('text', '')}")
         operation_id = operation_id_for(key, _requested_at(request))
         return start_restore(deps, parsed.request, operation_id=operation_id)

@@ -21,7 +21,7 @@ CONNECTION_RETRIES = 2
 SLACK_TIMEOUT_SECONDS = 10
 
 
-def build_web_client(token: str, base_url: str | None = None) -> WebClient:
+def build_web_client(token: str | None, base_url: str | None = None) -> WebClient:
     return WebClient(
         token=token,
         base_url=base_url or WebClient.BASE_URL,

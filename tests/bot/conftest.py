@@ -29,7 +29,8 @@ from pipeline.context import PipelineContext
 from pipeline.settings import PipelineSettings
 from pipeline.store import OperationStore
 from tests.conftest import AUDIT_TABLE, OPERATIONS_TABLE
-from tests.slack_fixtures import SLACK_CHANNEL_ID, slack  # noqa: F401 - a fixture
+from tests.slack_fixtures import SLACK_CHANNEL_ID
+from tests.slack_fixtures import slack as slack  # the emulator fixture
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM_ID = "T0LOCAL"
@@ -133,7 +134,7 @@ def pipeline_ctx(aws: AwsClients, store: OperationStore, topic_arn: str) -> Pipe
 
 
 @pytest.fixture
-def slack_world(slack: SlackEmulator) -> SlackEmulator:  # noqa: F811
+def slack_world(slack: SlackEmulator) -> SlackEmulator:
     for user_id in (
         REQUESTER,
         APPROVER,
@@ -190,14 +191,14 @@ def sign(
 _keys = itertools.count(1)
 
 
-class SlackClient:
+class SlackHttp:
     """What Slack itself does: POST signed slash commands and button clicks to the app."""
 
     def __init__(self, app: App, slack: SlackEmulator) -> None:
         self.app = app
         self.slack = slack
 
-    def _send(self, body: str, headers: dict[str, str] | None = None) -> BoltResponse:
+    def send(self, body: str, headers: dict[str, str] | None = None) -> BoltResponse:
         headers = headers or sign(body)
         return self.app.dispatch(
             BoltRequest(body=body, headers={k: [v] for k, v in headers.items()})
@@ -223,7 +224,7 @@ class SlackClient:
 
     def command(self, user: str, text: str) -> tuple[BoltResponse, str]:
         key = f"cmd-{next(_keys)}"
-        return self._send(self.command_body(user, text, key)), key
+        return self.send(self.command_body(user, text, key)), key
 
     def click_body(self, user: str, action_id: ActionId, operation_id: str, key: str) -> str:
         card = next(
@@ -258,7 +259,7 @@ class SlackClient:
 
     def click(self, user: str, action_id: ActionId, operation_id: str) -> tuple[BoltResponse, str]:
         key = f"click-{next(_keys)}"
-        return self._send(self.click_body(user, action_id, operation_id, key)), key
+        return self.send(self.click_body(user, action_id, operation_id, key)), key
 
     def wait_reply(self, key: str, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The lazy work's answers posted to response_url (bounded wait)."""
@@ -272,5 +273,5 @@ def app(deps: BotDependencies) -> App:
 
 
 @pytest.fixture
-def slack_http(app: App, slack_world: SlackEmulator) -> Iterator[SlackClient]:
-    yield SlackClient(app, slack_world)
+def slack_http(app: App, slack_world: SlackEmulator) -> Iterator[SlackHttp]:
+    yield SlackHttp(app, slack_world)
