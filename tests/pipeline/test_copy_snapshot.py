@@ -87,6 +87,8 @@ def test_check_copy_raises_on_a_failed_copy(
     copy_snapshot(cross_region_op, ctx)
     seed.set_snapshot_status(f"{cross_region_op}-copy", "failed")
 
-    with pytest.raises(ResourceFailedError, match=f"`{cross_region_op}-copy` is in status `failed`"):
+    with pytest.raises(
+        ResourceFailedError, match=f"`{cross_region_op}-copy` is in status `failed`"
+    ):
         check_copy(cross_region_op, 3, ctx)
     assert ctx.store.get(cross_region_op).stages[Stage.COPY_SNAPSHOT].status == StageStatus.FAILED
