@@ -36,6 +36,14 @@ class PipelineSettings(BaseSettings):
     )
     secret_name_prefix: str = "aurora-restore"  # noqa: S105 - a name prefix, not a secret
     aws_endpoint_url: str | None = None  # the local stack's moto server; unset on AWS
+    # Database stage (pipeline.database). TLS is always on for Aurora; `db_ca_bundle_path` is the
+    # RDS certificate bundle (global-bundle.pem) the server certificate is verified against.
+    db_tls: bool = True
+    db_ca_bundle_path: str | None = None
+    db_connect_timeout_seconds: int = Field(default=10, ge=1, le=300)
+    # Local stack only: "host:port" of the local PostgreSQL serving every cluster endpoint.
+    db_endpoint_override: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
+    secrets_kms_key_id: str | None = None  # KMS key for the credential secrets (default: AWS's)
 
     @field_validator("default_instance_class")
     @classmethod

@@ -104,18 +104,15 @@ def _run(
         {"cluster": cluster_id, "secret": master.secret_name, "rotated": not master.reused},
     )
     resources = {"master_secret": master.secret_name}
-    if not setup.users and not setup.scripts:
-        return (
-            {"users": [], "scripts": []},
-            "Master password reset; no users or scripts configured",
-            resources,
-        )
+    if not cluster.is_postgres:  # _check_setup made sure nothing else is configured
+        return {"users": [], "scripts": []}, "Master password reset", resources
 
     def audit(action: str, detail: dict[str, Any]) -> None:
         ctx.store.audit(operation_id, PIPELINE_ACTOR, action, {"cluster": cluster_id, **detail})
 
     session = ClusterSession(connector, cluster, master, tls=ctx.settings.db_tls, rds=rds)
     try:
+        session.connection()  # proves the new master password works before anyone is told
         users = _ensure_users(session, setup.users, credentials, operation_id, ctx, audit)
         done = applied_scripts(ctx.store.audit_events(operation_id)) if setup.scripts else set()
         scripts = run_scripts(session, setup.scripts, already_applied=done, audit=audit)
@@ -179,7 +176,7 @@ def _ensure_users(
                 "password_rotated": outcome.password_rotated,
             },
         )
-        logger.info("database user ensured", extra={"user": user.name, "created": created})
+        logger.info("database user ensured", extra={"db_user": user.name, "role_created": created})
         outcomes.append(outcome)
     for database, members in _users_by_database(users, cluster.database).items():
         _grant_in_database(session, database, members)
@@ -203,8 +200,10 @@ def _grant_in_database(session: ClusterSession, database: str, users: list[UserS
         for schema in schemas:
             ensure_schema(connection, schema)
         act_for_owners(connection, schemas, creators[1:])
+        # The server's name for it: the local stack serves every configured name from one database.
+        actual = str(connection.run("SELECT pg_catalog.current_database()")[0][0])
         for user in users:
-            apply_grants(connection, user, database, creators)
+            apply_grants(connection, user, actual, creators)
 
 
 @contextmanager
