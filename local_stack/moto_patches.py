@@ -12,6 +12,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.config import default_user_config
+from moto.rds.models import DBCluster, RDSBackend
 
 from local_stack.lambda_runtime import LambdaRuntime
 
@@ -32,6 +33,23 @@ def install(runtime: LambdaRuntime) -> None:
     # moto delivers SNS to Lambda synchronously inside Publish; AWS invokes the subscriber
     # asynchronously (with Lambda's retries), so the publisher never waits for or fails with it.
     LambdaBackend.send_sns_message = _send_sns_message_async  # type: ignore[method-assign]
+    # moto keeps a deleted cluster's automated snapshots; RDS deletes them with the cluster, and
+    # a cluster restored under the same name would otherwise collide with `rds:<name>-<minute>`.
+    _original_delete = RDSBackend.delete_db_cluster
+
+    def delete_db_cluster(
+        self: RDSBackend, cluster_identifier: str, snapshot_name: str | None = None
+    ) -> DBCluster:
+        cluster = _original_delete(self, cluster_identifier, snapshot_name)
+        for snapshot_id, snapshot in list(self.cluster_snapshots.items()):
+            if (
+                snapshot.snapshot_type == "automated"
+                and snapshot.db_cluster_identifier == cluster_identifier
+            ):
+                del self.cluster_snapshots[snapshot_id]
+        return cluster
+
+    RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
 
 
 def _runtime() -> LambdaRuntime:
