@@ -70,7 +70,10 @@ class LocalStack:
 
     # ----- lifecycle ----------------------------------------------------------------------------
     def start(self) -> LocalStack:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
+        # moto logs every request, and its interpreter every failed execution with a traceback;
+        # the stack's own outputs (Slack threads, audit, execution history) say it better.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         endpoint_url = f"http://{host}:{port}"
@@ -135,6 +138,8 @@ class LocalStack:
         names["topic_arn"] = self.clients.sns.create_topic(Name="aurora-restore-progress")[
             "TopicArn"
         ]
+        key = self.clients.client("kms").create_key(Description="aurora-restore snapshot copies")
+        names["kms_key_id"] = key["KeyMetadata"]["Arn"]
         policy = {
             "requesters": {"users": [USERS["requester"][0]]},
             "approvers": {"users": [USERS["approver"][0], USERS["second_approver"][0]]},
@@ -156,6 +161,7 @@ class LocalStack:
             "AURORA_RESTORE_DB_SUBNET_GROUP": self.world.subnet_group,
             "AURORA_RESTORE_VPC_SECURITY_GROUP_IDS": json.dumps([self.world.security_group_id]),
             "AURORA_RESTORE_PROTECTED_CLUSTERS": json.dumps(["prod-*"]),
+            "AURORA_RESTORE_KMS_KEY_ID": names["kms_key_id"],
             "AURORA_RESTORE_AWS_ENDPOINT_URL": endpoint_url,
             "AURORA_RESTORE_STATE_MACHINE_ARN": self._state_machine_arn(),
             "AURORA_RESTORE_SIGNING_SECRET": self.signing_secret,
