@@ -207,11 +207,15 @@ class LocalStack:
 
     def _reset_process_caches(self) -> None:
         """Handlers cache settings per process, as on Lambda; a new stack is a new deployment."""
+        from bot import lambda_entry
+        from bot.config import set_default_dependencies
         from pipeline.context import set_default_context
         from pipeline.settings import get_settings
 
         get_settings.cache_clear()
         set_default_context(None)
+        set_default_dependencies(None)
+        lambda_entry.reset()
 
     def _stack_file(
         self, endpoint_url: str, names: dict[str, str], state_machine_arn: str
