@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,31 @@ def read_thread(client: WebClient, channel: str, ts: str) -> list[dict[str, Any]
             return replies
 
 
+EMOJI = {
+    "white_check_mark": "✅",
+    "x": "❌",
+    "hourglass_flowing_sand": "⏳",
+    "fast_forward": "⏩",
+    "warning": "⚠️",
+    "raising_hand": "🙋",
+    "white_circle": "⚪",
+    "no_entry_sign": "🚫",
+    "stopwatch": "⏱",
+    "lock": "🔒",
+    "tada": "🎉",
+}
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_LABELLED = re.compile(r"<[!#]?[^<>|]*\|([^<>]*)>")  # <!date^…|fallback>, <url|label>
+_EMOJI = re.compile(r":([a-z0-9_+-]+):")
+
+
+def as_seen(text: str, names: dict[str, str]) -> str:
+    """Slack mrkdwn as a reader sees it: mentions as @name, dates as text, emoji as symbols."""
+    text = _MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(1)), text)
+    text = _LABELLED.sub(lambda m: m.group(1), text)
+    return _EMOJI.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text)
+
+
 def render_channel(messages: list[dict[str, Any]], names: dict[str, str], title: str) -> str:
     lines = [f"#{title}", "=" * (len(title) + 1)]
     for message in messages:
@@ -50,7 +76,7 @@ def render_channel(messages: list[dict[str, Any]], names: dict[str, str], title:
 def _render_message(message: dict[str, Any], names: dict[str, str], indent: str) -> str:
     author = names.get(message.get("user", ""), "aurora-restore (bot)")
     stamp = datetime.fromtimestamp(float(message["ts"]), UTC).strftime("%H:%M:%S")
-    body = block_text(message.get("blocks") or []) or message.get("text", "")
+    body = as_seen(block_text(message.get("blocks") or []) or message.get("text", ""), names)
     wrapped = [
         textwrap.fill(line, width=96, subsequent_indent="  ") if line else ""
         for line in body.splitlines()
@@ -68,7 +94,8 @@ def block_text(blocks: list[dict[str, Any]]) -> str:
             if block.get("text"):
                 parts.append(_plain(block["text"]))
             for field in block.get("fields", []):
-                parts.append(_plain(field))
+                # a field is "*Label*\nvalue": one line reads better in a terminal
+                parts.append(_plain(field).replace("\n", ": ", 1))
         elif kind == "context":
             parts.append(" · ".join(_plain(e) for e in block.get("elements", []) if "text" in e))
         elif kind == "actions":
