@@ -1,0 +1,221 @@
+"""The deployment's typed configuration: a YAML file or CDK context, validated at synth.
+
+A mistake (a malformed VPC id, a pattern that would grant every cluster, an approval expiry the
+state machine's own timeout cannot hold) stops `cdk synth` with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from aws_cdk import aws_logs as logs
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from infra.constants import DEFAULT_STACK_NAME
+from infra.statemachine import execution_budget_seconds, state_machine_timeout_seconds
+from pipeline.models import validate_instance_class, validate_region
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO_ROOT / "infra" / "config.example.yaml"
+
+_CLUSTER_PATTERN = re.compile(r"^[A-Za-z0-9*?-]{1,63}$")
+_SNAPSHOT_PATTERN = re.compile(r"^(rds:)?[A-Za-z0-9*?-]{1,255}$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,254}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# CloudWatch Logs' retention periods (jsii enums carry names, not day counts).
+RETENTION_DAYS: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class ConfigError(ValueError):
+    """The deployment configuration is missing or invalid."""
+
+
+def _pattern_check(regex: re.Pattern[str], what: str) -> Any:
+    def check(value: str) -> str:
+        if regex.match(value) is None:
+            raise ValueError(
+                f"`{value}` is not a {what} name pattern (letters, digits, -, * and ?)"
+            )
+        if not value.removeprefix("rds:").strip("*?"):
+            raise ValueError(
+                f"`{value}` would match every {what}: name the {what}s the pipeline may touch"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _regex_check(regex: re.Pattern[str], what: str) -> Any:
+    def check(value: str) -> str:
+        if regex.match(value) is None:
+            raise ValueError(f"`{value}` is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+ClusterPattern = Annotated[str, _pattern_check(_CLUSTER_PATTERN, "cluster")]
+SnapshotPattern = Annotated[str, _pattern_check(_SNAPSHOT_PATTERN, "snapshot")]
+VpcId = Annotated[str, _regex_check(re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id (vpc-...)")]
+SubnetId = Annotated[
+    str, _regex_check(re.compile(r"^subnet-[0-9a-f]{8,17}$"), "a subnet id (subnet-...)")
+]
+SecurityGroupId = Annotated[
+    str, _regex_check(re.compile(r"^sg-[0-9a-f]{8,17}$"), "a security group id (sg-...)")
+]
+KmsKeyArn = Annotated[str, _regex_check(_KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:...:key/...)")]
+ResourceName = Annotated[str, _regex_check(_NAME, "a resource name (letters, digits, -)")]
+Email = Annotated[str, _regex_check(_EMAIL, "an email address")]
+Region = Annotated[str, AfterValidator(validate_region)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Subnet(_Strict):
+    id: SubnetId
+    availability_zone: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+
+
+class NetworkConfig(_Strict):
+    """Where the database set-up function runs and where restored clusters are placed."""
+
+    vpc_id: VpcId
+    subnets: list[Subnet] = Field(min_length=1)
+    function_security_group_ids: list[SecurityGroupId] = Field(min_length=1)
+    database_security_group_ids: list[SecurityGroupId] = Field(default_factory=list)
+    db_subnet_group_name: ResourceName | None = None  # None: the stack creates one from `subnets`
+
+
+class RdsConfig(_Strict):
+    """The clusters and snapshots the pipeline may act on; IAM statements are scoped to these."""
+
+    target_cluster_patterns: list[ClusterPattern] = Field(min_length=1)
+    snapshot_patterns: list[SnapshotPattern] = Field(min_length=1)
+    # Instances of existing targets that DeleteTarget removes; `<target pattern>-*` (the names
+    # the pipeline gives new instances) is always included.
+    instance_patterns: list[ClusterPattern] = Field(default_factory=list)
+    source_regions: list[Region] = Field(default_factory=list)  # for cross-region copies
+    source_accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(
+        default_factory=list
+    )  # accounts that share snapshots with this one
+    protected_clusters: list[ClusterPattern] = Field(default_factory=list)
+    kms_key_arn: KmsKeyArn | None = None  # key for copies of encrypted snapshots and restores
+    source_kms_key_arns: list[KmsKeyArn] = Field(default_factory=list)  # keys of source snapshots
+    db_cluster_parameter_group: ResourceName | None = None
+    default_instance_class: Annotated[str, AfterValidator(validate_instance_class)] = "db.r6g.large"
+
+    @property
+    def all_instance_patterns(self) -> list[str]:
+        derived = [f"{pattern}-*" for pattern in self.target_cluster_patterns]
+        return list(dict.fromkeys([*derived, *self.instance_patterns]))
+
+
+class ApiConfig(_Strict):
+    rate_limit: int = Field(default=10, ge=1, le=10_000)  # requests per second
+    burst_limit: int = Field(default=20, ge=1, le=5_000)
+
+
+class InfraConfig(_Strict):
+    stack_name: ResourceName = DEFAULT_STACK_NAME
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: Region | None = None
+    data_key_arn: KmsKeyArn | None = None  # tables, topics, secrets; None: the stack creates one
+    policy_file: Path  # the bot's policy YAML, relative to the repository root
+    network: NetworkConfig
+    rds: RdsConfig
+    api: ApiConfig = ApiConfig()
+    approval_expiry_seconds: int = Field(default=3600, ge=60, le=86_400)
+    max_wait_attempts: int = Field(default=120, ge=1, le=1_000)
+    lock_ttl_seconds: int = Field(default=6 * 3600, ge=600)
+    audit_retention_days: int = Field(default=365, ge=1)
+    log_retention_days: int = 90
+    operator_emails: list[Email] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.log_retention_days not in RETENTION_DAYS:
+            raise ValueError(
+                f"log_retention_days {self.log_retention_days} is not one CloudWatch Logs offers: "
+                f"{sorted(RETENTION_DAYS)}"
+            )
+        if (self.account is None) != (self.region is None):
+            raise ValueError("set both account and region, or neither (environment-agnostic)")
+        budget = execution_budget_seconds(self.approval_expiry_seconds, self.max_wait_attempts)
+        limit = state_machine_timeout_seconds()
+        if budget >= limit:
+            raise ValueError(
+                f"approval_expiry_seconds + every wait loop at max_wait_attempts is {budget}s, "
+                f"beyond the state machine's own timeout of {limit}s: lower them"
+            )
+        if self.lock_ttl_seconds < budget:
+            raise ValueError(
+                f"lock_ttl_seconds {self.lock_ttl_seconds} is shorter than the longest restore "
+                f"({budget}s): the target lock could expire while a restore still runs"
+            )
+        if not self.policy_path.is_file():
+            raise ValueError(f"policy_file {self.policy_path} does not exist")
+        return self
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def policy_path(self) -> Path:
+        return self.policy_file if self.policy_file.is_absolute() else REPO_ROOT / self.policy_file
+
+    def policy_text(self) -> str:
+        """The policy YAML as delivered to the bot; it must at least parse to a mapping."""
+        text = self.policy_path.read_text(encoding="utf-8")
+        if not isinstance(yaml.safe_load(text), dict):
+            raise ConfigError(f"{self.policy_path} is not a YAML mapping")
+        return text
+
+
+def parse_config(data: Any, source: str) -> InfraConfig:
+    """Validate raw configuration; errors name the source and each failing field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings, got {type(data).__name__}")
+    try:
+        return InfraConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(part) for part in error['loc']) or '(config)'}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ConfigError(f"{source} is not a valid configuration:\n" + "\n".join(lines)) from exc
+
+
+def load_config(path: Path) -> InfraConfig:
+    if not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    return parse_config(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))

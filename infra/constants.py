@@ -1,0 +1,163 @@
+"""Names shared by the CDK app, its tests and the code it deploys: construct ids, handler paths,
+environment variable names and metric names. Change a name here and every side follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+DEFAULT_STACK_NAME = "AuroraRestore"
+SERVICE = "aurora-restore"
+METRICS_NAMESPACE = "AuroraRestore"  # the namespace pipeline.observability's Metrics uses
+
+# CDK context keys the app reads (`cdk synth -c aurora-restore:config=infra/config.yaml`).
+CONTEXT_CONFIG_FILE = "aurora-restore:config"
+CONTEXT_CONFIG_INLINE = "aurora-restore"
+CONTEXT_BUNDLE = "aurora-restore:bundle"
+BUNDLING_STACKS_CONTEXT = "aws:cdk:bundling-stacks"  # CDK's own key: which stacks get bundled
+
+# Secrets are created empty by the stack; the operator puts the values (docs/deploy.md).
+SIGNING_SECRET_DESCRIPTION = "Slack signing secret (Basic Information > App Credentials)"  # noqa: S105
+BOT_TOKEN_DESCRIPTION = "Slack bot token, xoxb-... (OAuth & Permissions)"  # noqa: S105
+DB_SECRET_PREFIX = "aurora-restore"  # noqa: S105 - PipelineSettings.secret_name_prefix
+
+
+class Env(StrEnum):
+    """Environment variables of the deployed functions (pydantic-settings prefix AURORA_RESTORE_)."""
+
+    # PipelineSettings
+    OPERATIONS_TABLE = "AURORA_RESTORE_OPERATIONS_TABLE"
+    AUDIT_TABLE = "AURORA_RESTORE_AUDIT_TABLE"
+    PROGRESS_TOPIC_ARN = "AURORA_RESTORE_PROGRESS_TOPIC_ARN"
+    DB_SUBNET_GROUP = "AURORA_RESTORE_DB_SUBNET_GROUP"
+    VPC_SECURITY_GROUP_IDS = "AURORA_RESTORE_VPC_SECURITY_GROUP_IDS"
+    KMS_KEY_ID = "AURORA_RESTORE_KMS_KEY_ID"
+    DB_CLUSTER_PARAMETER_GROUP = "AURORA_RESTORE_DB_CLUSTER_PARAMETER_GROUP"
+    DEFAULT_INSTANCE_CLASS = "AURORA_RESTORE_DEFAULT_INSTANCE_CLASS"
+    PROTECTED_CLUSTERS = "AURORA_RESTORE_PROTECTED_CLUSTERS"
+    MAX_WAIT_ATTEMPTS = "AURORA_RESTORE_MAX_WAIT_ATTEMPTS"
+    LOCK_TTL_SECONDS = "AURORA_RESTORE_LOCK_TTL_SECONDS"
+    AUDIT_RETENTION_DAYS = "AURORA_RESTORE_AUDIT_RETENTION_DAYS"
+    APPROVAL_TIMEOUT_SECONDS = "AURORA_RESTORE_APPROVAL_TIMEOUT_SECONDS"
+    SECRET_NAME_PREFIX = "AURORA_RESTORE_SECRET_NAME_PREFIX"  # noqa: S105
+    # BotSettings
+    STATE_MACHINE_ARN = "AURORA_RESTORE_STATE_MACHINE_ARN"
+    SIGNING_SECRET_ARN = "AURORA_RESTORE_SIGNING_SECRET_ARN"  # noqa: S105
+    BOT_TOKEN_SECRET_ARN = "AURORA_RESTORE_BOT_TOKEN_SECRET_ARN"  # noqa: S105
+    POLICY_PARAMETER = "AURORA_RESTORE_POLICY_PARAMETER"
+    # Powertools
+    POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+    POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+    POWERTOOLS_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
+    # Responses and errors can carry task tokens: never copy them into trace metadata.
+    POWERTOOLS_TRACER_CAPTURE_RESPONSE = "POWERTOOLS_TRACER_CAPTURE_RESPONSE"
+    POWERTOOLS_TRACER_CAPTURE_ERROR = "POWERTOOLS_TRACER_CAPTURE_ERROR"
+
+
+class Role(StrEnum):
+    """What a function needs beyond its log group; the stack grants by role, not by name."""
+
+    STAGE = "stage"  # a pipeline stage: tables, progress topic, its RDS statements
+    SLACK = "slack"  # the Slack HTTP endpoint
+    APPROVAL = "approval"  # the request-approval task
+    NOTIFIER = "notifier"  # SNS progress -> Slack
+    METRICS = "metrics"  # SNS progress -> CloudWatch metrics
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    construct_id: str
+    handler: str
+    description: str
+    role: Role
+    placeholder: str | None = None  # the ASL `${...}` this function's ARN fills
+    timeout_seconds: int = 60
+    memory_mb: int = 256
+
+
+def _stage(construct_id: str, module: str, placeholder: str, description: str) -> FunctionSpec:
+    return FunctionSpec(
+        construct_id, f"pipeline.handlers.{module}.handler", description, Role.STAGE, placeholder
+    )
+
+
+# The ASL placeholders and handler paths of docs/contracts.md.
+VALIDATE = _stage(
+    "Validate", "validate", "ValidateFunctionArn", "Resolve the snapshot, store the plan"
+)
+LIFECYCLE = _stage("Lifecycle", "lifecycle", "LifecycleFunctionArn", "Operation status transitions")
+COPY_SNAPSHOT = _stage(
+    "CopySnapshot", "copy_snapshot", "CopySnapshotFunctionArn", "Copy the source snapshot"
+)
+CHECK_COPY = _stage("CheckCopy", "check_copy", "CheckCopyFunctionArn", "Poll the snapshot copy")
+DELETE_TARGET = _stage(
+    "DeleteTarget", "delete_target", "DeleteTargetFunctionArn", "Delete the existing target"
+)
+CHECK_DELETE = _stage(
+    "CheckDelete", "check_delete", "CheckDeleteFunctionArn", "Poll the deletion of the target"
+)
+RESTORE_CLUSTER = _stage(
+    "RestoreCluster", "restore_cluster", "RestoreClusterFunctionArn", "Restore cluster, instances"
+)
+CHECK_RESTORE = _stage(
+    "CheckRestore", "check_restore", "CheckRestoreFunctionArn", "Poll the restored cluster"
+)
+SETUP_DATABASE = FunctionSpec(
+    "SetupDatabase",
+    "pipeline.handlers.setup_database.handler",
+    "Create database users and run post-restore SQL (runs in the VPC)",
+    Role.STAGE,
+    "SetupDatabaseFunctionArn",
+    timeout_seconds=300,
+)
+ARCHIVE = _stage("Archive", "archive", "ArchiveFunctionArn", "Delete the intermediate copy")
+NOTIFY = _stage("Notify", "notify", "NotifyFunctionArn", "Record success, release the lock")
+REQUEST_APPROVAL = FunctionSpec(
+    "RequestApproval",
+    "bot.request_approval.handler",
+    "Post the approval card and store the task token",
+    Role.APPROVAL,
+    "RequestApprovalFunctionArn",
+)
+SLACK_ENDPOINT = FunctionSpec(
+    "SlackEndpoint",
+    "bot.lambda_entry.handler",
+    "Slack slash commands and interactivity (Bolt, lazy self-invocation)",
+    Role.SLACK,
+    timeout_seconds=120,
+    memory_mb=512,
+)
+NOTIFIER = FunctionSpec(
+    "Notifier", "bot.notifier.handler", "Progress events to Slack threads", Role.NOTIFIER
+)
+PROGRESS_METRICS = FunctionSpec(
+    "ProgressMetrics",
+    "infra.runtime.progress_metrics.handler",
+    "Progress events to CloudWatch metrics (outcomes, stage durations, approval latency)",
+    Role.METRICS,
+    timeout_seconds=30,
+    memory_mb=128,
+)
+
+STAGE_FUNCTIONS = (
+    VALIDATE,
+    LIFECYCLE,
+    COPY_SNAPSHOT,
+    CHECK_COPY,
+    DELETE_TARGET,
+    CHECK_DELETE,
+    RESTORE_CLUSTER,
+    CHECK_RESTORE,
+    SETUP_DATABASE,
+    ARCHIVE,
+    NOTIFY,
+)
+ALL_FUNCTIONS = (*STAGE_FUNCTIONS, REQUEST_APPROVAL, SLACK_ENDPOINT, NOTIFIER, PROGRESS_METRICS)
+
+# Metrics infra.runtime.progress_metrics publishes and the dashboard and alarms read.
+STAGE_DURATION_METRIC = "StageDuration"
+STAGE_DIMENSION = "Stage"
+RESTORE_OUTCOME_METRIC = "RestoreOutcome"
+OUTCOME_DIMENSION = "Outcome"
+
+SLACK_EVENTS_PATH = "slack/events"

@@ -1,0 +1,236 @@
+"""IAM statements of the pipeline stages, scoped to the cluster, instance and snapshot name patterns
+of the configuration. Describe calls are read-only and scoped to RDS resource types in this
+account; every action that changes something is scoped to the configured patterns.
+
+Names the pipeline generates come from the pipeline itself (pipeline.stages.plan), so a renamed
+copy or final snapshot changes the policy with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import aws_iam as iam
+
+from infra.config import InfraConfig
+from infra.constants import (
+    ARCHIVE,
+    COPY_SNAPSHOT,
+    DB_SECRET_PREFIX,
+    DELETE_TARGET,
+    RESTORE_CLUSTER,
+    SETUP_DATABASE,
+    FunctionSpec,
+)
+from pipeline.stages.plan import copy_snapshot_id, final_snapshot_id
+
+OPERATION_ID_PATTERN = "ar-*"  # pipeline.models.new_operation_id: ar-<timestamp>-<hex>
+RDS_READ_ACTIONS = (
+    "rds:DescribeDBClusters",
+    "rds:DescribeDBClusterSnapshots",
+    "rds:DescribeDBInstances",
+)
+# Lambda creates and removes the ENIs of a function in a VPC with its role (what the managed
+# AWSLambdaVPCAccessExecutionRole grants, written out so the template shows it). EC2 does not
+# scope these actions to resources.
+LAMBDA_VPC_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+
+
+class RdsPermissions:
+    """Builds each stage's statements from the configuration."""
+
+    def __init__(self, stack: Stack, config: InfraConfig, db_subnet_group: str) -> None:
+        self._stack = stack
+        self._rds = config.rds
+        self._subnet_group = db_subnet_group
+        self._regions: list[str] = [Aws.REGION, *config.rds.source_regions]
+
+    def arns(
+        self,
+        resource: str,
+        names: Iterable[str],
+        *,
+        regions: Sequence[str] | None = None,
+        accounts: Sequence[str] | None = None,
+    ) -> list[str]:
+        return [
+            self._stack.format_arn(
+                service="rds",
+                resource=resource,
+                resource_name=name,
+                region=region,
+                account=account,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for region in (regions or [Aws.REGION])
+            for account in (accounts or [Aws.ACCOUNT_ID])
+            for name in names
+        ]
+
+    @property
+    def _targets(self) -> list[str]:
+        return self._rds.target_cluster_patterns
+
+    @property
+    def _own_copies(self) -> list[str]:
+        return [copy_snapshot_id(OPERATION_ID_PATTERN)]
+
+    @property
+    def _final_snapshots(self) -> list[str]:
+        return [final_snapshot_id(target, OPERATION_ID_PATTERN) for target in self._targets]
+
+    def _source_snapshots(self) -> list[str]:
+        return self.arns(
+            "cluster-snapshot",
+            self._rds.snapshot_patterns,
+            regions=self._regions,
+            accounts=[Aws.ACCOUNT_ID, *self._rds.source_accounts],
+        )
+
+    def read(self) -> iam.PolicyStatement:
+        """Every stage reads clusters, instances and snapshots of this account (and the source
+        regions): validation must see whether a target exists whatever its name."""
+        return iam.PolicyStatement(
+            sid="DescribeRds",
+            actions=list(RDS_READ_ACTIONS),
+            resources=[
+                arn
+                for kind in ("cluster", "cluster-snapshot", "db")
+                for arn in self.arns(kind, ["*"], regions=self._regions)
+            ],
+        )
+
+    def _kms(self) -> list[iam.PolicyStatement]:
+        keys = [key for key in [self._rds.kms_key_arn, *self._rds.source_kms_key_arns] if key]
+        if not keys:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="UseSnapshotKeysThroughRds",
+                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                resources=keys,
+                conditions={"StringLike": {"kms:ViaService": "rds.*.amazonaws.com"}},
+            )
+        ]
+
+    def copy_snapshot(self) -> list[iam.PolicyStatement]:
+        own = self.arns("cluster-snapshot", self._own_copies)
+        return [
+            iam.PolicyStatement(
+                sid="CopySnapshot",
+                actions=["rds:CopyDBClusterSnapshot"],
+                resources=[*self._source_snapshots(), *own],
+            ),
+            iam.PolicyStatement(sid="TagCopy", actions=["rds:AddTagsToResource"], resources=own),
+            *self._kms(),
+        ]
+
+    def delete_target(self) -> list[iam.PolicyStatement]:
+        clusters = self.arns("cluster", self._targets)
+        finals = self.arns("cluster-snapshot", self._final_snapshots)
+        return [
+            iam.PolicyStatement(
+                sid="DeleteTargetInstances",
+                actions=["rds:DeleteDBInstance"],
+                resources=self.arns("db", self._rds.all_instance_patterns),
+            ),
+            iam.PolicyStatement(
+                sid="DeleteTargetWithFinalSnapshot",
+                actions=["rds:DeleteDBCluster", "rds:CreateDBClusterSnapshot"],
+                resources=[*clusters, *finals],
+            ),
+        ]
+
+    def restore_cluster(self) -> list[iam.PolicyStatement]:
+        clusters = self.arns("cluster", self._targets)
+        instances = self.arns("db", self._rds.all_instance_patterns)
+        subnet_group = self.arns("subgrp", [self._subnet_group])
+        parameter_groups = self.arns(
+            "cluster-pg", [self._rds.db_cluster_parameter_group or "default.*"]
+        )
+        return [
+            iam.PolicyStatement(
+                sid="RestoreCluster",
+                actions=["rds:RestoreDBClusterFromSnapshot"],
+                resources=[
+                    *clusters,
+                    *self._source_snapshots(),
+                    *self.arns("cluster-snapshot", self._own_copies),
+                    *subnet_group,
+                    *parameter_groups,
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="CreateInstances",
+                actions=["rds:CreateDBInstance"],
+                resources=[
+                    *instances,
+                    *clusters,
+                    *subnet_group,
+                    *self.arns("pg", ["default.*"]),
+                    *self.arns("og", ["default:*"]),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="TagRestored", actions=["rds:AddTagsToResource"], resources=clusters + instances
+            ),
+            *self._kms(),
+        ]
+
+    def setup_database(self) -> list[iam.PolicyStatement]:
+        secrets = self._stack.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{DB_SECRET_PREFIX}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return [
+            iam.PolicyStatement(
+                sid="ResetMasterPassword",
+                actions=["rds:ModifyDBCluster"],
+                resources=self.arns("cluster", self._targets),
+            ),
+            iam.PolicyStatement(
+                sid="DatabaseUserSecrets",
+                actions=[
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:TagResource",
+                ],
+                resources=[secrets],
+            ),
+            iam.PolicyStatement(
+                sid="LambdaVpcNetworking", actions=list(LAMBDA_VPC_ACTIONS), resources=["*"]
+            ),
+        ]
+
+    def archive(self) -> list[iam.PolicyStatement]:
+        return [
+            iam.PolicyStatement(
+                sid="DeleteOwnCopies",
+                actions=["rds:DeleteDBClusterSnapshot"],
+                resources=self.arns("cluster-snapshot", self._own_copies),
+            )
+        ]
+
+    def for_stage(self, spec: FunctionSpec) -> list[iam.PolicyStatement]:
+        """The RDS/KMS/Secrets Manager statements of one stage function (besides `read`)."""
+        builders = {
+            COPY_SNAPSHOT: self.copy_snapshot,
+            DELETE_TARGET: self.delete_target,
+            RESTORE_CLUSTER: self.restore_cluster,
+            SETUP_DATABASE: self.setup_database,
+            ARCHIVE: self.archive,
+        }
+        builder = builders.get(spec)
+        return builder() if builder else []

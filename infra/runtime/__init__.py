@@ -1,0 +1,1 @@
+"""Code the CDK app deploys from this package (imports no CDK, so Lambda can load it)."""

@@ -1,0 +1,418 @@
+"""The whole system in one stack: data, messaging, secrets, functions, the state machine from the
+project's ASL file, the Slack endpoint, alarms and the dashboard."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra import constants as names
+from infra.config import InfraConfig
+from infra.constants import Env, FunctionSpec, Role
+from infra.monitoring import Monitoring
+from infra.nag import acknowledge_findings
+from infra.packaging import dependencies_code, function_code
+from infra.permissions import RdsPermissions
+from infra.statemachine import ASL_PATH
+from infra.tables import build_table
+from pipeline.store_schema import audit_table_definition, operations_table_definition
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+SSM_STANDARD_TIER_LIMIT = 4096  # bytes; larger policies need the advanced tier
+
+
+class AuroraRestoreStack(Stack):
+    """Built by small `_build_*` methods; `functions` maps each FunctionSpec to its function."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        # Named, so the bot's functions can know its ARN before it exists: the state machine
+        # needs the request-approval function's ARN, which must not need the machine's.
+        self.state_machine_name = f"{self.stack_name}-restore"
+        self.state_machine_arn = self.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self.state_machine_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.key = self._build_key()
+        self.operations_table = build_table(
+            self, "OperationsTable", operations_table_definition("unused"), self.key
+        )
+        self.audit_table = build_table(
+            self, "AuditTable", audit_table_definition("unused"), self.key
+        )
+        self.progress_topic = self._build_topic("ProgressTopic", "Restore progress events")
+        self.operator_topic = self._build_operator_topic()
+        self.signing_secret = self._build_secret(
+            "SlackSigningSecret", names.SIGNING_SECRET_DESCRIPTION
+        )
+        self.bot_token_secret = self._build_secret("SlackBotToken", names.BOT_TOKEN_DESCRIPTION)
+        self.policy_parameter = self._build_policy_parameter()
+        self.db_subnet_group_name = self._build_db_subnet_group()
+        self._code = function_code(RUNTIME)
+        self._dependencies = self._build_dependencies_layer()
+        self.functions = {spec: self._build_function(spec) for spec in names.ALL_FUNCTIONS}
+        self.state_machine = self._build_state_machine()
+        self._grant_permissions()
+        self.api = self._build_api()
+        self._build_subscriptions()
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            state_machine=self.state_machine,
+            functions=self.functions,
+            api=self.api,
+            operator_topic=self.operator_topic,
+        )
+        self._build_outputs()
+        acknowledge_findings(self)
+
+    # Data and messaging
+
+    def _build_key(self) -> kms.IKey:
+        if self.config.data_key_arn:
+            return kms.Key.from_key_arn(self, "DataKey", self.config.data_key_arn)
+        key = kms.Key(
+            self,
+            "DataKey",
+            description="aurora-restore: tables, topics and Slack secrets",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Alarms publish to the encrypted operator topic as the CloudWatch service.
+        key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
+        return key
+
+    def _build_topic(self, construct_id: str, display_name: str) -> sns.Topic:
+        return sns.Topic(
+            self, construct_id, display_name=display_name, master_key=self.key, enforce_ssl=True
+        )
+
+    def _build_operator_topic(self) -> sns.Topic:
+        topic = self._build_topic("OperatorTopic", "aurora-restore alarms")
+        for email in self.config.operator_emails:
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+        return topic
+
+    def _build_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
+        # Created with a random placeholder; the operator puts the real value (docs/deploy.md),
+        # so no Slack credential is ever in the template or the cloud assembly.
+        return secretsmanager.Secret(
+            self,
+            construct_id,
+            description=f"aurora-restore: {description}",
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _build_policy_parameter(self) -> ssm.StringParameter:
+        text = self.config.policy_text()
+        tier = (
+            ssm.ParameterTier.STANDARD
+            if len(text.encode()) <= SSM_STANDARD_TIER_LIMIT
+            else ssm.ParameterTier.ADVANCED
+        )
+        return ssm.StringParameter(
+            self,
+            "PolicyParameter",
+            description="aurora-restore: who may request and approve restores (YAML)",
+            string_value=text,
+            tier=tier,
+        )
+
+    def _build_db_subnet_group(self) -> str:
+        network = self.config.network
+        if network.db_subnet_group_name:
+            return network.db_subnet_group_name
+        group = rds.CfnDBSubnetGroup(
+            self,
+            "RestoredClusterSubnets",
+            db_subnet_group_description="aurora-restore: subnets of restored clusters",
+            subnet_ids=[subnet.id for subnet in network.subnets],
+        )
+        return group.ref
+
+    # Functions
+
+    def _build_dependencies_layer(self) -> lambda_.LayerVersion:
+        return lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=dependencies_code(RUNTIME),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="aurora-restore runtime dependencies (pyproject.toml), arm64 wheels",
+        )
+
+    def _vpc_placement(self, spec: FunctionSpec) -> dict[str, Any]:
+        if spec is not names.SETUP_DATABASE:
+            return {}
+        network = self.config.network
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self,
+            "Vpc",
+            vpc_id=network.vpc_id,
+            availability_zones=sorted({subnet.availability_zone for subnet in network.subnets}),
+        )
+        subnets = []
+        for index, subnet in enumerate(network.subnets):
+            imported = ec2.Subnet.from_subnet_attributes(
+                self,
+                f"Subnet{index}",
+                subnet_id=subnet.id,
+                availability_zone=subnet.availability_zone,
+            )
+            Annotations.of(imported).acknowledge_warning(
+                "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                "only the subnet id is used (function placement); no route is read or added",
+            )
+            subnets.append(imported)
+        groups = [
+            ec2.SecurityGroup.from_security_group_id(
+                self, f"FunctionSecurityGroup{index}", group_id
+            )
+            for index, group_id in enumerate(network.function_security_group_ids)
+        ]
+        return {
+            "vpc": vpc,
+            "vpc_subnets": ec2.SubnetSelection(subnets=subnets),
+            "security_groups": groups,
+        }
+
+    def _environment(self, spec: FunctionSpec) -> dict[str, str]:
+        env = {
+            Env.POWERTOOLS_SERVICE_NAME: names.SERVICE,
+            Env.POWERTOOLS_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
+            Env.POWERTOOLS_LOG_LEVEL: "INFO",
+            Env.POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
+            Env.POWERTOOLS_TRACER_CAPTURE_ERROR: "false",
+        }
+        if spec.role is Role.METRICS:
+            return {str(name): value for name, value in env.items()}
+        config, network = self.config, self.config.network
+        env |= {
+            Env.OPERATIONS_TABLE: self.operations_table.table_name,
+            Env.AUDIT_TABLE: self.audit_table.table_name,
+            Env.PROGRESS_TOPIC_ARN: self.progress_topic.topic_arn,
+            Env.DB_SUBNET_GROUP: self.db_subnet_group_name,
+            Env.VPC_SECURITY_GROUP_IDS: json.dumps(network.database_security_group_ids),
+            Env.DEFAULT_INSTANCE_CLASS: config.rds.default_instance_class,
+            Env.PROTECTED_CLUSTERS: json.dumps(config.rds.protected_clusters),
+            Env.MAX_WAIT_ATTEMPTS: str(config.max_wait_attempts),
+            Env.LOCK_TTL_SECONDS: str(config.lock_ttl_seconds),
+            Env.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
+            Env.APPROVAL_TIMEOUT_SECONDS: str(config.approval_expiry_seconds),
+            Env.SECRET_NAME_PREFIX: names.DB_SECRET_PREFIX,
+        }
+        if config.rds.kms_key_arn:
+            env[Env.KMS_KEY_ID] = config.rds.kms_key_arn
+        if config.rds.db_cluster_parameter_group:
+            env[Env.DB_CLUSTER_PARAMETER_GROUP] = config.rds.db_cluster_parameter_group
+        if spec.role is not Role.STAGE:
+            env |= {
+                Env.STATE_MACHINE_ARN: self.state_machine_arn,
+                Env.SIGNING_SECRET_ARN: self.signing_secret.secret_arn,
+                Env.BOT_TOKEN_SECRET_ARN: self.bot_token_secret.secret_arn,
+                Env.POLICY_PARAMETER: self.policy_parameter.parameter_name,
+            }
+        return {str(name): value for name, value in env.items()}
+
+    def _build_function(self, spec: FunctionSpec) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{spec.construct_id}Logs",
+            retention=self.config.log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        role = iam.Role(
+            self,
+            f"{spec.construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"aurora-restore {spec.construct_id}: {spec.description}",
+        )
+        log_group.grant_write(role)
+        return lambda_.Function(
+            self,
+            spec.construct_id,
+            description=f"aurora-restore: {spec.description}",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=self._code,
+            layers=[self._dependencies],
+            role=role,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            memory_size=spec.memory_mb,
+            environment=self._environment(spec),
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            tracing=lambda_.Tracing.ACTIVE,
+            **self._vpc_placement(spec),
+        )
+
+    # Orchestration
+
+    def _build_state_machine(self) -> sfn.StateMachine:
+        log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            # The vended-logs prefix keeps the log resource policy small (Step Functions docs).
+            log_group_name=f"/aws/vendedlogs/states/{self.stack_name}-restore",
+            retention=self.config.log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        substitutions = {
+            spec.placeholder: self.functions[spec].function_arn
+            for spec in names.ALL_FUNCTIONS
+            if spec.placeholder
+        }
+        state_machine = sfn.StateMachine(
+            self,
+            "RestoreStateMachine",
+            state_machine_name=self.state_machine_name,
+            state_machine_type=sfn.StateMachineType.STANDARD,  # the callback pattern needs it
+            definition_body=sfn.DefinitionBody.from_file(str(ASL_PATH)),
+            definition_substitutions=substitutions,
+            # Execution data stays out of the logs: the approval task's input is a task token.
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+            ),
+            tracing_enabled=True,
+        )
+        # The ASL file is opaque to CDK, so the invoke permission is written out: exactly the
+        # functions the definition names, unqualified as the definition uses them.
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="InvokeStageFunctions",
+                actions=["lambda:InvokeFunction"],
+                resources=list(substitutions.values()),
+            )
+        )
+        return state_machine
+
+    def _grant_permissions(self) -> None:
+        rds_permissions = RdsPermissions(self, self.config, self.db_subnet_group_name)
+        for spec, function in self.functions.items():
+            role = function.role
+            assert role is not None  # every function gets its own role in _build_function
+            if spec.role is Role.METRICS:
+                continue
+            self.operations_table.grant_read_write_data(role)
+            if spec.role is Role.STAGE:
+                # The pipeline only appends audit events; reading them is the bot's business.
+                self.audit_table.grant(role, "dynamodb:PutItem")
+                self.key.grant_encrypt_decrypt(role)
+                role.add_to_principal_policy(rds_permissions.read())
+                for statement in rds_permissions.for_stage(spec):
+                    role.add_to_principal_policy(statement)
+            else:
+                self.audit_table.grant_read_write_data(role)
+                self.bot_token_secret.grant_read(role)
+            if spec.role in (Role.STAGE, Role.SLACK, Role.APPROVAL):
+                self.progress_topic.grant_publish(role)
+        self._grant_slack_endpoint(self.functions[names.SLACK_ENDPOINT])
+
+    def _grant_slack_endpoint(self, function: lambda_.Function) -> None:
+        role = function.role
+        assert role is not None
+        self.signing_secret.grant_read(role)
+        self.policy_parameter.grant_read(role)
+        self.state_machine.grant_start_execution(role)
+        self.state_machine.grant_execution(role, "states:StopExecution")
+        self.state_machine.grant_task_response(role)
+        # Bolt's lazy listeners invoke this same function asynchronously. A separate policy
+        # (not the role's default one, which the function depends on) avoids a cycle.
+        iam.Policy(
+            self,
+            "SlackEndpointSelfInvoke",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="LazySelfInvoke",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[function.function_arn],
+                )
+            ],
+        )
+
+    def _build_api(self) -> apigw.RestApi:
+        access_logs = logs.LogGroup(
+            self,
+            "SlackApiAccessLogs",
+            retention=self.config.log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        api = apigw.RestApi(
+            self,
+            "SlackApi",
+            description="aurora-restore: Slack slash commands and interactivity",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,  # API Gateway writes logs through the account-level role
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name="prod",
+                throttling_rate_limit=self.config.api.rate_limit,
+                throttling_burst_limit=self.config.api.burst_limit,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # request bodies carry Slack payloads: never logged
+                metrics_enabled=True,
+                tracing_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+        )
+        events = api.root.resource_for_path(names.SLACK_EVENTS_PATH)
+        events.add_method("POST", apigw.LambdaIntegration(self.functions[names.SLACK_ENDPOINT]))
+        return api
+
+    def _build_subscriptions(self) -> None:
+        for spec in (names.NOTIFIER, names.PROGRESS_METRICS):
+            self.progress_topic.add_subscription(
+                subscriptions.LambdaSubscription(self.functions[spec])
+            )
+
+    def _build_outputs(self) -> None:
+        outputs = {
+            "SlackRequestUrl": self.api.url_for_path(f"/{names.SLACK_EVENTS_PATH}"),
+            "SigningSecretArn": self.signing_secret.secret_arn,
+            "BotTokenSecretArn": self.bot_token_secret.secret_arn,
+            "StateMachineArn": self.state_machine.state_machine_arn,
+            "OperatorTopicArn": self.operator_topic.topic_arn,
+            "DashboardName": self.monitoring.dashboard.dashboard_name,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)

@@ -1,0 +1,82 @@
+"""The deployment configuration is validated before anything is synthesized."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra import app as infra_app
+from infra.config import EXAMPLE_CONFIG, ConfigError, load_config, parse_config
+
+pytestmark = pytest.mark.infra
+
+
+def example() -> dict[str, Any]:
+    return dict(yaml.safe_load(EXAMPLE_CONFIG.read_text()))
+
+
+def with_changes(**changes: Any) -> dict[str, Any]:
+    data = example()
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        node = data
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return data
+
+
+def test_the_example_configuration_is_valid():
+    config = load_config(EXAMPLE_CONFIG)
+    assert config.rds.target_cluster_patterns == ["staging-*", "dev-*", "qa-*"]
+    assert config.account is None  # environment-agnostic by default
+    assert "staging-*-*" in config.rds.all_instance_patterns
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"rds__target_cluster_patterns": ["*"]}, "rds.target_cluster_patterns.0", "every cluster"),
+        ({"rds__snapshot_patterns": ["rds:*?"]}, "rds.snapshot_patterns.0", "every snapshot"),
+        ({"rds__target_cluster_patterns": ["prod_db"]}, "rds.target_cluster_patterns.0", "pattern"),
+        ({"network__vpc_id": "vpc-nothex"}, "network.vpc_id", "VPC id"),
+        ({"network__subnets": []}, "network.subnets", "at least 1"),
+        ({"network__function_security_group_ids": ["sg-1"]}, "function_security_group_ids", "sg-"),
+        ({"rds__kms_key_arn": "alias/mine"}, "rds.kms_key_arn", "KMS key ARN"),
+        ({"log_retention_days": 42}, "(config)", "log_retention_days 42"),
+        ({"account": "123456789012"}, "(config)", "both account and region"),
+        ({"approval_expiry_seconds": 86_400, "max_wait_attempts": 1_000}, "(config)", "timeout"),
+        ({"lock_ttl_seconds": 3_600}, "(config)", "lock could expire"),
+        ({"policy_file": "config/missing.yaml"}, "(config)", "does not exist"),
+        ({"surprise": True}, "surprise", "Extra inputs"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_the_field(changes, field, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(with_changes(**changes), "test.yaml")
+    text = str(caught.value)
+    assert text.startswith("test.yaml is not a valid configuration")
+    assert field in text
+    assert message in text
+
+
+def test_an_inline_context_configuration_is_used(monkeypatch: pytest.MonkeyPatch):
+    data = with_changes(stack_name="InlineStack")
+    app = infra_app.App(context={infra_app.CONTEXT_CONFIG_INLINE: data})
+    assert infra_app.config_from_context(app).stack_name == "InlineStack"
+
+
+def test_the_app_exits_with_a_clear_message_on_a_bad_file(tmp_path: Path, capsys):
+    bad = tmp_path / "config.yaml"
+    bad.write_text(yaml.safe_dump(with_changes(network__vpc_id="vpc-x")))
+    assert infra_app.main(["--output", str(tmp_path / "out"), "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "network.vpc_id" in err
+    assert not (tmp_path / "out" / "AuroraRestore.template.json").exists()

@@ -1,0 +1,518 @@
+"""Assertions on the synthesized template: encryption, scoping, wiring, alarms, cdk-nag."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Annotations, Match
+from cdk_nag import AwsSolutionsChecks
+
+from bot.settings import BotSettings
+from infra import constants
+from infra.nag import render
+from infra.statemachine import placeholders
+from pipeline.settings import PipelineSettings
+from pipeline.store_schema import (
+    TTL_ATTRIBUTE,
+    audit_table_definition,
+    operations_table_definition,
+)
+
+pytestmark = pytest.mark.infra
+CONTRACTS = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
+
+# The only statements that may say `Resource: "*"`: AWS offers no resource ARN for these actions.
+UNSCOPABLE = {
+    "X-Ray segments and sampling have no resource-level permissions": {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    },
+    "CloudWatch Logs vended log delivery (state machine logging) is account-level": {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    },
+    "Lambda's VPC network interfaces are managed through EC2 actions without resource scoping": {
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    },
+}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements_of(synthesized, role_prefix: str | None = None) -> list[dict[str, Any]]:
+    """Every statement of every identity policy (resource policies such as the key's are not
+    identity policies: their `*` means the resource itself)."""
+    found = []
+    for name, policy in synthesized.of_type("AWS::IAM::Policy").items():
+        roles = [ref["Ref"] for ref in policy["Properties"].get("Roles", [])]
+        if (
+            role_prefix
+            and not any(role.startswith(role_prefix) for role in roles)
+            and not name.startswith(role_prefix)
+        ):
+            continue
+        found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    for name, role in synthesized.of_type("AWS::IAM::Role").items():
+        if role_prefix and not name.startswith(role_prefix):
+            continue
+        for inline in role["Properties"].get("Policies", []):
+            found.extend(inline["PolicyDocument"]["Statement"])
+    return found
+
+
+def actions_on(statements, action: str) -> list[str]:
+    return [
+        render(resource)
+        for statement in statements
+        if action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+
+
+def function_named(synthesized, spec: constants.FunctionSpec) -> tuple[str, dict[str, Any]]:
+    (match,) = [
+        (name, fn)
+        for name, fn in synthesized.of_type("AWS::Lambda::Function").items()
+        if fn["Properties"]["Handler"] == spec.handler
+    ]
+    return match
+
+
+# Data
+
+
+def test_tables_are_kms_encrypted_recoverable_protected_and_expire_items(synthesized):
+    tables = synthesized.of_type("AWS::DynamoDB::Table")
+    assert len(tables) == 2
+    key = synthesized.logical_id(synthesized.stack.key)
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["SSESpecification"] == {
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+            "KMSMasterKeyId": {"Fn::GetAtt": [key, "Arn"]},
+        }
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+        assert props["DeletionProtectionEnabled"] is True
+        assert table["DeletionPolicy"] == "Retain"
+    synthesized.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+@pytest.mark.parametrize("definition", [operations_table_definition, audit_table_definition])
+def test_table_keys_and_indexes_are_the_store_schema(synthesized, definition):
+    expected = definition("x")
+    (table,) = [
+        t["Properties"]
+        for t in synthesized.of_type("AWS::DynamoDB::Table").values()
+        if t["Properties"]["KeySchema"] == expected["KeySchema"]
+    ]
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(
+        expected["AttributeDefinitions"], key=str
+    )
+    assert table["BillingMode"] == expected["BillingMode"]
+    deployed = {
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in table.get("GlobalSecondaryIndexes", [])
+    }
+    assert deployed == {
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in expected.get("GlobalSecondaryIndexes", [])
+    }
+
+
+def test_topics_and_secrets_are_encrypted_and_secret_values_are_not_in_the_template(synthesized):
+    key = {"Fn::GetAtt": [synthesized.logical_id(synthesized.stack.key), "Arn"]}
+    topics = synthesized.of_type("AWS::SNS::Topic")
+    assert len(topics) == 2
+    assert all(t["Properties"]["KmsMasterKeyId"] == key for t in topics.values())
+    secrets = synthesized.of_type("AWS::SecretsManager::Secret")
+    assert len(secrets) == 2
+    for secret in secrets.values():
+        assert secret["Properties"]["KmsKeyId"] == key
+        assert "SecretString" not in secret["Properties"]
+        assert "GenerateSecretString" in secret["Properties"]  # a placeholder until put
+
+
+# State machine
+
+
+def test_every_asl_placeholder_is_substituted_with_the_contracted_handler(synthesized):
+    (machine,) = synthesized.of_type("AWS::StepFunctions::StateMachine").values()
+    substitutions = machine["Properties"]["DefinitionSubstitutions"]
+    assert set(substitutions) == placeholders()
+    assert placeholders()  # the ASL file really has placeholders to fill
+    contracted = dict(
+        re.findall(r"^\| `(\w+FunctionArn)` \| `([\w.]+)` \|", CONTRACTS.read_text(), re.MULTILINE)
+    )
+    assert set(contracted) == placeholders()
+    functions = synthesized.of_type("AWS::Lambda::Function")
+    for placeholder, value in substitutions.items():
+        logical_id, attribute = value["Fn::GetAtt"]
+        assert attribute == "Arn"
+        assert functions[logical_id]["Properties"]["Handler"] == contracted[placeholder]
+
+
+def test_state_machine_is_standard_logs_all_events_without_data_and_traces(synthesized):
+    synthesized.template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": {
+                "Level": "ALL",
+                # Execution data would put the approval task token into the logs.
+                "IncludeExecutionData": False,
+                "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": Match.any_value()}}],
+            },
+        },
+    )
+
+
+def test_state_machine_invokes_exactly_the_substituted_functions(synthesized):
+    (machine,) = synthesized.of_type("AWS::StepFunctions::StateMachine").values()
+    substituted = sorted(
+        render(v) for v in machine["Properties"]["DefinitionSubstitutions"].values()
+    )
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    invoked = actions_on(statements_of(synthesized, role), "lambda:InvokeFunction")
+    assert sorted(invoked) == substituted
+
+
+# IAM
+
+
+def test_no_rds_star_and_no_resource_star_outside_the_reasoned_allow_list(synthesized):
+    statements = statements_of(synthesized)
+    assert statements
+    for statement in statements:
+        actions = set(as_list(statement["Action"]))
+        assert not any(a == "*" or a.endswith(":*") for a in actions), statement
+        assert "rds:*" not in actions
+        if "*" in as_list(statement["Resource"]):
+            assert any(actions <= allowed for allowed in UNSCOPABLE.values()), statement
+
+
+def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
+    rds = synthesized.config.rds
+    statements = statements_of(synthesized)
+    mutating = {
+        action
+        for statement in statements
+        for action in as_list(statement["Action"])
+        if action.startswith("rds:") and not action.startswith("rds:Describe")
+    }
+    assert mutating >= {
+        "rds:CopyDBClusterSnapshot",
+        "rds:DeleteDBCluster",
+        "rds:DeleteDBInstance",
+        "rds:RestoreDBClusterFromSnapshot",
+        "rds:CreateDBInstance",
+        "rds:ModifyDBCluster",
+        "rds:DeleteDBClusterSnapshot",
+    }
+    for action in mutating:
+        for resource in actions_on(statements, action):
+            name = resource.split(":", 6)[6]
+            assert not resource.endswith((":cluster:*", ":db:*", ":cluster-snapshot:*")), (
+                action,
+                resource,
+            )
+            assert name.split(":", 1)[1] != "*", (action, resource)
+    for action in ("rds:DeleteDBCluster", "rds:ModifyDBCluster"):
+        clusters = [r for r in actions_on(statements, action) if ":cluster:" in r]
+        assert sorted({c.rsplit(":", 1)[1] for c in clusters}) == sorted(
+            rds.target_cluster_patterns
+        )
+    archive = actions_on(statements, "rds:DeleteDBClusterSnapshot")
+    assert archive and all(r.endswith(":cluster-snapshot:ar-*-copy") for r in archive)
+
+
+@pytest.mark.parametrize(
+    ("spec", "allowed_rds"),
+    [
+        (constants.LIFECYCLE, set()),
+        (constants.NOTIFY, set()),
+        (constants.CHECK_RESTORE, set()),
+        (constants.ARCHIVE, {"rds:DeleteDBClusterSnapshot"}),
+        (constants.SETUP_DATABASE, {"rds:ModifyDBCluster"}),
+        (
+            constants.DELETE_TARGET,
+            {"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:CreateDBClusterSnapshot"},
+        ),
+    ],
+)
+def test_each_stage_role_holds_only_its_own_rds_changes(synthesized, spec, allowed_rds):
+    statements = statements_of(synthesized, f"{spec.construct_id}Role")
+    changes = {
+        action
+        for statement in statements
+        for action in as_list(statement["Action"])
+        if action.startswith("rds:") and not action.startswith("rds:Describe")
+    }
+    assert changes == allowed_rds
+
+
+def test_the_bot_roles_hold_no_rds_permissions(synthesized):
+    for spec in (constants.SLACK_ENDPOINT, constants.REQUEST_APPROVAL, constants.NOTIFIER):
+        statements = statements_of(synthesized, f"{spec.construct_id}Role")
+        assert statements
+        assert not any(
+            action.startswith("rds:") for s in statements for action in as_list(s["Action"])
+        )
+
+
+def test_slack_endpoint_drives_this_state_machine_and_invokes_only_itself(synthesized):
+    statements = statements_of(synthesized, "SlackEndpoint")
+    machine = synthesized.logical_id(synthesized.stack.state_machine)
+    assert actions_on(statements, "states:StartExecution") == [f"<{machine}>"]
+    assert actions_on(statements, "states:SendTaskSuccess") == [f"<{machine}>"]
+    assert actions_on(statements, "states:SendTaskFailure") == [f"<{machine}>"]
+    (stop,) = actions_on(statements, "states:StopExecution")
+    assert ":execution:" in stop and machine in stop
+    endpoint, _ = function_named(synthesized, constants.SLACK_ENDPOINT)
+    assert actions_on(statements, "lambda:InvokeFunction") == [f"<{endpoint}.Arn>"]
+    for spec in constants.ALL_FUNCTIONS:
+        if spec is not constants.SLACK_ENDPOINT:
+            others = statements_of(synthesized, f"{spec.construct_id}Role")
+            assert not actions_on(others, "states:SendTaskSuccess"), spec
+            assert not actions_on(others, "lambda:InvokeFunction"), spec
+
+
+def test_setup_database_runs_in_the_vpc_with_its_secret_prefix_only(synthesized):
+    _, function = function_named(synthesized, constants.SETUP_DATABASE)
+    network = synthesized.config.network
+    assert function["Properties"]["VpcConfig"] == {
+        "SubnetIds": [subnet.id for subnet in network.subnets],
+        "SecurityGroupIds": network.function_security_group_ids,
+    }
+    statements = statements_of(synthesized, "SetupDatabaseRole")
+    for action in (
+        "secretsmanager:CreateSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:GetSecretValue",
+    ):
+        assert actions_on(statements, action) == [
+            "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:aurora-restore/*"
+        ]
+
+
+# Functions
+
+
+def test_every_function_is_current_python_arm64_traced_with_json_logs_kept_for_a_while(synthesized):
+    functions = synthesized.of_type("AWS::Lambda::Function")
+    assert len(functions) == len(constants.ALL_FUNCTIONS)
+    log_groups = synthesized.of_type("AWS::Logs::LogGroup")
+    layer = next(iter(synthesized.of_type("AWS::Lambda::LayerVersion")))
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.14"
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["Layers"] == [{"Ref": layer}]
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert group["Properties"]["RetentionInDays"] == synthesized.config.log_retention_days
+    roles = {fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in functions.values()}
+    assert len(roles) == len(functions)  # a role per function
+
+
+def env_of(synthesized, spec) -> dict[str, Any]:
+    return dict(function_named(synthesized, spec)[1]["Properties"]["Environment"]["Variables"])
+
+
+def settings_keys(env: dict[str, Any]) -> set[str]:
+    return {
+        k.removeprefix("AURORA_RESTORE_").lower() for k in env if k.startswith("AURORA_RESTORE_")
+    }
+
+
+def required(model) -> set[str]:
+    return {name for name, field in model.model_fields.items() if field.is_required()}
+
+
+def test_function_environments_are_the_settings_the_code_reads(synthesized):
+    pipeline_fields = set(PipelineSettings.model_fields)
+    for spec in constants.STAGE_FUNCTIONS:
+        keys = settings_keys(env_of(synthesized, spec))
+        assert keys <= pipeline_fields, keys - pipeline_fields
+        assert required(PipelineSettings) <= keys
+    bot_fields = set(BotSettings.model_fields)
+    for spec in (constants.SLACK_ENDPOINT, constants.REQUEST_APPROVAL, constants.NOTIFIER):
+        keys = settings_keys(env_of(synthesized, spec))
+        assert keys <= pipeline_fields | bot_fields, keys - pipeline_fields - bot_fields
+        assert required(BotSettings) | required(PipelineSettings) <= keys
+        assert "policy_parameter" in keys and "bot_token_secret_arn" in keys
+    assert (
+        env_of(synthesized, constants.SETUP_DATABASE)["POWERTOOLS_TRACER_CAPTURE_RESPONSE"]
+        == "false"
+    )
+
+
+# Slack endpoint
+
+
+def test_the_slack_endpoint_is_throttled_access_logged_and_traced(synthesized):
+    api = synthesized.config.api
+    synthesized.template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "ThrottlingRateLimit": api.rate_limit,
+                            "ThrottlingBurstLimit": api.burst_limit,
+                            "DataTraceEnabled": False,
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+    endpoint, _ = function_named(synthesized, constants.SLACK_ENDPOINT)
+    synthesized.template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "POST",
+            "Integration": Match.object_like({"Type": "AWS_PROXY"}),
+        },
+    )
+    assert endpoint in json.dumps(synthesized.of_type("AWS::ApiGateway::Method"))
+
+
+def test_the_notifier_and_the_metrics_function_subscribe_to_progress(synthesized):
+    topic = synthesized.logical_id(synthesized.stack.progress_topic)
+    subscribed = {
+        s["Properties"]["Endpoint"]["Fn::GetAtt"][0]
+        for s in synthesized.of_type("AWS::SNS::Subscription").values()
+        if s["Properties"]["TopicArn"] == {"Ref": topic}
+    }
+    assert subscribed == {
+        function_named(synthesized, constants.NOTIFIER)[0],
+        function_named(synthesized, constants.PROGRESS_METRICS)[0],
+    }
+
+
+def test_the_policy_reaches_the_bot_as_a_parameter(synthesized):
+    (parameter,) = synthesized.of_type("AWS::SSM::Parameter").values()
+    assert parameter["Properties"]["Value"] == synthesized.config.policy_text()
+    env = env_of(synthesized, constants.SLACK_ENDPOINT)
+    assert env["AURORA_RESTORE_POLICY_PARAMETER"] == {
+        "Ref": next(iter(synthesized.of_type("AWS::SSM::Parameter")))
+    }
+
+
+# Operations
+
+
+def alarms_by_metric(synthesized) -> dict[str, list[dict[str, Any]]]:
+    """Metric name -> the alarms reading it, each as {"alarm": properties, "dimensions": ...}."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for alarm in synthesized.of_type("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if "MetricName" in props:
+            metrics = [(props["MetricName"], props.get("Dimensions"))]
+        else:
+            metrics = [
+                (
+                    m["MetricStat"]["Metric"]["MetricName"],
+                    m["MetricStat"]["Metric"].get("Dimensions"),
+                )
+                for m in props["Metrics"]
+                if "MetricStat" in m
+            ]
+        for name, dimensions in metrics:
+            found.setdefault(name, []).append({"alarm": props, "dimensions": dimensions})
+    return found
+
+
+def test_every_alarm_notifies_the_operator_topic(synthesized):
+    topic = {"Ref": synthesized.logical_id(synthesized.stack.operator_topic)}
+    alarms = synthesized.of_type("AWS::CloudWatch::Alarm")
+    assert alarms
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [topic]
+        assert alarm["Properties"]["AlarmDescription"]
+
+
+def test_alarms_cover_executions_functions_and_waiting_approvals(synthesized):
+    alarms = alarms_by_metric(synthesized)
+    assert {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"} <= set(alarms)
+    (failed,) = alarms["ExecutionsFailed"]
+    expression = next(m["Expression"] for m in failed["alarm"]["Metrics"] if "Expression" in m)
+    assert "denied" in expression and "expired" in expression and "cancelled" in expression
+    expired = [
+        entry
+        for entry in alarms[constants.RESTORE_OUTCOME_METRIC]
+        if entry["dimensions"] == [{"Name": constants.OUTCOME_DIMENSION, "Value": "EXPIRED"}]
+        and len(entry["alarm"]["Metrics"]) == 1
+    ]
+    assert len(expired) == 1  # approvals left waiting until they expired
+    assert len(alarms["Errors"]) == len(constants.ALL_FUNCTIONS)
+    assert len(alarms["Throttles"]) == len(constants.ALL_FUNCTIONS)
+
+
+def test_the_dashboard_shows_outcomes_stage_durations_and_approval_latency(synthesized):
+    (dashboard,) = synthesized.of_type("AWS::CloudWatch::Dashboard").values()
+    body = render(dashboard["Properties"]["DashboardBody"])
+    assert "Restores by outcome" in body and '"Outcome","SUCCEEDED"' in body
+    assert "Stage duration" in body and '"Stage","restore_cluster"' in body
+    assert "Approval latency" in body and '"Stage","approval"' in body
+
+
+# cdk-nag and synthesis
+
+
+def test_cdk_nag_reports_nothing_unacknowledged(synthesized):
+    report = AwsSolutionsChecks(synthesized.app).validate_scope(synthesized.app)
+    findings = [
+        f"{violation.rule_name}: {violation.description}" for violation in report.violations
+    ]
+    assert findings == []
+    annotations = Annotations.from_stack(synthesized.stack)
+    assert annotations.find_error("*", Match.any_value()) == []
+    assert annotations.find_warning("*", Match.any_value()) == []
+
+
+def test_every_acknowledgement_carries_a_reason(synthesized):
+    acknowledged = 0
+    for construct in synthesized.stack.node.find_all():
+        for entry in construct.node.metadata:
+            if "acknowledge" in str(entry.type).lower():
+                for rule, reason in dict(entry.data).items():
+                    acknowledged += 1
+                    assert isinstance(reason, str) and len(reason) > 30, rule
+    assert acknowledged > 0
+
+
+def test_the_cloud_assembly_is_written_offline_and_environment_agnostic(synthesized):
+    template = json.loads((synthesized.outdir / "AuroraRestore.template.json").read_text())
+    assert "Resources" in template
+    manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
+    assert (
+        manifest["artifacts"]["AuroraRestore"]["environment"]
+        == "aws://unknown-account/unknown-region"
+    )
