@@ -7,21 +7,38 @@ given last (one local stack per process).
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.config import default_user_config
+from moto.core.exceptions import ServiceException
 from moto.rds.models import DBCluster, RDSBackend
 
+from local_stack.faults import AwsFaults
 from local_stack.lambda_runtime import LambdaRuntime
 
-_state: dict[str, LambdaRuntime] = {}
+_state: dict[str, Any] = {}
 _installed: list[bool] = []
+# RDS actions the stack can throttle (see faults.py); each answers `Throttling` while a fault is due.
+THROTTLEABLE = (
+    "restore_db_cluster_from_snapshot",
+    "create_db_instance",
+    "delete_db_cluster",
+    "delete_db_instance",
+    "copy_db_cluster_snapshot",
+    "delete_db_cluster_snapshot",
+    "describe_db_clusters",
+    "describe_db_cluster_snapshots",
+    "modify_db_cluster",
+)
 
 
-def install(runtime: LambdaRuntime) -> None:
+def install(runtime: LambdaRuntime, faults: AwsFaults) -> None:
     _state["runtime"] = runtime
+    _state["faults"] = faults
     if _installed:
         return
     _installed.append(True)
@@ -50,10 +67,39 @@ def install(runtime: LambdaRuntime) -> None:
         return cluster
 
     RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
+    # Fault injection: moto has no way to make AWS answer "Throttling" or a restore fail.
+    for action in THROTTLEABLE:
+        setattr(RDSBackend, action, _throttleable(action, getattr(RDSBackend, action)))
+    _original_restore = RDSBackend.restore_db_cluster_from_snapshot
+
+    def restore_db_cluster_from_snapshot(self: RDSBackend, *args: Any, **kwargs: Any) -> DBCluster:
+        cluster = _original_restore(self, *args, **kwargs)
+        status = _faults().take_restore_status()
+        if status:
+            cluster.status = status
+        return cluster
+
+    RDSBackend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot  # type: ignore[method-assign]
 
 
 def _runtime() -> LambdaRuntime:
-    return _state["runtime"]
+    runtime: LambdaRuntime = _state["runtime"]
+    return runtime
+
+
+def _faults() -> AwsFaults:
+    faults: AwsFaults = _state["faults"]
+    return faults
+
+
+def _throttleable(action: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def call(self: RDSBackend, *args: Any, **kwargs: Any) -> Any:
+        if _faults().take_throttle(action):
+            raise ServiceException("Throttling", "Rate exceeded")
+        return original(self, *args, **kwargs)
+
+    return call
 
 
 def _invoke_in_process(

@@ -20,6 +20,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from local_stack import moto_patches
+from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.slack_emulator import SlackEmulator
@@ -61,6 +62,7 @@ class LocalStack:
         self.runtime = LambdaRuntime(
             account=ACCOUNT, region=self.options.region, time_scale=self.options.time_scale
         )
+        self.faults = AwsFaults()
         self.slack = SlackEmulator(team_id=TEAM_ID)
         self.endpoint = SlackEndpoint(self.runtime, BOT_FUNCTION)
         self.signing_secret = secrets.token_hex(16)
@@ -78,7 +80,7 @@ class LocalStack:
         host, port = self._moto.get_host_and_port()
         endpoint_url = f"http://{host}:{port}"
         self._set_env(_aws_env(endpoint_url, port, self.options.region))
-        moto_patches.install(self.runtime)
+        moto_patches.install(self.runtime, self.faults)
         self.slack.start()
         self._seed_slack()
         self.clients = AwsClients(region=self.options.region, endpoint_url=endpoint_url)
@@ -251,6 +253,9 @@ def _aws_env(endpoint_url: str, port: int, region: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "AWS_ENDPOINT_URL": endpoint_url,
+        # One quick SDK retry, then the state machine's Retry: faults injected by the tests meet
+        # the same retry layers as on AWS, without botocore's multi-second backoff.
+        "AWS_MAX_ATTEMPTS": "2",
         "MOTO_PORT": str(port),  # moto's Step Functions interpreter calls Lambda on this port
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "AuroraRestoreLocal",

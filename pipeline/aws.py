@@ -8,8 +8,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-# Adaptive retries absorb short throttling bursts before our own typed errors take over.
-_BOTO_CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"})
+# Adaptive retries absorb short throttling bursts before our own typed errors (and the state
+# machine's Retry) take over. The attempt count follows AWS_MAX_ATTEMPTS (botocore's default: 3).
+_BOTO_CONFIG = Config(retries={"mode": "adaptive"})
 
 
 @dataclass

@@ -1,0 +1,51 @@
+"""Faults the local stack can inject into emulated AWS, to prove retries and failure paths.
+
+These change the emulated world (AWS answers "Throttling", a restored cluster reaches a failure
+status), never the project's code: the pipeline meets them exactly as it would on AWS.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+
+class AwsFaults:
+    """Thread-safe fault rules consulted by the moto patches (see moto_patches.py)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._throttles: Counter[str] = Counter()
+        self._restore_status: str | None = None
+        self.injected: Counter[str] = Counter()  # what was actually injected, for assertions
+
+    def throttle(self, rds_action: str, times: int) -> None:
+        """The next `times` calls of an RDS backend action (e.g. `restore_db_cluster_from_snapshot`)
+        answer `Throttling`, as AWS does under load."""
+        with self._lock:
+            self._throttles[rds_action] += times
+
+    def restored_cluster_status(self, status: str | None) -> None:
+        """The next restored cluster reaches this status (e.g. `incompatible-parameters`)."""
+        with self._lock:
+            self._restore_status = status
+
+    def take_throttle(self, rds_action: str) -> bool:
+        with self._lock:
+            if self._throttles[rds_action] <= 0:
+                return False
+            self._throttles[rds_action] -= 1
+            self.injected[f"throttle:{rds_action}"] += 1
+            return True
+
+    def take_restore_status(self) -> str | None:
+        with self._lock:
+            status, self._restore_status = self._restore_status, None
+            if status:
+                self.injected[f"status:{status}"] += 1
+            return status
+
+    def clear(self) -> None:
+        with self._lock:
+            self._throttles.clear()
+            self._restore_status = None
