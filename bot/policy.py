@@ -55,7 +55,8 @@ class Policy(BaseModel):
     approvers: Principals
     protected_targets: tuple[str, ...] = ()  # fnmatch patterns: never replaced
     two_approver_targets: tuple[str, ...] = ()  # fnmatch patterns: two distinct approvers
-    approval_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # at least 5 s: short expiries are for rehearsals and the local stack's tests
+    approval_expiry_seconds: int = Field(default=3600, ge=5, le=7 * 24 * 3600)
     allow_self_approval: bool = False
 
     @property

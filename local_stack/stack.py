@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import tempfile
+import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,10 @@ class LocalStack:
         endpoint_url = f"http://{host}:{port}"
         self._set_env(_aws_env(endpoint_url, port, self.options.region))
         moto_patches.install(self.runtime, self.faults)
+        # moto keeps its state per process: a new stack starts from an empty account.
+        urllib.request.urlopen(  # noqa: S310 - our own loopback moto server
+            urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST"), timeout=10
+        ).close()
         self.slack.start()
         self._seed_slack()
         self.clients = AwsClients(region=self.options.region, endpoint_url=endpoint_url)
@@ -147,7 +152,7 @@ class LocalStack:
             "approvers": {"users": [USERS["approver"][0], USERS["second_approver"][0]]},
             "protected_targets": ["prod-*"],
             "two_approver_targets": ["shared-*"],
-            "approval_expiry_seconds": max(60, self.options.approval_timeout_seconds),
+            "approval_expiry_seconds": self.options.approval_timeout_seconds,
         }
         policy_path = self._work / "policy.yaml"
         policy_path.write_text(yaml.safe_dump(policy), encoding="utf-8")

@@ -133,7 +133,7 @@ def test_example_policy_file_is_valid() -> None:
     [
         {"requesters": {"users": ["alice"]}, "approvers": {}},
         {"requesters": {}, "approvers": {"usergroups": ["U0NOTAGROUP"]}},
-        {"requesters": {}, "approvers": {}, "approval_expiry_seconds": 5},
+        {"requesters": {}, "approvers": {}, "approval_expiry_seconds": 4},
         {"requesters": {}, "approvers": {}, "surprise": True},
     ],
 )
