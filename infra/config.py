@@ -139,6 +139,16 @@ class RdsConfig(_Strict):
         return list(dict.fromkeys([*derived, *self.instance_patterns]))
 
 
+class DatabaseConfig(_Strict):
+    """Files shipped with the set-up function (paths relative to the repository root)."""
+
+    config_file: Path  # users and post-restore SQL (pipeline.database); `file:` scripts beside it
+    ca_bundle_file: Path | None = None  # the RDS CA bundle (global-bundle.pem) for verified TLS
+
+    def resolved(self, path: Path) -> Path:
+        return path if path.is_absolute() else REPO_ROOT / path
+
+
 class ApiConfig(_Strict):
     rate_limit: int = Field(default=10, ge=1, le=10_000)  # requests per second
     burst_limit: int = Field(default=20, ge=1, le=5_000)
@@ -152,6 +162,7 @@ class InfraConfig(_Strict):
     policy_file: Path  # the bot's policy YAML, relative to the repository root
     network: NetworkConfig
     rds: RdsConfig
+    database: DatabaseConfig | None = None
     api: ApiConfig = ApiConfig()
     approval_expiry_seconds: int = Field(default=3600, ge=60, le=86_400)
     max_wait_attempts: int = Field(default=120, ge=1, le=1_000)
@@ -183,6 +194,10 @@ class InfraConfig(_Strict):
             )
         if not self.policy_path.is_file():
             raise ValueError(f"policy_file {self.policy_path} does not exist")
+        if self.database:
+            for path in (self.database.config_file, self.database.ca_bundle_file):
+                if path and not self.database.resolved(path).is_file():
+                    raise ValueError(f"database file {self.database.resolved(path)} does not exist")
         return self
 
     @property

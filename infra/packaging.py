@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +72,22 @@ def pip_install_command(requirements: Sequence[str], target: Path, version: str)
 class ProjectSources:
     """Copies the project's packages into the asset directory."""
 
-    def __init__(self, root: Path = REPO_ROOT) -> None:
+    def __init__(self, root: Path = REPO_ROOT, extra: Mapping[str, Path] | None = None) -> None:
         self._root = root
+        self._extra = dict(extra or {})  # asset path -> file or directory to ship as well
 
-    def try_bundle(self, output_dir: str, **_options: Any) -> bool:
+    # jsii passes BundlingOptions as keyword arguments only to a keyword-only signature.
+    def try_bundle(self, output_dir: str, *, image: DockerImage | None, **_options: Any) -> bool:
         out = Path(output_dir)
         for tree in SOURCE_TREES:
             shutil.copytree(self._root / tree, out / tree, ignore=_IGNORED, dirs_exist_ok=True)
-        for name in SOURCE_FILES:
-            (out / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(self._root / name, out / name)
+        files = {name: self._root / name for name in SOURCE_FILES} | self._extra
+        for name, source in files.items():
+            if source.is_dir():
+                shutil.copytree(source, out / name, ignore=_IGNORED, dirs_exist_ok=True)
+            else:
+                (out / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, out / name)
         return True
 
 
@@ -93,7 +99,8 @@ class PipDependencies:
         self._requirements = list(requirements)
         self._version = version
 
-    def try_bundle(self, output_dir: str, **_options: Any) -> bool:
+    # jsii passes BundlingOptions as keyword arguments only to a keyword-only signature.
+    def try_bundle(self, output_dir: str, *, image: DockerImage | None, **_options: Any) -> bool:
         command = pip_install_command(
             self._requirements, Path(output_dir) / "python", self._version
         )
@@ -110,12 +117,15 @@ def _fallback_image(runtime: lambda_.Runtime) -> DockerImage:
     return DockerImage.from_registry(f"public.ecr.aws/sam/build-{runtime.name}")
 
 
-def function_code(runtime: lambda_.Runtime) -> lambda_.Code:
-    """The project's source; when bundling is skipped CDK stages the (small) pipeline directory."""
+def function_code(
+    runtime: lambda_.Runtime, extra: Mapping[str, Path] | None = None
+) -> lambda_.Code:
+    """The project's source (plus `extra` files); when bundling is skipped CDK stages the
+    (small) pipeline directory instead."""
     return lambda_.Code.from_asset(
         str(REPO_ROOT / "pipeline"),
         asset_hash_type=AssetHashType.OUTPUT,
-        bundling=BundlingOptions(image=_fallback_image(runtime), local=ProjectSources()),
+        bundling=BundlingOptions(image=_fallback_image(runtime), local=ProjectSources(extra=extra)),
     )
 
 

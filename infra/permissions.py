@@ -206,6 +206,7 @@ class RdsPermissions:
                     "secretsmanager:GetSecretValue",
                     "secretsmanager:DescribeSecret",
                     "secretsmanager:TagResource",
+                    "secretsmanager:RestoreSecret",
                 ],
                 resources=[secrets],
             ),

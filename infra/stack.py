@@ -4,6 +4,7 @@ project's ASL file, the Slack endpoint, alarms and the dashboard."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
@@ -69,7 +70,7 @@ class AuroraRestoreStack(Stack):
         self.bot_token_secret = self._build_secret("SlackBotToken", names.BOT_TOKEN_DESCRIPTION)
         self.policy_parameter = self._build_policy_parameter()
         self.db_subnet_group_name = self._build_db_subnet_group()
-        self._code = function_code(RUNTIME)
+        self._code = function_code(RUNTIME, self._database_files())
         self._dependencies = self._build_dependencies_layer()
         self.functions = {spec: self._build_function(spec) for spec in names.ALL_FUNCTIONS}
         self.state_machine = self._build_state_machine()
@@ -156,6 +157,31 @@ class AuroraRestoreStack(Stack):
 
     # Functions
 
+    def _database_files(self) -> dict[str, Path]:
+        """The database stage's configuration directory and CA bundle, shipped in the code."""
+        database = self.config.database
+        if database is None:
+            return {}
+        files = {names.DATABASE_ASSET_DIR: database.resolved(database.config_file).parent}
+        if database.ca_bundle_file:
+            files[names.CA_BUNDLE_ASSET] = database.resolved(database.ca_bundle_file)
+        return files
+
+    def _database_environment(self) -> dict[Env, str]:
+        env = {
+            # The stack's key encrypts the credential secrets the stage creates.
+            Env.SECRETS_KMS_KEY_ID: self.key.key_arn,
+        }
+        database = self.config.database
+        if database:
+            root = names.LAMBDA_TASK_ROOT
+            env[Env.DATABASE_CONFIG_PATH] = (
+                f"{root}/{names.DATABASE_ASSET_DIR}/{database.config_file.name}"
+            )
+            if database.ca_bundle_file:
+                env[Env.DB_CA_BUNDLE_PATH] = f"{root}/{names.CA_BUNDLE_ASSET}"
+        return env
+
     def _build_dependencies_layer(self) -> lambda_.LayerVersion:
         return lambda_.LayerVersion(
             self,
@@ -230,6 +256,8 @@ class AuroraRestoreStack(Stack):
             env[Env.KMS_KEY_ID] = config.rds.kms_key_arn
         if config.rds.db_cluster_parameter_group:
             env[Env.DB_CLUSTER_PARAMETER_GROUP] = config.rds.db_cluster_parameter_group
+        if spec is names.SETUP_DATABASE:
+            env |= self._database_environment()
         if spec.role is not Role.STAGE:
             env |= {
                 Env.STATE_MACHINE_ARN: self.state_machine_arn,

@@ -55,6 +55,7 @@ def test_the_example_configuration_is_valid():
         ({"approval_expiry_seconds": 86_400, "max_wait_attempts": 1_000}, "(config)", "timeout"),
         ({"lock_ttl_seconds": 3_600}, "(config)", "lock could expire"),
         ({"policy_file": "config/missing.yaml"}, "(config)", "does not exist"),
+        ({"database__config_file": "config/none.yaml"}, "(config)", "does not exist"),
         ({"surprise": True}, "surprise", "Extra inputs"),
     ],
 )

@@ -33,6 +33,17 @@ def test_the_function_asset_holds_the_runtime_packages_and_no_cdk_code(tmp_path:
     assert not any("__pycache__" in path or path.endswith(".pyc") for path in shipped)
 
 
+def test_extra_files_such_as_the_database_config_directory_are_shipped(tmp_path: Path):
+    config_dir = tmp_path / "config"
+    (config_dir / "sql").mkdir(parents=True)
+    (config_dir / "database.yaml").write_text("targets: []\n")
+    (config_dir / "sql" / "grants.sql").write_text("select 1;\n")
+    bundle = tmp_path / "asset"
+    ProjectSources(extra={"database-config": config_dir}).try_bundle(str(bundle), image=None)
+    assert (bundle / "database-config" / "database.yaml").read_text() == "targets: []\n"
+    assert (bundle / "database-config" / "sql" / "grants.sql").is_file()
+
+
 def test_dependencies_are_installed_as_arm64_wheels_for_the_lambda_python(tmp_path: Path):
     command = pip_install_command(["pydantic>=2"], tmp_path / "python", python_version(RUNTIME))
     assert python_version(RUNTIME) == RUNTIME.name.removeprefix("python")

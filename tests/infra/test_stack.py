@@ -305,11 +305,18 @@ def test_setup_database_runs_in_the_vpc_with_its_secret_prefix_only(synthesized)
         "SubnetIds": [subnet.id for subnet in network.subnets],
         "SecurityGroupIds": network.function_security_group_ids,
     }
+    env = env_of(synthesized, constants.SETUP_DATABASE)
+    assert env["AURORA_RESTORE_DATABASE_CONFIG_PATH"] == (
+        "/var/task/database-config/database.example.yaml"
+    )
+    key = synthesized.logical_id(synthesized.stack.key)
+    assert env["AURORA_RESTORE_SECRETS_KMS_KEY_ID"] == {"Fn::GetAtt": [key, "Arn"]}
     statements = statements_of(synthesized, "SetupDatabaseRole")
     for action in (
         "secretsmanager:CreateSecret",
         "secretsmanager:PutSecretValue",
         "secretsmanager:GetSecretValue",
+        "secretsmanager:RestoreSecret",
     ):
         assert actions_on(statements, action) == [
             "arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:aurora-restore/*"
