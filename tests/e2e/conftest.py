@@ -1,0 +1,45 @@
+"""End-to-end fixtures: a whole local stack per test, driven only through its interfaces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from local_stack.scenario import Driver
+from local_stack.stack import LocalStack, StackOptions
+from pipeline.store import OperationStore
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack_options() -> StackOptions:
+    """Override in a module to change the stack (e.g. a short approval expiry)."""
+    return StackOptions(time_scale=0)
+
+
+@pytest.fixture
+def stack(stack_options: StackOptions) -> Iterator[LocalStack]:
+    with LocalStack(stack_options) as running:
+        yield running
+
+
+@pytest.fixture
+def driver(stack: LocalStack) -> Driver:
+    return Driver(stack.info)
+
+
+@pytest.fixture
+def operations(stack: LocalStack) -> OperationStore:
+    """The operations and audit tables, read with boto3 through the stack's AWS endpoint."""
+    info = stack.info
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=info["aws_endpoint_url"],
+        region_name=info["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    return OperationStore(dynamodb, info["operations_table"], info["audit_table"])
