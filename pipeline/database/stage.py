@@ -58,13 +58,14 @@ def setup_database(
     """Run stage 8 for the operation's target cluster; returns `{users, scripts}`."""
     settings = ctx.settings
     connector = connector or connector_from_settings(settings)
-    config = config if config is not None else load_database_config(settings.database_config_path)
     cluster_id = ctx.store.get(operation_id).target_cluster
     reporter = ctx.reporter
     reporter.started(
         operation_id, Stage.SETUP_DATABASE, f"Setting up database users on {cluster_id}"
     )
     try:
+        if config is None:  # loaded once per process; a bad file fails the stage by its message
+            config = load_database_config(settings.database_config_path)
         result, detail, resources = _run(operation_id, ctx, connector, config, cluster_id)
     except FatalError as exc:
         reporter.finished(operation_id, Stage.SETUP_DATABASE, StageStatus.FAILED, exc.message)

@@ -23,7 +23,7 @@ from pg8000.native import Connection
 from local_stack.postgres import ClusterDatabases, LocalPostgres
 from pipeline.aws import AwsClients
 from pipeline.context import PipelineContext
-from pipeline.database import master_secret_name, parse_database_config, secret_name
+from pipeline.database import master_secret_name, secret_name
 from pipeline.models import RestoreRequest, new_operation_id
 from pipeline.settings import PipelineSettings
 from pipeline.store import OperationStore
@@ -166,10 +166,6 @@ def restored(
     return Restored(
         cluster_id, master_user, password, _create_operation(ctx, cluster_id), ctx, clusters
     )
-
-
-def config_for(restored: Restored, yaml_text: str, base_dir: Path | None = None) -> Any:
-    return parse_database_config(yaml_text, base_dir=base_dir or Path("."))
 
 
 @contextlib.contextmanager

@@ -10,7 +10,9 @@ import pytest
 
 from pipeline.context import PipelineContext, set_default_context
 from pipeline.database.config import load_database_config
+from pipeline.errors import ConfigurationError
 from pipeline.handlers import setup_database
+from pipeline.models import Stage, StageStatus
 from pipeline.settings import PipelineSettings
 from tests.conftest import REGION
 from tests.database.conftest import Restored, connected
@@ -59,3 +61,19 @@ def test_the_handler_runs_the_stage_from_settings(
     secret = restored.secret(f"api_{names}")
     with connected(restored.connect(secret["username"], secret["password"])) as db:
         db.run("INSERT INTO customers (email) VALUES ('via-handler@example.com')")
+
+
+def test_a_bad_configuration_fails_the_stage_with_its_message(
+    restored: Restored, handler_context: PipelineContext, tmp_path: Path
+) -> None:
+    Path(handler_context.settings.database_config_path or "").write_text(
+        "targets: [{pattern: '*', users: [{name: pg_bad, role: owner}]}]\n"
+    )
+    load_database_config.cache_clear()
+
+    with pytest.raises(ConfigurationError, match="pg_"):
+        setup_database.handler({"operation_id": restored.operation_id}, FakeLambdaContext())
+
+    record = restored.ctx.store.get(restored.operation_id).stages[Stage.SETUP_DATABASE]
+    assert record.status == StageStatus.FAILED
+    assert "pg_" in record.detail
