@@ -115,8 +115,11 @@ def is_auth_failure(exc: BaseException) -> bool:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Network trouble or a server briefly refusing work; a later attempt may succeed."""
-    return isinstance(exc, InterfaceError) or sqlstate(exc) in TRANSIENT_CODES
+    """Network trouble or a server briefly refusing work; a later attempt may succeed.
+    A server without TLS stays without TLS: that is a configuration error, not a transient one."""
+    if isinstance(exc, InterfaceError):
+        return "refuses SSL" not in str(exc)
+    return sqlstate(exc) in TRANSIENT_CODES
 
 
 @contextmanager
