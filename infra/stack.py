@@ -358,17 +358,33 @@ class AuroraRestoreStack(Stack):
                 for statement in rds_permissions.for_stage(spec):
                     role.add_to_principal_policy(statement)
             else:
+                # Every bot entry point builds the same dependencies at cold start
+                # (bot.config.dependencies_from_environment): both secrets and the policy.
                 self.audit_table.grant_read_write_data(role)
+                self.signing_secret.grant_read(role)
                 self.bot_token_secret.grant_read(role)
+                self.policy_parameter.grant_read(role)
             if spec.role in (Role.STAGE, Role.SLACK, Role.APPROVAL):
                 self.progress_topic.grant_publish(role)
         self._grant_slack_endpoint(self.functions[names.SLACK_ENDPOINT])
+        self._grant_request_approval(self.functions[names.REQUEST_APPROVAL])
+
+    def _grant_request_approval(self, function: lambda_.Function) -> None:
+        """The task fails its own approval step when the card cannot be posted. The machine
+        names this function, so its ARN comes from the machine's name, not the resource."""
+        role = function.role
+        assert role is not None
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="AnswerOwnApprovalTask",
+                actions=["states:SendTaskFailure"],
+                resources=[self.state_machine_arn],
+            )
+        )
 
     def _grant_slack_endpoint(self, function: lambda_.Function) -> None:
         role = function.role
         assert role is not None
-        self.signing_secret.grant_read(role)
-        self.policy_parameter.grant_read(role)
         self.state_machine.grant_start_execution(role)
         self.state_machine.grant_execution(role, "states:StopExecution")
         self.state_machine.grant_task_response(role)

@@ -6,11 +6,14 @@ import os
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
+import importlib
 from pathlib import Path
 
 import pytest
 
+from infra import constants
 from infra.packaging import (
+    SOURCE_TREES,
     ProjectSources,
     pip_install_command,
     python_version,
@@ -61,3 +64,10 @@ def test_the_layer_installs_exactly_the_project_runtime_dependencies():
     assert any(req.startswith("aws-lambda-powertools") for req in requirements)
     assert any(req.startswith("slack-bolt") for req in requirements)
     assert not any(req.startswith("aws-cdk-lib") for req in requirements)
+
+
+@pytest.mark.parametrize("spec", constants.ALL_FUNCTIONS, ids=lambda spec: spec.construct_id)
+def test_every_deployed_handler_exists_in_the_shipped_packages(spec):
+    module_name, attribute = spec.handler.rsplit(".", 1)
+    assert module_name.startswith(tuple(tree.replace("/", ".") for tree in SOURCE_TREES))
+    assert callable(getattr(importlib.import_module(module_name), attribute))

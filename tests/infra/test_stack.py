@@ -294,8 +294,18 @@ def test_slack_endpoint_drives_this_state_machine_and_invokes_only_itself(synthe
     for spec in constants.ALL_FUNCTIONS:
         if spec is not constants.SLACK_ENDPOINT:
             others = statements_of(synthesized, f"{spec.construct_id}Role")
-            assert not actions_on(others, "states:SendTaskSuccess"), spec
             assert not actions_on(others, "lambda:InvokeFunction"), spec
+            assert not actions_on(others, "states:StartExecution"), spec
+            assert not actions_on(others, "states:SendTaskSuccess"), spec
+
+
+def test_request_approval_answers_only_this_state_machine(synthesized):
+    statements = statements_of(synthesized, "RequestApprovalRole")
+    name = synthesized.stack.state_machine_name
+    machine = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:{name}"
+    assert actions_on(statements, "states:SendTaskFailure") == [machine]
+    (deployed,) = synthesized.of_type("AWS::StepFunctions::StateMachine").values()
+    assert deployed["Properties"]["StateMachineName"] == name
 
 
 def test_setup_database_runs_in_the_vpc_with_its_secret_prefix_only(synthesized):
