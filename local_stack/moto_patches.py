@@ -8,8 +8,9 @@ given last (one local stack per process).
 from __future__ import annotations
 
 import functools
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
@@ -19,6 +20,7 @@ from moto.rds.models import DBCluster, RDSBackend
 
 from local_stack.faults import AwsFaults
 from local_stack.lambda_runtime import LambdaRuntime
+from local_stack.postgres import ClusterDatabases, snapshot_database_name
 
 _state: dict[str, Any] = {}
 _installed: list[bool] = []
@@ -36,12 +38,16 @@ THROTTLEABLE = (
 )
 
 
-def install(runtime: LambdaRuntime, faults: AwsFaults) -> None:
+def install(
+    runtime: LambdaRuntime, faults: AwsFaults, databases: ClusterDatabases | None = None
+) -> None:
     _state["runtime"] = runtime
     _state["faults"] = faults
+    _state["databases"] = databases
     if _installed:
         return
     _installed.append(True)
+    _install_data_hooks()
     # moto only records executions unless told to interpret the ASL; this runs the real definition.
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     # moto runs Lambda code in Docker, which this machine (and many CI runners) lacks: send
@@ -136,3 +142,78 @@ def _send_sns_message_async(
         ]
     }
     _runtime().invoke_async(function_name, event)
+
+
+def _databases() -> ClusterDatabases | None:
+    databases: ClusterDatabases | None = _state.get("databases")
+    return databases
+
+
+_originals: dict[str, Callable[..., Any]] = {}
+
+
+def _install_data_hooks() -> None:
+    """moto's clusters hold no data; the local stack's do. Each RDS action that creates, copies,
+    restores or deletes data, or resets the master password, does the same to the local
+    PostgreSQL database that serves the cluster or snapshot (local_stack/postgres.py)."""
+    for name, hook in _DATA_HOOKS.items():
+        original = getattr(RDSBackend, name)
+        setattr(RDSBackend, name, _with_data_hook(original, hook))
+
+
+def _with_data_hook(
+    original: Callable[..., Any], hook: Callable[[ClusterDatabases, dict[str, Any]], None]
+) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def call(self: RDSBackend, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        # moto consumes some arguments (modify_db_cluster's kwargs mapping): copy them first,
+        # as plain dicts keyed by the snake_case names moto's parameter mappings iterate as.
+        arguments = {
+            key: {name: value[name] for name in value} if isinstance(value, Mapping) else value
+            for key, value in bound.arguments.items()
+        }
+        result = original(self, *args, **kwargs)
+        data = _databases()
+        if data is not None:
+            hook(data, arguments)
+        return result
+
+    return call
+
+
+def _on_snapshot(data: ClusterDatabases, args: dict[str, Any]) -> None:
+    if data.serves(args["db_cluster_identifier"]):
+        data.on_snapshot(args["db_cluster_identifier"], args["db_cluster_snapshot_identifier"])
+
+
+def _on_copy(data: ClusterDatabases, args: dict[str, Any]) -> None:
+    source = args["source_db_cluster_snapshot_identifier"]
+    if data.server.database_exists(snapshot_database_name(source)):
+        data.on_copy_snapshot(source, args["target_db_cluster_snapshot_identifier"])
+
+
+def _on_restore(data: ClusterDatabases, args: dict[str, Any]) -> None:
+    data.on_restore(args["from_snapshot_id"], args["overrides"]["db_cluster_identifier"])
+
+
+def _on_modify(data: ClusterDatabases, args: dict[str, Any]) -> None:
+    cluster_id = args["kwargs"]["db_cluster_identifier"]
+    password = args["kwargs"].get("master_user_password")
+    if password and data.serves(cluster_id):
+        data.on_master_password(cluster_id, password)
+
+
+_DATA_HOOKS: dict[str, Callable[[ClusterDatabases, dict[str, Any]], None]] = {
+    "create_db_cluster_snapshot": _on_snapshot,
+    "copy_db_cluster_snapshot": _on_copy,
+    "delete_db_cluster_snapshot": lambda data, args: data.on_delete_snapshot(
+        args["db_snapshot_identifier"]
+    ),
+    "restore_db_cluster_from_snapshot": _on_restore,
+    "modify_db_cluster": _on_modify,
+    "delete_db_cluster": lambda data, args: data.on_delete(args["cluster_identifier"]),
+}

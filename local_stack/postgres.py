@@ -303,6 +303,10 @@ class ClusterDatabases:
             Pg8000Connector(endpoint_override=(self.server.host, self.server.port))
         )
 
+    def serves(self, cluster_id: str) -> bool:
+        """Whether a local database serves this cluster (clusters made before seeding do not)."""
+        return self.server.database_exists(self.database_for(cluster_id))
+
     def master_user(self, cluster_id: str) -> str:
         """The master user is the owner of the cluster's database (copies keep their owner)."""
         with contextlib.closing(self.server.connect()) as admin:

@@ -24,9 +24,11 @@ from local_stack import moto_patches
 from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
 from local_stack.lambda_runtime import LambdaRuntime
+from local_stack.postgres import ClusterDatabases, LocalPostgres, remove_data_dir
+from local_stack.seed_data import CLUSTER_DATA
 from local_stack.slack_emulator import SlackEmulator
 from local_stack.slack_endpoint import SlackEndpoint
-from local_stack.world import SeededWorld, seed_world
+from local_stack.world import MASTER_USER, SeededWorld, seed_world
 from pipeline.aws import AwsClients
 from pipeline.statemachine import render
 from pipeline.store_schema import create_tables
@@ -41,6 +43,7 @@ USERS = {
 }
 CHANNEL = ("C0LRESTORE", "db-restores")
 TEAM_ID = "T0LOCAL001"
+DATABASE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "database.example.yaml"
 
 
 @dataclass
@@ -69,6 +72,8 @@ class LocalStack:
         self.signing_secret = secrets.token_hex(16)
         self.info: dict[str, Any] = {}
         self.world: SeededWorld | None = None
+        self.postgres: LocalPostgres | None = None
+        self.databases: ClusterDatabases | None = None
         self._saved_env: dict[str, str | None] = {}
 
     # ----- lifecycle ----------------------------------------------------------------------------
@@ -81,20 +86,20 @@ class LocalStack:
         host, port = self._moto.get_host_and_port()
         endpoint_url = f"http://{host}:{port}"
         self._set_env(_aws_env(endpoint_url, port, self.options.region))
-        moto_patches.install(self.runtime, self.faults)
+        self._start_postgres()
+        moto_patches.install(self.runtime, self.faults, self.databases)
         # moto keeps its state per process: a new stack starts from an empty account.
-        urllib.request.urlopen(  # noqa: S310 - our own loopback moto server
-            urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST"), timeout=10
-        ).close()
+        reset = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 - our loopback moto server
         self.slack.start()
         self._seed_slack()
         self.clients = AwsClients(region=self.options.region, endpoint_url=endpoint_url)
         names = self._create_resources()
+        master_password = secrets.token_urlsafe(18)
         self.world = seed_world(
-            self.clients,
-            source_region=self.options.source_region,
-            master_password=secrets.token_urlsafe(18),
+            self.clients, source_region=self.options.source_region, master_password=master_password
         )
+        self._seed_data(master_password)
         self._set_env(self._function_env(endpoint_url, names))
         self._reset_process_caches()
         state_machine_arn = self._deploy_functions_and_state_machine(names["topic_arn"])
@@ -104,7 +109,13 @@ class LocalStack:
 
     def stop(self) -> None:
         self.runtime.wait_idle(timeout=5)
-        for closer in (self.endpoint.stop, self.slack.stop, self._moto.stop, self.runtime.shutdown):
+        for closer in (
+            self.endpoint.stop,
+            self.slack.stop,
+            self._moto.stop,
+            self.runtime.shutdown,
+            self._stop_postgres,
+        ):
             try:
                 closer()
             except Exception:  # noqa: S112 - stopping is best effort, every part gets its turn
@@ -130,6 +141,30 @@ class LocalStack:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+
+    def _start_postgres(self) -> None:
+        # Under /tmp, readable by the server's own account (it runs as `postgres` when we are root).
+        data_dir = Path(tempfile.mkdtemp(prefix="aurora-restore-pg-"))
+        data_dir.chmod(0o755)
+        self.postgres = LocalPostgres.start(data_dir / "server")
+        self.databases = ClusterDatabases(self.postgres)
+
+    def _stop_postgres(self) -> None:
+        if self.postgres is not None:
+            self.postgres.stop()
+            remove_data_dir(self.postgres)
+
+    def _seed_data(self, master_password: str) -> None:
+        """Fill the seeded clusters, then give their existing snapshots the same data."""
+        assert self.databases is not None and self.world is not None
+        for cluster_id, sql in CLUSTER_DATA.items():
+            self.databases.seed_cluster(cluster_id, MASTER_USER, master_password, sql)
+        for region in (self.options.region, self.world.source_region):
+            listing = self.clients.rds(region).describe_db_cluster_snapshots()
+            for snapshot in listing["DBClusterSnapshots"]:
+                self.databases.on_snapshot(
+                    snapshot["DBClusterIdentifier"], snapshot["DBClusterSnapshotIdentifier"]
+                )
 
     def _seed_slack(self) -> None:
         for user_id, name in USERS.values():
@@ -175,7 +210,13 @@ class LocalStack:
             "AURORA_RESTORE_BOT_TOKEN": self.slack.bot_token,
             "AURORA_RESTORE_SLACK_API_URL": self.slack.api_url,
             "AURORA_RESTORE_POLICY_PATH": names["policy_path"],
+            "AURORA_RESTORE_DATABASE_CONFIG_PATH": str(DATABASE_CONFIG),
+            "AURORA_RESTORE_DB_TLS": "false",  # the local server listens on loopback only
         }
+        if self.postgres is not None:
+            env["AURORA_RESTORE_DB_ENDPOINT_OVERRIDE"] = (
+                f"{self.postgres.host}:{self.postgres.port}"
+            )
         env.update(self.options.extra_env)
         return env
 
@@ -245,6 +286,11 @@ class LocalStack:
             "audit_table": names["audit_table"],
             "progress_topic_arn": names["topic_arn"],
             "time_scale": self.options.time_scale,
+            # One local server; each cluster is served by the database named after its identifier.
+            "postgres": {
+                **(self.postgres.stack_info() if self.postgres else {}),
+                "databases": {cluster: cluster for cluster in CLUSTER_DATA},
+            },
         }
 
 
