@@ -15,7 +15,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.core.config import default_user_config
-from moto.core.exceptions import ServiceException
+from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
 
 from local_stack.faults import AwsFaults
@@ -102,7 +102,7 @@ def _throttleable(action: str, original: Callable[..., Any]) -> Callable[..., An
     @functools.wraps(original)
     def call(self: RDSBackend, *args: Any, **kwargs: Any) -> Any:
         if _faults().take_throttle(action):
-            raise ServiceException("Throttling", "Rate exceeded")
+            raise RDSClientError("Throttling", "Rate exceeded")
         return original(self, *args, **kwargs)
 
     return call
