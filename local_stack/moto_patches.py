@@ -1,8 +1,8 @@
 """Every change the local stack makes to moto's behaviour, each with the reason.
 
 moto is pinned exactly in pyproject.toml because these patches reach into its internals.
-Install them with `install(runtime)`; they stay installed for the process and consult the runtime
-given last (one local stack per process).
+`install(...)` patches moto for one running local stack (one per process); `uninstall()` puts
+moto back, so tests that use plain moto in the same process see plain moto.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases, snapshot_database_name
 
 _state: dict[str, Any] = {}
-_installed: list[bool] = []
+_saved: list[tuple[type, str, Any]] = []  # (class, attribute, original) in patch order
+_ABSENT = object()  # marks an attribute the class inherited rather than defined
 # RDS actions the stack can throttle (see faults.py); each answers `Throttling` while a fault is due.
 THROTTLEABLE = (
     "restore_db_cluster_from_snapshot",
@@ -41,29 +42,59 @@ THROTTLEABLE = (
 def install(
     runtime: LambdaRuntime, faults: AwsFaults, databases: ClusterDatabases | None = None
 ) -> None:
-    _state["runtime"] = runtime
-    _state["faults"] = faults
-    _state["databases"] = databases
-    if _installed:
-        return
-    _installed.append(True)
-    _install_data_hooks()
+    """Patch moto for one running local stack; `uninstall()` puts moto back as it was."""
+    if _saved:
+        raise RuntimeError("a local stack is already running in this process")
+    _state.update(runtime=runtime, faults=faults, databases=databases)
+    _state["stepfunctions_config"] = default_user_config.get("stepfunctions")
     # moto only records executions unless told to interpret the ASL; this runs the real definition.
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    _install_data_hooks()
     # moto runs Lambda code in Docker, which this machine (and many CI runners) lacks: send
     # invocations to the project's handlers in process instead.
-    LambdaFunction.invoke = _invoke_in_process  # type: ignore[method-assign]
+    _patch(LambdaFunction, "invoke", _invoke_in_process)
     # moto delivers SNS to Lambda synchronously inside Publish; AWS invokes the subscriber
     # asynchronously (with Lambda's retries), so the publisher never waits for or fails with it.
-    LambdaBackend.send_sns_message = _send_sns_message_async  # type: ignore[method-assign]
+    _patch(LambdaBackend, "send_sns_message", _send_sns_message_async)
     # moto keeps a deleted cluster's automated snapshots; RDS deletes them with the cluster, and
     # a cluster restored under the same name would otherwise collide with `rds:<name>-<minute>`.
-    _original_delete = RDSBackend.delete_db_cluster
+    _patch(RDSBackend, "delete_db_cluster", _drop_automated_snapshots(RDSBackend.delete_db_cluster))
+    # Fault injection: moto has no way to make AWS answer "Throttling" or a restore fail.
+    for action in THROTTLEABLE:
+        _patch(RDSBackend, action, _throttleable(action, getattr(RDSBackend, action)))
+    _patch(
+        RDSBackend,
+        "restore_db_cluster_from_snapshot",
+        _with_restore_status(RDSBackend.restore_db_cluster_from_snapshot),
+    )
 
+
+def uninstall() -> None:
+    while _saved:
+        owner, name, original = _saved.pop()
+        if original is _ABSENT:
+            delattr(owner, name)  # it was inherited; the base class's attribute shows again
+        else:
+            setattr(owner, name, original)
+    previous = _state.get("stepfunctions_config")
+    if previous is None:
+        default_user_config.pop("stepfunctions", None)
+    else:
+        default_user_config["stepfunctions"] = previous
+    _state.clear()
+
+
+def _patch(owner: type, name: str, replacement: Any) -> None:
+    _saved.append((owner, name, owner.__dict__.get(name, _ABSENT)))
+    setattr(owner, name, replacement)
+
+
+def _drop_automated_snapshots(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
     def delete_db_cluster(
         self: RDSBackend, cluster_identifier: str, snapshot_name: str | None = None
     ) -> DBCluster:
-        cluster = _original_delete(self, cluster_identifier, snapshot_name)
+        cluster = original(self, cluster_identifier, snapshot_name)
         for snapshot_id, snapshot in list(self.cluster_snapshots.items()):
             if (
                 snapshot.snapshot_type == "automated"
@@ -72,20 +103,19 @@ def install(
                 del self.cluster_snapshots[snapshot_id]
         return cluster
 
-    RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
-    # Fault injection: moto has no way to make AWS answer "Throttling" or a restore fail.
-    for action in THROTTLEABLE:
-        setattr(RDSBackend, action, _throttleable(action, getattr(RDSBackend, action)))
-    _original_restore = RDSBackend.restore_db_cluster_from_snapshot
+    return delete_db_cluster
 
-    def restore_db_cluster_from_snapshot(self: RDSBackend, *args: Any, **kwargs: Any) -> DBCluster:
-        cluster = _original_restore(self, *args, **kwargs)
+
+def _with_restore_status(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def restore_db_cluster_from_snapshot(self: RDSBackend, *args: Any, **kwargs: Any) -> Any:
+        cluster = original(self, *args, **kwargs)
         status = _faults().take_restore_status()
         if status:
             cluster.status = status
         return cluster
 
-    RDSBackend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot  # type: ignore[method-assign]
+    return restore_db_cluster_from_snapshot
 
 
 def _runtime() -> LambdaRuntime:
@@ -157,8 +187,7 @@ def _install_data_hooks() -> None:
     restores or deletes data, or resets the master password, does the same to the local
     PostgreSQL database that serves the cluster or snapshot (local_stack/postgres.py)."""
     for name, hook in _DATA_HOOKS.items():
-        original = getattr(RDSBackend, name)
-        setattr(RDSBackend, name, _with_data_hook(original, hook))
+        _patch(RDSBackend, name, _with_data_hook(getattr(RDSBackend, name), hook))
 
 
 def _with_data_hook(

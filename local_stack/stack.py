@@ -78,6 +78,13 @@ class LocalStack:
 
     # ----- lifecycle ----------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # nothing half-started stays behind (servers, moto patches, env)
+            raise
+
+    def _start(self) -> LocalStack:
         # moto logs every request, and its interpreter every failed execution with a traceback;
         # the stack's own outputs (Slack threads, audit, execution history) say it better.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -114,6 +121,7 @@ class LocalStack:
             self.slack.stop,
             self._moto.stop,
             self.runtime.shutdown,
+            moto_patches.uninstall,
             self._stop_postgres,
         ):
             try:
