@@ -1,5 +1,9 @@
 """Stage bookkeeping: every stage records start and end on the operation, appends an audit event
-and publishes a progress event to SNS. The pipeline knows nothing of Slack."""
+and publishes a progress event to SNS. The pipeline knows nothing of Slack.
+
+The deployed progress topic is FIFO: each operation is one message group (its events reach the
+notifier in the order they were published) and each event's deterministic id is its
+deduplication id (a retried stage that publishes the same event again is dropped by SNS)."""
 
 from __future__ import annotations
 
@@ -16,14 +20,26 @@ from pipeline.store import OperationStore
 PIPELINE_ACTOR = "pipeline"
 
 
+FIFO_SUFFIX = ".fifo"
+
+
 class ProgressPublisher:
-    """Publishes progress events to the SNS topic the bot's notifier subscribes to."""
+    """Publishes progress events to the SNS topic the bot's notifier subscribes to (FIFO or
+    standard, told apart by the topic name)."""
 
     def __init__(self, sns: Any, topic_arn: str) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
+        self.fifo = topic_arn.endswith(FIFO_SUFFIX)
 
     def publish(self, event: ProgressEvent) -> None:
+        ordering: dict[str, str] = {}
+        if self.fifo:
+            # Order per operation (its Slack thread), and SNS drops a re-published event.
+            ordering = {
+                "MessageGroupId": event.operation_id,
+                "MessageDeduplicationId": event.event_id,
+            }
         with aws_call("publish progress"):
             self._sns.publish(
                 TopicArn=self._topic_arn,
@@ -33,6 +49,7 @@ class ProgressPublisher:
                     "stage": {"DataType": "String", "StringValue": str(event.stage)},
                     "status": {"DataType": "String", "StringValue": str(event.status)},
                 },
+                **ordering,
             )
 
 
