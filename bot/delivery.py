@@ -1,9 +1,11 @@
-"""Exactly-once delivery of progress events to Slack on top of at-least-once SNS.
+"""Exactly-once delivery of progress events to Slack on top of at-least-once SNS and SQS.
 
 One marker item per event id in the operations table, moved by conditional writes:
 `delivering` (claimed, with a lease) → `delivered`. A failed delivery releases its claim so the
 retry delivers it; a duplicate of a delivered event is dropped. `replied` remembers that the
-thread reply was posted, so a retry after a failed card update does not post it twice.
+thread reply was posted, so a retry after a failed card update does not post it twice. The FIFO
+queue deduplicates only within five minutes and redelivers after a timeout; these markers are
+what make a late duplicate harmless.
 """
 
 from __future__ import annotations

@@ -1,13 +1,26 @@
-"""SNS progress events → Slack: one thread reply per event and a fresh card checklist.
+"""Progress events → Slack: one thread reply per event and a fresh card checklist.
+
+The notifier reads the FIFO progress queue through a Lambda event source mapping with
+`ReportBatchItemFailures`. Records arrive in publish order within each operation (its message
+group). When an event cannot be delivered now (Slack down, a 429 that outlasts the retries, a
+concurrent delivery), it and every later record of the same operation in the batch are reported
+as failures: SQS hands them out again, still in order, after the visibility timeout, while the
+other operations' events go on. A long Slack outage therefore delays messages and loses none.
 
 Duplicates are dropped (DeliveryLog). Slack's 429s are waited out (Retry-After) and 5xx or
-connection errors retried a bounded number of times; if Slack stays down the handler raises, so
-Lambda/SNS deliver the event again later. The restore itself never waits for Slack.
+connection errors retried a bounded number of times inside one delivery. The restore itself
+never waits for Slack.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import ValidationError
 
 from bot.blocks import progress_text
 from bot.cards import refresh_card, reply_in_thread
@@ -15,6 +28,8 @@ from bot.config import default_dependencies
 from bot.delivery import DeliveryLog
 from bot.deps import BotDependencies
 from pipeline.models import ProgressEvent, StageStatus
+
+logger = logging.getLogger("aurora_restore.bot.notifier")
 
 
 def delivery_log(deps: BotDependencies) -> DeliveryLog:
@@ -50,14 +65,95 @@ def deliver(deps: BotDependencies, event: ProgressEvent, log: DeliveryLog) -> bo
     return True
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    deps = default_dependencies()
-    log = delivery_log(deps)
-    delivered = duplicates = 0
-    for record in event.get("Records", []):
-        progress = ProgressEvent.model_validate_json(record["Sns"]["Message"])
-        if deliver(deps, progress, log):
-            delivered += 1
+@dataclass(frozen=True)
+class QueuedEvent:
+    """One SQS record: its id (what a batch item failure names), its message group, and the
+    progress event it carries (None when the body is not a progress event)."""
+
+    message_id: str
+    group: str
+    event: ProgressEvent | None
+
+
+def parse_record(record: Mapping[str, Any]) -> QueuedEvent:
+    """An SQS record whose body is the event (raw delivery) or an SNS envelope around it."""
+    message_id = str(record.get("messageId", ""))
+    event: ProgressEvent | None
+    try:
+        event = ProgressEvent.model_validate_json(_event_json(str(record["body"])))
+    except (KeyError, ValueError, ValidationError):
+        event = None
+    attributes = record.get("attributes") or {}
+    group = attributes.get("MessageGroupId") or (event.operation_id if event else message_id)
+    return QueuedEvent(message_id, str(group), event)
+
+
+def _event_json(body: str) -> str:
+    """Raw delivery gives the event itself; without it SNS wraps it in a notification."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(document, dict) and document.get("Type") == "Notification":
+        return str(document.get("Message", ""))
+    return body
+
+
+@dataclass
+class BatchOutcome:
+    delivered: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    failed: list[str] = field(default_factory=list)  # message ids to hand out again, in order
+
+    def response(self) -> dict[str, list[dict[str, str]]]:
+        """The partial batch response Lambda's SQS event source mapping reads."""
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failed]}
+
+
+def deliver_batch(
+    deps: BotDependencies, records: Iterable[Mapping[str, Any]], log: DeliveryLog
+) -> BatchOutcome:
+    """Deliver records in order; a failed record holds back the rest of its group only."""
+    outcome = BatchOutcome()
+    held_back: set[str] = set()
+    for record in records:
+        queued = parse_record(record)
+        if queued.group in held_back:
+            outcome.failed.append(queued.message_id)  # keeps its place behind the failure
+            continue
+        if queued.event is None:
+            # Retrying can never make it a progress event, and a retried record would hold back
+            # its group until it reached the dead-letter queue. Its body is not logged.
+            outcome.rejected += 1
+            logger.error("dropped SQS message %s: not a progress event", queued.message_id)
+            continue
+        try:
+            delivered = deliver(deps, queued.event, log)
+        except Exception as exc:  # any failure: this operation waits, the others go on
+            held_back.add(queued.group)
+            outcome.failed.append(queued.message_id)
+            logger.warning(
+                "progress event %s not delivered (%s); SQS will hand it out again",
+                queued.event.event_id,
+                type(exc).__name__,
+            )
+            continue
+        if delivered:
+            outcome.delivered += 1
         else:
-            duplicates += 1
-    return {"delivered": delivered, "duplicates": duplicates}
+            outcome.duplicates += 1
+    return outcome
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+    deps = default_dependencies()
+    outcome = deliver_batch(deps, event.get("Records", []), delivery_log(deps))
+    logger.info(
+        "progress batch: %d delivered, %d duplicates, %d rejected, %d to retry",
+        outcome.delivered,
+        outcome.duplicates,
+        outcome.rejected,
+        len(outcome.failed),
+    )
+    return outcome.response()
