@@ -1,13 +1,23 @@
 """Faults the local stack can inject into emulated AWS, to prove retries and failure paths.
 
-These change the emulated world (AWS answers "Throttling", a restored cluster reaches a failure
-status), never the project's code: the pipeline meets them exactly as it would on AWS.
+These change the emulated world (AWS answers "Throttling" or a permanent error, a restored cluster
+reaches a failure status), never the project's code: the pipeline meets them exactly as it would
+on AWS.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AwsError:
+    """An error AWS answers with: its code (e.g. `InvalidParameterValue`) and message."""
+
+    code: str
+    message: str
 
 
 class AwsFaults:
@@ -16,6 +26,7 @@ class AwsFaults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._throttles: Counter[str] = Counter()
+        self._failures: dict[str, deque[AwsError]] = {}
         self._restore_status: str | None = None
         self.injected: Counter[str] = Counter()  # what was actually injected, for assertions
 
@@ -24,6 +35,13 @@ class AwsFaults:
         answer `Throttling`, as AWS does under load."""
         with self._lock:
             self._throttles[rds_action] += times
+
+    def fail(self, rds_action: str, code: str, message: str, times: int = 1) -> None:
+        """The next `times` calls of an RDS backend action answer the error `code`: a permanent
+        failure (e.g. `InvalidParameterValue`) that neither the SDK nor the state machine retries.
+        Only the actions the stack can throttle can fail (moto_patches.THROTTLEABLE)."""
+        with self._lock:
+            self._failures.setdefault(rds_action, deque()).extend([AwsError(code, message)] * times)
 
     def restored_cluster_status(self, status: str | None) -> None:
         """The next restored cluster reaches this status (e.g. `incompatible-parameters`)."""
@@ -38,6 +56,15 @@ class AwsFaults:
             self.injected[f"throttle:{rds_action}"] += 1
             return True
 
+    def take_failure(self, rds_action: str) -> AwsError | None:
+        with self._lock:
+            pending = self._failures.get(rds_action)
+            if not pending:
+                return None
+            error = pending.popleft()
+            self.injected[f"fail:{rds_action}"] += 1
+            return error
+
     def take_restore_status(self) -> str | None:
         with self._lock:
             status, self._restore_status = self._restore_status, None
@@ -48,4 +75,5 @@ class AwsFaults:
     def clear(self) -> None:
         with self._lock:
             self._throttles.clear()
+            self._failures.clear()
             self._restore_status = None

@@ -25,7 +25,8 @@ from local_stack.postgres import ClusterDatabases, snapshot_database_name
 _state: dict[str, Any] = {}
 _saved: list[tuple[type, str, Any]] = []  # (class, attribute, original) in patch order
 _ABSENT = object()  # marks an attribute the class inherited rather than defined
-# RDS actions the stack can throttle (see faults.py); each answers `Throttling` while a fault is due.
+# RDS actions the stack can throttle or fail (see faults.py); each answers `Throttling` or the
+# injected error while a fault is due.
 THROTTLEABLE = (
     "restore_db_cluster_from_snapshot",
     "create_db_instance",
@@ -133,6 +134,9 @@ def _throttleable(action: str, original: Callable[..., Any]) -> Callable[..., An
     def call(self: RDSBackend, *args: Any, **kwargs: Any) -> Any:
         if _faults().take_throttle(action):
             raise RDSClientError("Throttling", "Rate exceeded")
+        failure = _faults().take_failure(action)  # a permanent error, from AwsFaults.fail
+        if failure is not None:
+            raise RDSClientError(failure.code, failure.message)
         return original(self, *args, **kwargs)
 
     return call
