@@ -1,0 +1,1 @@
+"""Benchmarks of aurora-restore on the local stack (`make bench`, `python -m bench.run --help`)."""
