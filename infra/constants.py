@@ -63,8 +63,8 @@ class Role(StrEnum):
     STAGE = "stage"  # a pipeline stage: tables, progress topic, its RDS statements
     SLACK = "slack"  # the Slack HTTP endpoint
     APPROVAL = "approval"  # the request-approval task
-    NOTIFIER = "notifier"  # SNS progress -> Slack
-    METRICS = "metrics"  # SNS progress -> CloudWatch metrics
+    NOTIFIER = "notifier"  # progress queue -> Slack
+    METRICS = "metrics"  # progress queue -> CloudWatch metrics
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,22 @@ STAGE_DURATION_METRIC = "StageDuration"
 STAGE_DIMENSION = "Stage"
 RESTORE_OUTCOME_METRIC = "RestoreOutcome"
 OUTCOME_DIMENSION = "Outcome"
+
+# Progress delivery: FIFO topic -> one FIFO queue per consumer -> its function. A failed message
+# comes back after the visibility timeout, so the timeout spaces the retries: at least six times
+# the function's timeout (the SQS event source's guidance), and MAX_RECEIVES of them outlast a
+# Slack outage of hours (360 s x 120 = 12 hours) before a message goes to the dead-letter queue.
+PROGRESS_RETENTION_DAYS = 4
+DEAD_LETTER_RETENTION_DAYS = 14  # the longest SQS keeps a message: time to look and redrive
+VISIBILITY_TIMEOUT_FACTOR = 6
+PROGRESS_MAX_RECEIVES = 120
+PROGRESS_BATCH_SIZE = 10  # the most a FIFO event source passes per invocation
+NOTIFIER_MAX_CONCURRENCY = 5  # message groups (operations) delivered in parallel
+
+
+def visibility_timeout_seconds(spec: FunctionSpec) -> int:
+    return spec.timeout_seconds * VISIBILITY_TIMEOUT_FACTOR
+
 
 SLACK_EVENTS_PATH = "slack/events"
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the function code

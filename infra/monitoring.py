@@ -10,6 +10,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -63,6 +64,7 @@ class Monitoring(Construct):
         functions: Mapping[FunctionSpec, lambda_.Function],
         api: apigw.RestApi,
         operator_topic: sns.ITopic,
+        dead_letter_queues: Mapping[FunctionSpec, sqs.IQueue],
     ) -> None:
         super().__init__(scope, construct_id)
         self._action = cw_actions.SnsAction(operator_topic)
@@ -70,6 +72,7 @@ class Monitoring(Construct):
         self._build_execution_alarms(state_machine)
         self._build_approval_alarm()
         self._build_function_alarms(functions)
+        self._build_dead_letter_alarms(dead_letter_queues)
         self._alarm(
             "SlackApiServerErrors",
             api.metric_server_error(period=ALARM_PERIOD, statistic=cw.Stats.SUM),
@@ -141,6 +144,18 @@ class Monitoring(Construct):
                 f"{spec.construct_id}Throttles",
                 function.metric_throttles(period=ALARM_PERIOD, statistic="Sum"),
                 f"{spec.construct_id} ({spec.handler}) was throttled.",
+            )
+
+    def _build_dead_letter_alarms(self, queues: Mapping[FunctionSpec, sqs.IQueue]) -> None:
+        for spec, queue in queues.items():
+            self._alarm(
+                f"{spec.construct_id}DeadLetters",
+                queue.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic=cw.Stats.MAXIMUM
+                ),
+                f"Progress events for {spec.construct_id} ({spec.handler}) failed every retry "
+                "and wait in its dead-letter queue: fix the cause (Slack token, permissions), "
+                "then start a DLQ redrive to the source queue (docs/deploy.md).",
             )
 
     def _build_dashboard(

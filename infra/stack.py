@@ -25,6 +25,7 @@ from constructs import Construct
 from infra import constants as names
 from infra.config import InfraConfig
 from infra.constants import Env, FunctionSpec, Role
+from infra.messaging import ProgressDelivery
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
 from infra.packaging import dependencies_code, function_code
@@ -62,7 +63,8 @@ class AuroraRestoreStack(Stack):
         self.audit_table = build_table(
             self, "AuditTable", audit_table_definition("unused"), self.key
         )
-        self.progress_topic = self._build_topic("ProgressTopic", "Restore progress events")
+        self.progress = ProgressDelivery(self, "Progress", key=self.key)
+        self.progress_topic = self.progress.topic
         self.operator_topic = self._build_operator_topic()
         self.signing_secret = self._build_secret(
             "SlackSigningSecret", names.SIGNING_SECRET_DESCRIPTION
@@ -76,7 +78,7 @@ class AuroraRestoreStack(Stack):
         self.state_machine = self._build_state_machine()
         self._grant_permissions()
         self.api = self._build_api()
-        self._build_subscriptions()
+        self._build_progress_consumers()
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -84,6 +86,7 @@ class AuroraRestoreStack(Stack):
             functions=self.functions,
             api=self.api,
             operator_topic=self.operator_topic,
+            dead_letter_queues=self.progress.dead_letter_queues,
         )
         self._build_outputs()
         acknowledge_findings(self)
@@ -443,11 +446,20 @@ class AuroraRestoreStack(Stack):
         events.add_method("POST", apigw.LambdaIntegration(self.functions[names.SLACK_ENDPOINT]))
         return api
 
-    def _build_subscriptions(self) -> None:
-        for spec in (names.NOTIFIER, names.PROGRESS_METRICS):
-            self.progress_topic.add_subscription(
-                subscriptions.LambdaSubscription(self.functions[spec])
-            )
+    def _build_progress_consumers(self) -> None:
+        # A failed Slack delivery holds back only its own operation's later events.
+        self.progress.add_consumer(
+            names.NOTIFIER,
+            self.functions[names.NOTIFIER],
+            report_batch_item_failures=True,
+            max_concurrency=names.NOTIFIER_MAX_CONCURRENCY,
+        )
+        # Metrics drop what they cannot read and never fail one record: whole batches only.
+        self.progress.add_consumer(
+            names.PROGRESS_METRICS,
+            self.functions[names.PROGRESS_METRICS],
+            report_batch_item_failures=False,
+        )
 
     def _build_outputs(self) -> None:
         outputs = {
@@ -457,6 +469,9 @@ class AuroraRestoreStack(Stack):
             "StateMachineArn": self.state_machine.state_machine_arn,
             "OperatorTopicArn": self.operator_topic.topic_arn,
             "DashboardName": self.monitoring.dashboard.dashboard_name,
+            "ProgressTopicArn": self.progress_topic.topic_arn,
         }
+        for spec, queue in self.progress.dead_letter_queues.items():
+            outputs[f"{spec.construct_id}DeadLetterQueueName"] = queue.queue_name
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

@@ -1,4 +1,7 @@
-"""SNS progress events -> CloudWatch metrics (embedded metric format) for the dashboard and alarms.
+"""Progress events -> CloudWatch metrics (embedded metric format) for the dashboard and alarms.
+
+The function reads its own FIFO queue subscribed to the progress topic with raw message delivery
+(a Lambda function cannot subscribe to a FIFO topic): each SQS record's body is one event.
 
 Stage durations (the approval stage's duration is the approval latency) and restore outcomes come
 from the events the pipeline already publishes, so no stage code has to know about metrics. The
@@ -56,13 +59,25 @@ def metric_records(event: ProgressEvent) -> Iterator[dict[str, Any]]:
         )
 
 
+def event_json(record: dict[str, Any]) -> str:
+    """The event in an SQS record: the body itself (raw delivery) or inside an SNS envelope."""
+    body = str(record["body"])
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(document, dict) and document.get("Type") == "Notification":
+        return str(document["Message"])
+    return body
+
+
 def handler(event: dict[str, Any], _context: object, out: TextIO | None = None) -> dict[str, int]:
-    """Lambda entry for the SNS subscription; a malformed message is reported, not retried."""
+    """Lambda entry for the SQS event source; a malformed message is reported, not retried."""
     stream = out or sys.stdout
     emitted = rejected = 0
     for record in event.get("Records", []):
         try:
-            progress = ProgressEvent.model_validate_json(record["Sns"]["Message"])
+            progress = ProgressEvent.model_validate_json(event_json(record))
         except (KeyError, ValueError) as exc:
             rejected += 1
             # The exception's class only: a rejected message is never echoed into the logs.

@@ -16,14 +16,20 @@ pytestmark = pytest.mark.infra
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def sns_event(*messages: str) -> dict:
-    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": m}} for m in messages]}
+def sqs_event(*bodies: str) -> dict:
+    """What the SQS event source passes: raw delivery makes each body one progress event."""
+    return {
+        "Records": [
+            {"messageId": f"m{i}", "eventSource": "aws:sqs", "body": body, "attributes": {}}
+            for i, body in enumerate(bodies)
+        ]
+    }
 
 
 def run(*events: ProgressEvent | str) -> tuple[dict, list[dict]]:
     out = io.StringIO()
-    messages = [e if isinstance(e, str) else e.model_dump_json() for e in events]
-    result = progress_metrics.handler(sns_event(*messages), None, out=out)
+    bodies = [e if isinstance(e, str) else e.model_dump_json() for e in events]
+    result = progress_metrics.handler(sqs_event(*bodies), None, out=out)
     return result, [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -70,6 +76,14 @@ def test_started_and_skipped_stages_and_running_status_yield_nothing():
     )
     assert result == {"emitted": 0, "rejected": 0}
     assert records == []
+
+
+def test_an_sns_envelope_is_read_like_a_raw_body():
+    wrapped = event(Stage.COPY_SNAPSHOT, StageStatus.SUCCEEDED, duration_seconds=3.0)
+    envelope = json.dumps({"Type": "Notification", "Message": wrapped.model_dump_json()})
+    result, [record] = run(envelope)
+    assert result == {"emitted": 1, "rejected": 0}
+    assert record[constants.STAGE_DURATION_METRIC] == 3.0
 
 
 def test_a_malformed_message_is_counted_and_not_echoed():

@@ -420,17 +420,102 @@ def test_the_slack_endpoint_is_throttled_access_logged_and_traced(synthesized):
     assert endpoint in json.dumps(synthesized.of_type("AWS::ApiGateway::Method"))
 
 
-def test_the_notifier_and_the_metrics_function_subscribe_to_progress(synthesized):
-    topic = synthesized.logical_id(synthesized.stack.progress_topic)
-    subscribed = {
-        s["Properties"]["Endpoint"]["Fn::GetAtt"][0]
+# Progress delivery
+
+
+def queue_id(reference: dict[str, Any]) -> str:
+    """The queue's logical id from `{"Fn::GetAtt": [id, "Arn"]}`."""
+    logical_id, attribute = reference["Fn::GetAtt"]
+    assert attribute == "Arn"
+    return str(logical_id)
+
+
+def progress_queues(synthesized) -> dict[str, str]:
+    """Consuming function's logical id -> the queue its event source reads."""
+    return {
+        mapping["Properties"]["FunctionName"]["Ref"]: queue_id(
+            mapping["Properties"]["EventSourceArn"]
+        )
+        for mapping in synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+    }
+
+
+def test_progress_is_a_fifo_topic_feeding_one_fifo_queue_per_consumer(synthesized):
+    topic_id = synthesized.logical_id(synthesized.stack.progress_topic)
+    topic = synthesized.resources[topic_id]["Properties"]
+    assert topic["FifoTopic"] is True
+    assert topic["TopicName"].endswith(".fifo")  # what pipeline.progress keys FIFO on
+    subscriptions = [
+        s["Properties"]
         for s in synthesized.of_type("AWS::SNS::Subscription").values()
-        if s["Properties"]["TopicArn"] == {"Ref": topic}
+        if s["Properties"]["TopicArn"] == {"Ref": topic_id}
+    ]
+    # Lambda cannot subscribe to a FIFO topic: every consumer reads a raw-delivery queue.
+    assert {s["Protocol"] for s in subscriptions} == {"sqs"}
+    assert all(s["RawMessageDelivery"] is True for s in subscriptions)
+    consumers = progress_queues(synthesized)
+    notifier, _ = function_named(synthesized, constants.NOTIFIER)
+    metrics, _ = function_named(synthesized, constants.PROGRESS_METRICS)
+    assert set(consumers) == {notifier, metrics}
+    assert sorted(queue_id(s["Endpoint"]) for s in subscriptions) == sorted(consumers.values())
+    env = env_of(synthesized, constants.RESTORE_CLUSTER)
+    assert env["AURORA_RESTORE_PROGRESS_TOPIC_ARN"] == {"Ref": topic_id}
+
+
+@pytest.mark.parametrize("spec", [constants.NOTIFIER, constants.PROGRESS_METRICS])
+def test_progress_queues_keep_messages_through_long_outages_then_dead_letter_them(
+    synthesized, spec
+):
+    key = {"Fn::GetAtt": [synthesized.logical_id(synthesized.stack.key), "Arn"]}
+    function_id, function = function_named(synthesized, spec)
+    queue = synthesized.resources[progress_queues(synthesized)[function_id]]["Properties"]
+    assert queue["FifoQueue"] is True and queue["KmsMasterKeyId"] == key
+    assert queue["MessageRetentionPeriod"] == 4 * 24 * 3600
+    timeout = function["Properties"]["Timeout"]
+    # Retries are spaced by the visibility timeout (at least 6x the function's timeout, as the
+    # SQS event source asks) and outlast a Slack outage of hours before dead-lettering.
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    redrive = queue["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] >= 50
+    assert redrive["maxReceiveCount"] * queue["VisibilityTimeout"] >= 6 * 3600
+    dead_letters = synthesized.resources[queue_id(redrive["deadLetterTargetArn"])]["Properties"]
+    assert dead_letters["FifoQueue"] is True and dead_letters["KmsMasterKeyId"] == key
+    assert dead_letters["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_the_notifier_reports_batch_item_failures_in_small_bounded_batches(synthesized):
+    notifier, _ = function_named(synthesized, constants.NOTIFIER)
+    (mapping,) = [
+        m["Properties"]
+        for m in synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": notifier}
+    ]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 1 <= mapping["BatchSize"] <= 10  # the most a FIFO queue hands out at once
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == constants.NOTIFIER_MAX_CONCURRENCY
+
+
+def test_progress_queues_refuse_plain_http_and_take_messages_only_from_the_topic(synthesized):
+    topic = {"Ref": synthesized.logical_id(synthesized.stack.progress_topic)}
+    queues = synthesized.of_type("AWS::SQS::Queue")
+    assert len(queues) == 4  # two consumers, each with its dead-letter queue
+    policies = {
+        p["Properties"]["Queues"][0]["Ref"]: p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synthesized.of_type("AWS::SQS::QueuePolicy").values()
     }
-    assert subscribed == {
-        function_named(synthesized, constants.NOTIFIER)[0],
-        function_named(synthesized, constants.PROGRESS_METRICS)[0],
-    }
+    assert set(policies) == set(queues)
+    for queue, statements in policies.items():
+        assert statements[0] == {
+            "Action": "sqs:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+        }
+        for statement in statements[1:]:
+            assert statement["Action"] == "sqs:SendMessage"
+            assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+            assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
 
 
 def test_the_policy_reaches_the_bot_as_a_parameter(synthesized):
@@ -490,6 +575,25 @@ def test_alarms_cover_executions_functions_and_waiting_approvals(synthesized):
     assert len(expired) == 1  # approvals left waiting until they expired
     assert len(alarms["Errors"]) == len(constants.ALL_FUNCTIONS)
     assert len(alarms["Throttles"]) == len(constants.ALL_FUNCTIONS)
+
+
+def test_a_message_in_a_dead_letter_queue_alarms_the_operator(synthesized):
+    dead_letter_ids = {
+        queue_id(queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+        for queue in synthesized.of_type("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in queue["Properties"]
+    }
+    assert len(dead_letter_ids) == 2
+    watched = set()
+    for entry in alarms_by_metric(synthesized)["ApproximateNumberOfMessagesVisible"]:
+        alarm = entry["alarm"]
+        assert alarm["Namespace"] == "AWS/SQS"
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        (dimension,) = entry["dimensions"]
+        assert dimension["Name"] == "QueueName"
+        watched.add(dimension["Value"]["Fn::GetAtt"][0])
+    assert watched == dead_letter_ids
 
 
 def test_the_dashboard_shows_outcomes_stage_durations_and_approval_latency(synthesized):
