@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from pipeline.models import RestoreRequest, validate_operation_id
+from pipeline.models import MAX_INSTANCES, RestoreRequest, validate_operation_id
 
 USAGE = """\
 *Usage*
@@ -140,9 +140,7 @@ def _parse_restore(words: list[str], requester: str, origin: dict[str, str]) -> 
         else:
             raise GrammarError(f"`{name}` needs a value.")
         if name == "--instances":
-            if not value.isdigit():
-                raise GrammarError(f"`--instances` needs a whole number, got `{value}`.")
-            fields["instance_count"] = int(value)
+            fields["instance_count"] = _instance_count(value)
         else:
             fields[_VALUE_OPTIONS[name]] = value
     if len(positional) != 2:
@@ -164,6 +162,15 @@ def _parse_restore(words: list[str], requester: str, origin: dict[str, str]) -> 
         )
     except ValidationError as exc:
         raise GrammarError(_explain(exc)) from exc
+
+
+def _instance_count(value: str) -> int:
+    # ASCII digits only: str.isdigit() also accepts `²` (int() refuses it) and `٣` (int() reads 3).
+    if not (value.isascii() and value.isdigit()):
+        raise GrammarError(f"`--instances` needs a whole number, got `{value}`.")
+    if len(value.lstrip("0")) > len(str(MAX_INSTANCES)):  # and never int() of a huge string
+        raise GrammarError(f"--instances: must be between 1 and {MAX_INSTANCES}, got `{value}`.")
+    return int(value)
 
 
 def _explain(exc: ValidationError) -> str:

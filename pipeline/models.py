@@ -23,20 +23,29 @@ SNAPSHOT_ID_RULE = (
     "hyphens, no trailing hyphen), an automated snapshot name `rds:<name>`, a snapshot ARN, "
     "or `latest:<source-cluster>`"
 )
-_IDENT = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*(?<!-)$")
+# Matched with fullmatch and ASCII digits only: `$` also matches before a trailing newline, and
+# `\d` matches any Unicode digit (`٣`), neither of which AWS accepts.
+_IDENT = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*(?<!-)")
 _SNAPSHOT_ARN = re.compile(
-    r"^arn:aws[a-z-]*:rds:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):(?P<account>\d{12}):"
-    r"cluster-snapshot:(?P<name>(?:rds:)?[A-Za-z][A-Za-z0-9-]*)$"
+    r"arn:aws[a-z-]*:rds:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):(?P<account>[0-9]{12}):"
+    r"cluster-snapshot:(?P<name>(?:rds:)?[A-Za-z][A-Za-z0-9-]*)"
 )
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
-_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-_OPERATION_ID = re.compile(r"^ar-\d{14}-[0-9a-f]{6}$")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]")
+_INSTANCE_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
+_OPERATION_ID = re.compile(r"ar-[0-9]{14}-[0-9a-f]{6}")
 LATEST_PREFIX = "latest:"
 MAX_INSTANCES = 15  # Aurora allows one writer and up to 15 readers; we create at most 15 in all.
 
 
 def is_identifier(value: str, max_length: int) -> bool:
-    return 0 < len(value) <= max_length and _IDENT.match(value) is not None
+    return 0 < len(value) <= max_length and _IDENT.fullmatch(value) is not None
+
+
+def _is_snapshot_name(value: str) -> bool:
+    """A manual snapshot name, or `rds:<name>` for an automated one (255 characters in all)."""
+    if value.startswith("rds:"):
+        return is_identifier(value[4:], 251)
+    return is_identifier(value, 255)
 
 
 def validate_cluster_id(value: str) -> str:
@@ -46,19 +55,19 @@ def validate_cluster_id(value: str) -> str:
 
 
 def validate_region(value: str) -> str:
-    if _REGION.match(value) is None:
+    if _REGION.fullmatch(value) is None:
         raise ValueError(f"`{value}` is not an AWS region name such as `eu-west-1`")
     return value
 
 
 def validate_instance_class(value: str) -> str:
-    if _INSTANCE_CLASS.match(value) is None:
+    if _INSTANCE_CLASS.fullmatch(value) is None:
         raise ValueError(f"`{value}` is not a DB instance class such as `db.r6g.large`")
     return value
 
 
 def validate_operation_id(value: str) -> str:
-    if _OPERATION_ID.match(value) is None:
+    if _OPERATION_ID.fullmatch(value) is None:
         raise ValueError(f"`{value}` is not an operation id such as `ar-20260101120000-1a2b3c`")
     return value
 
@@ -108,8 +117,8 @@ class SnapshotRef(BaseModel):
                 )
             return cls(text=text, kind=SnapshotKind.LATEST, name=cluster.lower())
         if text.startswith("arn:"):
-            match = _SNAPSHOT_ARN.match(text)
-            if match is None:
+            match = _SNAPSHOT_ARN.fullmatch(text)
+            if match is None or not _is_snapshot_name(match["name"]):
                 raise ValueError(
                     f"`{text}` is not a cluster snapshot ARN such as "
                     "`arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:my-snap`"
@@ -122,7 +131,7 @@ class SnapshotRef(BaseModel):
                 account=match["account"],
             )
         if text.startswith("rds:"):
-            if not is_identifier(text[4:], 251):
+            if not _is_snapshot_name(text):
                 raise ValueError(
                     f"`{text}` is not a valid snapshot reference: use {SNAPSHOT_ID_RULE}"
                 )
