@@ -4,6 +4,7 @@ the policy from a file or an SSM parameter. A bad configuration fails the cold s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -11,6 +12,9 @@ from bot.deps import BotDependencies
 from bot.policy import Policy
 from bot.settings import BotSettings
 from pipeline.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pipeline.context import PipelineContext
 
 
 def load_policy(settings: BotSettings, ssm: object | None = None) -> Policy:
@@ -34,14 +38,15 @@ def _secret(settings: BotSettings, arn: str | None, client: object) -> str:
 
 
 def dependencies_from_environment() -> BotDependencies:
-    from pipeline.context import PipelineContext
-
-    settings = BotSettings()
+    settings = BotSettings.from_environment()
     built: list[PipelineContext] = []
 
     def pipeline_context() -> PipelineContext:
-        # Only built when something needs AWS: an ack-only invocation never does.
+        # Only built (and imported: settings, clients, store) when something needs AWS; an
+        # ack-only invocation never does.
         if not built:
+            from pipeline.context import PipelineContext
+
             built.append(PipelineContext.from_environment())
         return built[0]
 

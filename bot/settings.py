@@ -1,17 +1,27 @@
-"""Bot settings, read from the environment (prefix `AURORA_RESTORE_`) and validated at cold start."""
+"""Bot settings, read from the environment (prefix `AURORA_RESTORE_`) and validated at cold start.
+
+A plain pydantic model read by `BotSettings.from_environment()` rather than a pydantic-settings
+class: the same fields and rules, without importing pydantic-settings on the ack path (it cost
+the Slack endpoint's cold start tens of milliseconds; the pipeline's settings still use it).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+ENV_PREFIX = "AURORA_RESTORE_"
+REGION_VARIABLE = "AWS_REGION"  # set by Lambda itself; the prefix does not apply
 
 
-class BotSettings(BaseSettings):
+class BotSettings(BaseModel):
     """On AWS the secrets come from Secrets Manager (`*_SECRET_ARN`); the local stack sets them directly."""
 
-    model_config = SettingsConfigDict(env_prefix="AURORA_RESTORE_", extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    region: str = "us-east-1"
     state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
     signing_secret_arn: str | None = None
     bot_token_secret_arn: str | None = None
@@ -23,6 +33,21 @@ class BotSettings(BaseSettings):
     policy_parameter: str | None = None  # SSM parameter holding the policy YAML
     usergroup_cache_seconds: int = Field(default=60, ge=0)
     aws_endpoint_url: str | None = None  # the local stack's moto server; unset on AWS
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> BotSettings:
+        """`AURORA_RESTORE_<FIELD>` (any case) for each field, `AWS_REGION` for the region."""
+        source = os.environ if environ is None else environ
+        values: dict[str, str] = {}
+        for name, value in source.items():
+            upper = name.upper()
+            if upper == REGION_VARIABLE:
+                values["region"] = value
+            elif upper.startswith(ENV_PREFIX):
+                field = upper.removeprefix(ENV_PREFIX).lower()
+                if field != "region":  # only AWS_REGION names the region
+                    values[field] = value
+        return cls.model_validate(values)
 
     @model_validator(mode="after")
     def _sources_given(self) -> BotSettings:
