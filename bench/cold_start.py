@@ -14,8 +14,10 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from bench.import_costs import extra_imports, summary
 from bench.results import BenchResult, Goal, Measure
 from bench.scenes import drain, pending_restore
 from bench.slack_events import api_gateway_event, bot_function_context, slash_command_body
@@ -28,6 +30,8 @@ TARGET = "shared-bench-cold"  # held by a pending restore, so each probe's lazy 
 RATIO_GOAL = Goal("<=", 1.3, "x")
 PROBE_TIMEOUT_SECONDS = 60
 KINDS = ("bot", "bolt", "bolt-lazy")
+PROBE = "bench.cold_start_probe"
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def run(quick: bool) -> BenchResult:
@@ -44,11 +48,22 @@ def run(quick: bool) -> BenchResult:
                 drain(stack)
                 if round_number:
                     samples[kind].append(sample)
+        # Where the difference goes: the bot's imports that Bolt's own lazy set-up does not need.
+        traces = {kind: _probe(stack, kind, importtime=True)["importtime"] for kind in KINDS[::2]}
+        drain(stack)
     _report(result, samples)
+    extra = summary(extra_imports(traces["bot"], traces["bolt-lazy"]))
+    result.data["bot_imports_beyond_bolt_lazy"] = extra.as_dict()
+    packages = ", ".join(f"{name} {ms}" for name, ms in list(extra.packages_ms.items())[:8])
+    result.notes.append(
+        f"-X importtime: the bot loads {extra.modules} modules more than the minimal app with a "
+        f"lazy listener, {extra.self_ms} ms self time (inflated by the tracing); by package "
+        f"(ms): {packages}."
+    )
     return result
 
 
-def _probe(stack: LocalStack, kind: str) -> dict[str, Any]:
+def _probe(stack: LocalStack, kind: str, *, importtime: bool = False) -> dict[str, Any]:
     info = stack.info
     text = f"{info['seed']['snapshot']} {TARGET}"
     body = slash_command_body(info, info["users"]["requester"], text)
@@ -60,12 +75,13 @@ def _probe(stack: LocalStack, kind: str) -> dict[str, Any]:
     }
     spawned = time.perf_counter()
     finished = subprocess.run(
-        [sys.executable, "-m", "bench.cold_start_probe", kind],
+        [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", PROBE, kind],
         input=json.dumps(request),
         capture_output=True,
         text=True,
         timeout=PROBE_TIMEOUT_SECONDS,
         env=dict(os.environ),  # the stack's AWS endpoint and the bot function's settings
+        cwd=REPOSITORY,
         check=False,
     )
     process_seconds = time.perf_counter() - spawned
@@ -73,6 +89,7 @@ def _probe(stack: LocalStack, kind: str) -> dict[str, Any]:
         raise RuntimeError(f"cold start probe {kind} failed:\n{finished.stderr[-2000:]}")
     sample: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
     sample["process_seconds"] = process_seconds
+    sample["importtime"] = finished.stderr if importtime else ""
     if sample["status"] != 200 or not sample["text"]:
         raise RuntimeError(f"cold start probe {kind} answered {sample}")
     return sample
