@@ -29,7 +29,7 @@ def run_demo(out: TextIO = sys.stdout, options: StackOptions | None = None) -> i
         out.write(f"Approve clicked by {USERS['approver'][1]}\n\n")
         driver.click(approver, card, APPROVE)
         execution = driver.wait_for_execution_end(operation_id)
-        stack.runtime.wait_idle(timeout=30)  # the notifier's last thread replies
+        stack.wait_for_progress_delivered(timeout=30)  # the notifier's last thread replies
         names = {user_id: name for user_id, name in USERS.values()}
         out.write(render_channel(read_channel(driver.web, info["channel_id"]), names, CHANNEL[1]))
         out.write("\n" + _summary(driver, operation_id, execution, seed["existing_target"]))

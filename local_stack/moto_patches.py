@@ -3,6 +3,10 @@
 moto is pinned exactly in pyproject.toml because these patches reach into its internals.
 `install(...)` patches moto for one running local stack (one per process); `uninstall()` puts
 moto back, so tests that use plain moto in the same process see plain moto.
+
+Progress delivery needs no patch: moto implements FIFO topics, FIFO subscriptions of FIFO queues
+(group and deduplication ids passed on), raw delivery and redrive policies; the event source
+mapping that moto would run inside Publish is played by local_stack/queue_poller.py instead.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
@@ -54,9 +59,6 @@ def install(
     # moto runs Lambda code in Docker, which this machine (and many CI runners) lacks: send
     # invocations to the project's handlers in process instead.
     _patch(LambdaFunction, "invoke", _invoke_in_process)
-    # moto delivers SNS to Lambda synchronously inside Publish; AWS invokes the subscriber
-    # asynchronously (with Lambda's retries), so the publisher never waits for or fails with it.
-    _patch(LambdaBackend, "send_sns_message", _send_sns_message_async)
     # moto keeps a deleted cluster's automated snapshots; RDS deletes them with the cluster, and
     # a cluster restored under the same name would otherwise collide with `rds:<name>-<minute>`.
     _patch(RDSBackend, "delete_db_cluster", _drop_automated_snapshots(RDSBackend.delete_db_cluster))
@@ -159,31 +161,13 @@ def _invoke_in_process(
     return result.payload
 
 
-def _send_sns_message_async(
-    self: LambdaBackend,
-    function_name: str,
-    message: str,
-    subject: str | None = None,
-    qualifier: str | None = None,
-) -> None:
-    event = {
-        "Records": [
-            {
-                "EventVersion": "1.0",
-                "EventSource": "aws:sns",
-                "Sns": {"Type": "Notification", "Message": message, "Subject": subject},
-            }
-        ]
-    }
-    _runtime().invoke_async(function_name, event)
-
-
 def _databases() -> ClusterDatabases | None:
     databases: ClusterDatabases | None = _state.get("databases")
     return databases
 
 
 _originals: dict[str, Callable[..., Any]] = {}
+_DATA_LOCK = threading.Lock()
 
 
 def _install_data_hooks() -> None:
@@ -212,7 +196,11 @@ def _with_data_hook(
         result = original(self, *args, **kwargs)
         data = _databases()
         if data is not None:
-            hook(data, arguments)
+            # moto serves requests on many threads, and roles belong to the whole PostgreSQL
+            # server: two restores resetting the same master role at once would fail with
+            # "tuple concurrently updated", which RDS never answers. One data change at a time.
+            with _DATA_LOCK:
+                hook(data, arguments)
         return result
 
     return call

@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import tempfile
+import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
@@ -20,11 +21,13 @@ from typing import Any
 import yaml
 from moto.server import ThreadedMotoServer
 
+from infra.constants import NOTIFIER, PROGRESS_MAX_RECEIVES, visibility_timeout_seconds
 from local_stack import moto_patches
 from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases, LocalPostgres, remove_data_dir
+from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
 from local_stack.seed_data import CLUSTER_DATA
 from local_stack.slack_emulator import SlackEmulator
 from local_stack.slack_endpoint import SlackEndpoint
@@ -44,6 +47,12 @@ USERS = {
 CHANNEL = ("C0LRESTORE", "db-restores")
 TEAM_ID = "T0LOCAL001"
 DATABASE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "database.example.yaml"
+PROGRESS_TOPIC = "aurora-restore-progress.fifo"
+NOTIFIER_QUEUE = "aurora-restore-notifier.fifo"
+NOTIFIER_DEAD_LETTER_QUEUE = "aurora-restore-notifier-dead-letters.fifo"
+# Failed notifier batches come back after the queue's visibility timeout, scaled like the Wait
+# states; never sooner than this, so a Slack outage is retried, not spun on.
+MIN_RETRY_DELAY_SECONDS = 0.2
 
 
 @dataclass
@@ -74,6 +83,7 @@ class LocalStack:
         self.world: SeededWorld | None = None
         self.postgres: LocalPostgres | None = None
         self.databases: ClusterDatabases | None = None
+        self.progress_poller: QueuePoller | None = None
         self._saved_env: dict[str, str | None] = {}
 
     # ----- lifecycle ----------------------------------------------------------------------------
@@ -109,7 +119,8 @@ class LocalStack:
         self._seed_data(master_password)
         self._set_env(self._function_env(endpoint_url, names))
         self._reset_process_caches()
-        state_machine_arn = self._deploy_functions_and_state_machine(names["topic_arn"])
+        state_machine_arn = self._deploy_functions_and_state_machine()
+        self._start_progress_poller(names)
         self.endpoint.start()
         self.info = self._stack_file(endpoint_url, names, state_machine_arn)
         return self
@@ -117,6 +128,7 @@ class LocalStack:
     def stop(self) -> None:
         self.runtime.wait_idle(timeout=5)
         for closer in (
+            self._stop_progress_poller,
             self.endpoint.stop,
             self.slack.stop,
             self._moto.stop,
@@ -143,6 +155,32 @@ class LocalStack:
 
     def write_stack_file(self, path: Path) -> None:
         path.write_text(json.dumps(self.info, indent=2), encoding="utf-8")
+
+    # ----- progress delivery --------------------------------------------------------------------
+    def wait_for_progress_delivered(self, timeout: float = 30) -> bool:
+        """Once the executions that publish progress have ended: wait until no asynchronous
+        invocation runs and the notifier's queue holds nothing, waiting or in flight (a message
+        leaves it only when the notifier succeeded with it). False at the deadline, or when
+        events ended in the dead-letter queue."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            if (
+                self.runtime.wait_idle(remaining)
+                and self._queued_progress(self.info["progress_queue_url"]) == 0
+                and self.runtime.wait_idle(0)
+            ):
+                return self.dead_lettered_progress() == 0
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def dead_lettered_progress(self) -> int:
+        """Progress events that failed every retry (the deployed stack alarms on this)."""
+        return self._queued_progress(self.info["progress_dead_letter_queue_url"])
+
+    def _queued_progress(self, queue_url: str) -> int:
+        return queued_messages(self.clients.client("sqs"), queue_url)
 
     # ----- building blocks ----------------------------------------------------------------------
     def _set_env(self, values: dict[str, str]) -> None:
@@ -185,9 +223,7 @@ class LocalStack:
             "audit_table": "aurora-restore-audit",
         }
         create_tables(self.clients.dynamodb, names["operations_table"], names["audit_table"])
-        names["topic_arn"] = self.clients.sns.create_topic(Name="aurora-restore-progress")[
-            "TopicArn"
-        ]
+        names.update(self._create_progress_delivery())
         key = self.clients.client("kms").create_key(Description="aurora-restore snapshot copies")
         names["kms_key_id"] = key["KeyMetadata"]["Arn"]
         policy = {
@@ -201,6 +237,56 @@ class LocalStack:
         policy_path.write_text(yaml.safe_dump(policy), encoding="utf-8")
         names["policy_path"] = str(policy_path)
         return names
+
+    def _create_progress_delivery(self) -> dict[str, str]:
+        """As infra/messaging.py deploys it: FIFO topic → FIFO queue (raw delivery) with a FIFO
+        dead-letter queue; the queue poller plays Lambda's event source mapping."""
+        sqs = self.clients.client("sqs")
+        topic_arn = self.clients.sns.create_topic(
+            Name=PROGRESS_TOPIC, Attributes={"FifoTopic": "true"}
+        )["TopicArn"]
+        dead_letters = sqs.create_queue(
+            QueueName=NOTIFIER_DEAD_LETTER_QUEUE, Attributes={"FifoQueue": "true"}
+        )["QueueUrl"]
+        redrive = {
+            "deadLetterTargetArn": queue_arn(sqs, dead_letters),
+            "maxReceiveCount": PROGRESS_MAX_RECEIVES,
+        }
+        queue_url = sqs.create_queue(
+            QueueName=NOTIFIER_QUEUE,
+            Attributes={"FifoQueue": "true", "RedrivePolicy": json.dumps(redrive)},
+        )["QueueUrl"]
+        notifier_queue_arn = queue_arn(sqs, queue_url)
+        self.clients.sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=notifier_queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        return {
+            "topic_arn": topic_arn,
+            "progress_queue_url": queue_url,
+            "progress_queue_arn": notifier_queue_arn,
+            "progress_dead_letter_queue_url": dead_letters,
+        }
+
+    def _start_progress_poller(self, names: dict[str, str]) -> None:
+        retry_delay = max(
+            MIN_RETRY_DELAY_SECONDS, visibility_timeout_seconds(NOTIFIER) * self.options.time_scale
+        )
+        self.progress_poller = QueuePoller(
+            sqs=self.clients.client("sqs"),
+            queue_url=names["progress_queue_url"],
+            queue_arn=names["progress_queue_arn"],
+            function_name=NOTIFIER_FUNCTION,
+            runtime=self.runtime,
+            retry_delay=retry_delay,
+        ).start()
+
+    def _stop_progress_poller(self) -> None:
+        if self.progress_poller is not None:
+            self.progress_poller.stop()
+            self.progress_poller = None
 
     def _function_env(self, endpoint_url: str, names: dict[str, str]) -> dict[str, str]:
         assert self.world is not None
@@ -231,7 +317,7 @@ class LocalStack:
     def _state_machine_arn(self) -> str:
         return f"arn:aws:states:{self.options.region}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
 
-    def _deploy_functions_and_state_machine(self, topic_arn: str) -> str:
+    def _deploy_functions_and_state_machine(self) -> str:
         iam = self.clients.client("iam")
         role = iam.create_role(RoleName="aurora-restore-local", AssumeRolePolicyDocument="{}")
         role_arn = role["Role"]["Arn"]
@@ -249,12 +335,6 @@ class LocalStack:
             )
             if spec.placeholder:
                 substitutions[spec.placeholder] = created["FunctionArn"]
-        notifier_arn = lambda_client.get_function(FunctionName=NOTIFIER_FUNCTION)
-        self.clients.sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="lambda",
-            Endpoint=notifier_arn["Configuration"]["FunctionArn"],
-        )
         definition = render(substitutions, time_scale=self.options.time_scale)
         created_machine = self.clients.stepfunctions.create_state_machine(
             name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=role_arn
@@ -293,6 +373,8 @@ class LocalStack:
             "operations_table": names["operations_table"],
             "audit_table": names["audit_table"],
             "progress_topic_arn": names["topic_arn"],
+            "progress_queue_url": names["progress_queue_url"],
+            "progress_dead_letter_queue_url": names["progress_dead_letter_queue_url"],
             "time_scale": self.options.time_scale,
             # One local server; each cluster is served by the database named after its identifier.
             "postgres": {
