@@ -9,6 +9,7 @@ from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
 from bot.app import build_app
 from bot.config import default_dependencies
+from bot.request_guard import refuse_before_bolt, refuse_unhandled
 
 _handler: SlackRequestHandler | None = None
 
@@ -17,7 +18,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _handler
     if _handler is None:
         _handler = SlackRequestHandler(build_app(default_dependencies()))
-    return dict(_handler.handle(event, context))
+    refusal = refuse_before_bolt(event)
+    if refusal is not None:
+        return refusal
+    try:
+        return dict(_handler.handle(event, context))
+    except Exception as exc:  # a request shape Bolt cannot handle: a 4xx, never API Gateway's 502
+        return refuse_unhandled(event, default_dependencies().signing_secret, exc)
 
 
 def reset() -> None:

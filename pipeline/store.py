@@ -31,6 +31,7 @@ from pipeline.models import (
     Stage,
     StageRecord,
     utc_now,
+    validate_operation_id,
 )
 from pipeline.store_schema import (
     AUDIT_SORT_KEY,
@@ -126,13 +127,18 @@ class OperationStore:
         return operation
 
     def get(self, operation_id: str) -> Operation:
+        try:
+            validate_operation_id(operation_id)
+        except ValueError:
+            # Not an id (a button value, a lock or delivery marker sharing the table): no operation.
+            raise OperationNotFoundError(f"no operation has the id `{operation_id}`") from None
         with aws_call("read operation"):
             answer = self._db.get_item(
                 TableName=self._operations,
                 Key={OPERATION_KEY: {"S": operation_id}},
                 ConsistentRead=True,
             )
-        if "Item" not in answer or operation_id.startswith(LOCK_PREFIX):
+        if "Item" not in answer:
             raise OperationNotFoundError(f"no operation has the id `{operation_id}`")
         return Operation.model_validate(from_item(answer["Item"]))
 

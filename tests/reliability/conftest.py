@@ -1,0 +1,148 @@
+"""Reliability fixtures: local stacks shared between tests (a start costs seconds), isolated by
+distinct targets, cleared faults and an idle runtime between tests; and a guard that checks every
+test's logs, process output and Slack traffic for the stack's secrets."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import astuple, dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from local_stack.scenario import Driver
+from local_stack.slack_client import HttpReply, SlackClient
+from local_stack.stack import LocalStack, StackOptions
+from pipeline.store import OperationStore
+from tests.reliability.leaks import LogRecorder, assert_no_secrets_leaked, known_secrets
+
+pytestmark = pytest.mark.e2e
+
+
+class StackPool:
+    """At most one running stack (one per process); a module asking for other options replaces it."""
+
+    def __init__(self) -> None:
+        self._running: LocalStack | None = None
+        self._key: tuple[object, ...] | None = None
+
+    def get(self, options: StackOptions) -> LocalStack:
+        key = astuple(options)
+        if self._running is None or self._key != key:
+            self.close()
+            self._running = LocalStack(options).start()
+            self._key = key
+        return self._running
+
+    def close(self) -> None:
+        if self._running is not None:
+            self._running.stop()
+            self._running, self._key = None, None
+
+
+@pytest.fixture(scope="package")
+def stack_pool() -> Iterator[StackPool]:
+    pool = StackPool()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def stack_options() -> StackOptions:
+    """Override in a module for another stack (e.g. a short approval expiry)."""
+    return StackOptions(time_scale=0)
+
+
+@dataclass
+class SlackSide:
+    """What the tests, acting as Slack, handed to the bot and got back from it."""
+
+    response_urls: list[str] = field(default_factory=list)
+    http_answers: list[str] = field(default_factory=list)
+
+
+class RecordingSlackClient(SlackClient):
+    """Acts as Slack and remembers every response_url it gave the bot and every HTTP answer."""
+
+    def __init__(self, info: dict[str, Any], side: SlackSide) -> None:
+        super().__init__(info)
+        self.side = side
+
+    def response_url(self) -> str:
+        url = super().response_url()
+        self.side.response_urls.append(url)
+        return url
+
+    def post(self, body: str, **kwargs: Any) -> HttpReply:
+        reply = super().post(body, **kwargs)
+        self.side.http_answers.append(reply.body)
+        return reply
+
+
+@pytest.fixture
+def slack_side() -> SlackSide:
+    return SlackSide()
+
+
+@pytest.fixture
+def log_recorder() -> Iterator[LogRecorder]:
+    """Every log record of the process during the test, whatever logger or handler it goes to."""
+    recorder = LogRecorder()
+    with recorder.attached():
+        yield recorder
+
+
+@pytest.fixture
+def stack(
+    stack_pool: StackPool,
+    stack_options: StackOptions,
+    log_recorder: LogRecorder,
+    slack_side: SlackSide,
+    capfd: pytest.CaptureFixture[str],
+) -> Iterator[LocalStack]:
+    running = stack_pool.get(stack_options)
+    running.faults.clear()
+    yield running
+    # The next test starts from a quiet stack: no work in flight, no fault left armed.
+    idle = running.runtime.wait_idle(timeout=30)
+    running.faults.clear()
+    out, err = capfd.readouterr()
+    sys.stdout.write(out)  # still shown in the report if the test fails
+    sys.stderr.write(err)
+    assert idle, "asynchronous work still running 30 s after the test"
+    # Every test on a stack runs with known secrets: none may leak anywhere (issue 7).
+    assert_no_secrets_leaked(
+        running,
+        log_recorder,
+        known_secrets(running),
+        response_urls=slack_side.response_urls,
+        http_answers=slack_side.http_answers,
+        output=[out, err],
+    )
+
+
+@pytest.fixture
+def slack(stack: LocalStack, slack_side: SlackSide) -> RecordingSlackClient:
+    return RecordingSlackClient(stack.info, slack_side)
+
+
+@pytest.fixture
+def driver(stack: LocalStack, slack: RecordingSlackClient) -> Driver:
+    driving = Driver(stack.info)
+    driving.slack = slack
+    return driving
+
+
+@pytest.fixture
+def operations(stack: LocalStack) -> OperationStore:
+    info = stack.info
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=info["aws_endpoint_url"],
+        region_name=info["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    return OperationStore(dynamodb, info["operations_table"], info["audit_table"])
