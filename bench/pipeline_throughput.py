@@ -57,7 +57,7 @@ def play_restore(info: dict[str, Any], target: str) -> RestoreTiming:
         raise RuntimeError(f"Approve answered {clicked.status}: {clicked.body}")
     execution = driver.wait_for_execution_end(operation_id, timeout=STEP_TIMEOUT_SECONDS)
     seconds = time.perf_counter() - started
-    events = _history(driver, execution["executionArn"])
+    events = execution_history(driver, execution["executionArn"])
     kinds = Counter(str(event["type"]) for event in events)
     return RestoreTiming(
         operation_id=operation_id,
@@ -68,19 +68,25 @@ def play_restore(info: dict[str, Any], target: str) -> RestoreTiming:
         state_transitions=sum(n for kind, n in kinds.items() if kind.endswith("StateEntered")),
         history_events=len(events),
         retried_tasks=kinds["LambdaFunctionFailed"],
-        failure=_first_failure(events) if execution["status"] != "SUCCEEDED" else "",
+        failure=first_failure(events) if execution["status"] != "SUCCEEDED" else "",
     )
 
 
-def _first_failure(events: list[dict[str, Any]]) -> str:
+def first_failure(events: list[dict[str, Any]]) -> str:
+    """The first failed task (Lambda or service integration) of a history, else the execution's."""
+    for key in ("lambdaFunctionFailedEventDetails", "taskFailedEventDetails"):
+        for event in events:
+            if key in event:
+                details = event[key]
+                return f"{details.get('error')}: {str(details.get('cause', ''))[:300]}"
     for event in events:
-        details = event.get("lambdaFunctionFailedEventDetails")
-        if details:
-            return f"{details.get('error')}: {str(details.get('cause', ''))[:300]}"
-    return "no failed task in the history"
+        if "executionFailedEventDetails" in event:
+            details = event["executionFailedEventDetails"]
+            return f"{details.get('error')}: {details.get('cause', '')}"
+    return "no failure in the history"
 
 
-def _history(driver: Driver, execution_arn: str) -> list[dict[str, Any]]:
+def execution_history(driver: Driver, execution_arn: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     arguments: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
     while True:

@@ -5,9 +5,10 @@ Retry-After.
 Judged only by the stack's public behaviour: each operation's thread is read with
 conversations.replies and compared with what the pipeline recorded (the audit table's
 `<stage>.<status>` events, in order, cross-checked with the stages in the operations table).
-Stages before the approval card (validation) are shown by the card's checklist, not as replies,
-so they are not expected in the thread. Every expected reply must appear exactly once and in
-order; the total time is compared with the lower bound of one message per second.
+Events before the approval card exists (validation) are shown by the card's checklist and may
+or may not also appear as replies; if they do, at most once and in order. Every other event
+must appear exactly once and in order; the total time is compared with the lower bound of one
+message per second.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Any
 
 import boto3
 
-from bench.pipeline_throughput import play_restore
+from bench.pipeline_throughput import execution_history, first_failure, play_restore
 from bench.results import BenchResult, Measure
 from bench.scenes import drain
-from local_stack.scenario import APPROVE, Driver, ScenarioError
+from local_stack.scenario import APPROVE, Driver, ScenarioError, wait_for
 from local_stack.stack import LocalStack, StackOptions
 from pipeline.models import STAGE_TITLES, Stage, StageStatus
 from pipeline.store import OperationStore
@@ -33,7 +34,7 @@ from pipeline.store import OperationStore
 NAME = "progress_rate_limit"
 STEP_TIMEOUT_SECONDS = 300
 QUIET_SECONDS = 30  # no new message for this long after every execution ended: delivery is over
-NOT_REPLIED = {Stage.VALIDATE, Stage.APPROVAL}  # before the card: shown in its checklist
+BEFORE_CARD = {Stage.VALIDATE}  # shown in the card's checklist; a reply is optional
 _VERBS = {
     "started": StageStatus.STARTED,
     "done": StageStatus.SUCCEEDED,
@@ -56,25 +57,30 @@ class Played:
 @dataclass
 class ThreadCheck:
     operation_id: str
-    expected: list[Step]
+    expected: list[Step]  # every stage event the pipeline recorded, in order
     delivered: list[Step]
     other_replies: int
     approval_requests: int
     last_ts: float
+    has_card: bool
     missing: list[Step] = field(default_factory=list)
     duplicated: list[Step] = field(default_factory=list)
     unexpected: list[Step] = field(default_factory=list)
     in_order: bool = True
-    table_mismatch: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def required(self) -> list[Step]:
+        return [step for step in self.expected if step[0] not in BEFORE_CARD]
 
     @property
     def messages(self) -> int:
         """Messages this restore posted in the channel: its card and every reply."""
-        return 1 + len(self.delivered) + self.other_replies
+        return int(self.has_card) + len(self.delivered) + self.other_replies
 
     @property
     def exact(self) -> bool:
-        return not (self.missing or self.duplicated or self.unexpected or self.table_mismatch)
+        return not (self.missing or self.duplicated or self.unexpected or self.problems)
 
 
 def play(info: dict[str, Any], target: str) -> Played:
@@ -86,16 +92,31 @@ def play(info: dict[str, Any], target: str) -> Played:
             info["users"]["requester"], f"{info['seed']['snapshot']} {target}"
         )
         played.operation_id = driver.operation_id_from(response_url, timeout=STEP_TIMEOUT_SECONDS)
-        card = driver.card(played.operation_id, timeout=STEP_TIMEOUT_SECONDS)
-        driver.click(info["users"]["approver"], card, APPROVE)
-        played.status = str(
-            driver.wait_for_execution_end(played.operation_id, STEP_TIMEOUT_SECONDS)["status"]
-        )
+        card = _card_unless_ended(driver, played.operation_id)
+        if card is not None:
+            driver.click(info["users"]["approver"], card, APPROVE)
+            driver.wait_for_execution_end(played.operation_id, STEP_TIMEOUT_SECONDS)
     except ScenarioError as exc:
         played.error = str(exc)
-        if played.operation_id:
-            played.status = str(driver.execution(played.operation_id).get("status", "UNKNOWN"))
+    if played.operation_id:
+        execution = driver.execution(played.operation_id)
+        played.status = str(execution.get("status", "UNKNOWN"))
+        if played.status == "FAILED":
+            played.error = first_failure(execution_history(driver, execution["executionArn"]))
     return played
+
+
+def _card_unless_ended(driver: Driver, operation_id: str) -> dict[str, Any] | None:
+    """The approval card; None when the execution ended without one (bounded wait)."""
+
+    def probe() -> tuple[dict[str, Any] | None] | None:
+        try:
+            return (driver.card(operation_id, timeout=0.01),)
+        except ScenarioError:
+            ended = driver.execution(operation_id)["status"] != "RUNNING"
+            return (None,) if ended else None
+
+    return wait_for(f"the card of {operation_id}", probe, STEP_TIMEOUT_SECONDS, interval=0.25)[0]
 
 
 def run(quick: bool) -> BenchResult:
@@ -175,16 +196,27 @@ def _check(driver: Driver, store: OperationStore, operation_id: str) -> ThreadCh
             else:
                 delivered.append(step)
         last_ts = max(last_ts, float(thread[0]["ts"]))
-    check = ThreadCheck(operation_id, expected, delivered, other, approval_requests, last_ts)
+    check = ThreadCheck(
+        operation_id,
+        expected,
+        delivered,
+        other,
+        approval_requests,
+        last_ts,
+        has_card=bool(operation.slack_message_ts),
+    )
     counts = Counter(delivered)
-    check.missing = [step for step in expected if step not in counts]
+    if not operation.slack_message_ts:
+        check.problems.append("no approval card was posted (the restore could not ask)")
+        return check
+    check.missing = [step for step in expected if step not in counts and step[0] not in BEFORE_CARD]
     check.duplicated = [step for step, n in counts.items() if n > 1]
     check.unexpected = [step for step in counts if step not in expected]
     first_seen = list(dict.fromkeys(step for step in delivered if step in expected))
     check.in_order = first_seen == [step for step in expected if step in counts]
     for stage, record in operation.stages.items():
-        if stage not in NOT_REPLIED and (stage, record.status) not in expected:
-            check.table_mismatch.append(f"{stage} is {record.status} in the table, not audited")
+        if (stage, record.status) not in expected:
+            check.problems.append(f"{stage} is {record.status} in the table, not audited")
     return check
 
 
@@ -194,7 +226,7 @@ def _expected_steps(store: OperationStore, operation_id: str) -> list[Step]:
         stage, _, status = event.action.partition(".")
         if event.actor != "pipeline" or stage not in Stage.__members__.values():
             continue
-        if status in StageStatus.__members__.values() and Stage(stage) not in NOT_REPLIED:
+        if status in StageStatus.__members__.values():
             steps.append((Stage(stage), StageStatus(status)))
     return steps
 
@@ -216,8 +248,8 @@ def _report(
     failed_async: int,
 ) -> None:
     messages = sum(c.messages for c in checks)
-    expected = sum(len(c.expected) for c in checks)
-    delivered_once = sum(len(c.expected) - len(c.missing) for c in checks)
+    expected = sum(len(c.required) for c in checks)
+    delivered_once = sum(len(c.required) - len(c.missing) for c in checks)
     last = max((c.last_ts for c in checks), default=started_wall)
     total = last - started_wall
     lower_bound = float(messages)  # one message per second in the channel
@@ -262,7 +294,7 @@ def _thread_data(check: ThreadCheck) -> dict[str, Any]:
         "delivered": [f"{stage}.{status}" for stage, status in check.delivered],
         "other_replies": check.other_replies,
         "in_order": check.in_order,
-        "table_mismatch": check.table_mismatch,
+        "problems": check.problems,
     }
 
 
@@ -282,9 +314,9 @@ def _notes(
             problems.append("unexpected " + ", ".join(f"{s}.{t}" for s, t in c.unexpected))
         if not c.in_order:
             problems.append("out of order")
-        if c.approval_requests != 1:
-            problems.append(f"{c.approval_requests} 'Approval needed' replies")
-        problems.extend(c.table_mismatch)
+        if c.has_card and c.approval_requests != 1:
+            problems.append(f"{c.approval_requests} 'Approval needed' replies, not 1")
+        problems.extend(c.problems)
         if problems:
             result.notes.append(f"DELIVERY PROBLEM in {c.operation_id}: {'; '.join(problems)}")
     if failed_async:

@@ -152,7 +152,7 @@ def render_table(results: Sequence[BenchResult]) -> str:
 
 
 def _number(value: float) -> str:
-    if float(value).is_integer() and abs(value) >= 10:
+    if float(value).is_integer():
         return str(int(value))
     if abs(value) >= 100:
         return f"{value:.0f}"
