@@ -25,16 +25,19 @@ class AwsFaults:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._throttles: Counter[str] = Counter()
+        self._throttles: dict[str, deque[bool]] = {}  # per action: the next calls, throttled?
         self._failures: dict[str, deque[AwsError]] = {}
         self._restore_status: str | None = None
         self.injected: Counter[str] = Counter()  # what was actually injected, for assertions
 
-    def throttle(self, rds_action: str, times: int) -> None:
+    def throttle(self, rds_action: str, times: int, *, after: int = 0) -> None:
         """The next `times` calls of an RDS backend action (e.g. `restore_db_cluster_from_snapshot`)
-        answer `Throttling`, as AWS does under load."""
+        answer `Throttling`, as AWS does under load. `after` lets that many calls through first
+        (to reach, say, a wait loop's describe rather than the stage's own); a later rule for the
+        same action follows the earlier ones."""
         with self._lock:
-            self._throttles[rds_action] += times
+            plan = self._throttles.setdefault(rds_action, deque())
+            plan.extend([False] * after + [True] * times)
 
     def fail(self, rds_action: str, code: str, message: str, times: int = 1) -> None:
         """The next `times` calls of an RDS backend action answer the error `code`: a permanent
@@ -50,9 +53,9 @@ class AwsFaults:
 
     def take_throttle(self, rds_action: str) -> bool:
         with self._lock:
-            if self._throttles[rds_action] <= 0:
+            plan = self._throttles.get(rds_action)
+            if not plan or not plan.popleft():
                 return False
-            self._throttles[rds_action] -= 1
             self.injected[f"throttle:{rds_action}"] += 1
             return True
 

@@ -105,13 +105,14 @@ def stack(
     running = stack_pool.get(stack_options)
     running.faults.clear()
     yield running
-    # The next test starts from a quiet stack: no work in flight, no fault left armed.
-    idle = running.runtime.wait_idle(timeout=30)
+    # The next test starts from a quiet stack: no work in flight, every progress event delivered
+    # (none dead-lettered), no fault left armed.
+    idle = running.wait_for_progress_delivered(timeout=30)
     running.faults.clear()
     out, err = capfd.readouterr()
     sys.stdout.write(out)  # still shown in the report if the test fails
     sys.stderr.write(err)
-    assert idle, "asynchronous work still running 30 s after the test"
+    assert idle, "work in flight or progress undelivered 30 s after the test"
     # Every test on a stack runs with known secrets: none may leak anywhere (issue 7).
     assert_no_secrets_leaked(
         running,
