@@ -18,6 +18,8 @@ from pipeline.models import OperationStatus, ProgressEvent, Stage, StageRecord, 
 from pipeline.store import OperationStore
 
 PIPELINE_ACTOR = "pipeline"
+# Stage statuses a repeated start leaves alone (a failed stage may be started again).
+_STARTED_ONCE = frozenset({StageStatus.STARTED, StageStatus.SUCCEEDED, StageStatus.SKIPPED})
 
 
 FIFO_SUFFIX = ".fifo"
@@ -63,8 +65,10 @@ class StageReporter:
 
     def started(self, operation_id: str, stage: Stage, detail: str) -> None:
         current = self.store.get(operation_id).stages.get(stage)
-        if current is not None and current.status == StageStatus.STARTED:
-            return  # a retried invocation: the start was already recorded and announced
+        if current is not None and current.status in _STARTED_ONCE:
+            # A retried invocation: the start was already recorded and announced, or the stage
+            # has even ended; announcing it again would show a finished stage running.
+            return
         self.store.record_stage(
             operation_id,
             stage,

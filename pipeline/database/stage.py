@@ -29,10 +29,10 @@ from pipeline.database.connection import (
     transaction,
 )
 from pipeline.database.credentials import CredentialStore, secret_name
-from pipeline.database.scripts import applied_scripts, run_scripts
+from pipeline.database.scripts import SCRIPT_AUDIT_ACTION, applied_scripts, run_scripts
 from pipeline.database.users import act_for_owners, apply_grants, ensure_login_role, ensure_schema
 from pipeline.errors import DatabaseSetupError, FatalError, RetryableError
-from pipeline.models import Stage, StageStatus
+from pipeline.models import AuditEvent, Stage, StageStatus
 from pipeline.observability import logger
 from pipeline.progress import PIPELINE_ACTOR
 
@@ -57,8 +57,14 @@ def setup_database(
 ) -> dict[str, Any]:
     """Run stage 8 for the operation's target cluster; returns `{users, scripts}`."""
     settings = ctx.settings
+    operation = ctx.store.get(operation_id)
+    done = operation.stages.get(Stage.SETUP_DATABASE)
+    if done is not None and done.status == StageStatus.SUCCEEDED:
+        # A repeated invocation of a call that succeeded (Lambda or Step Functions retried it):
+        # answer as the first one did, without touching the cluster, secrets or audit log again.
+        return recorded_result(ctx.store.audit_events(operation_id))
     connector = connector or connector_from_settings(settings)
-    cluster_id = ctx.store.get(operation_id).target_cluster
+    cluster_id = operation.target_cluster
     reporter = ctx.reporter
     reporter.started(
         operation_id, Stage.SETUP_DATABASE, f"Setting up database users on {cluster_id}"
@@ -75,6 +81,17 @@ def setup_database(
         operation_id, Stage.SETUP_DATABASE, StageStatus.SUCCEEDED, detail, resources=resources
     )
     return result
+
+
+def recorded_result(events: Sequence[AuditEvent]) -> dict[str, Any]:
+    """`{users, scripts}` of a completed set-up, from what its audit events recorded."""
+    users = [str(e.detail.get("user")) for e in events if e.action == USER_AUDIT_ACTION]
+    scripts = [
+        str(e.detail.get("script"))
+        for e in events
+        if e.action == SCRIPT_AUDIT_ACTION and e.detail.get("outcome") == "succeeded"
+    ]
+    return {"users": list(dict.fromkeys(users)), "scripts": list(dict.fromkeys(scripts))}
 
 
 def _run(

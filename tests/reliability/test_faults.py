@@ -10,11 +10,11 @@ import pytest
 
 from local_stack.scenario import APPROVE, Driver
 from local_stack.stack import LocalStack
-from local_stack.world import ENGINE, ENGINE_VERSION, MASTER_USER
 from pipeline.models import OperationStatus, Stage, StageStatus
 from pipeline.store import OperationStore
 from tests.e2e.flows import click, wait_for_thread
 from tests.reliability.outcomes import assert_one_consistent_outcome, new_operation
+from tests.reliability.world import clusters, existing_cluster
 
 pytestmark = pytest.mark.e2e
 # (RDS action, calls let through first, the state whose call it throttles). Twice each: more than
@@ -44,34 +44,6 @@ def throttled_states(driver: Driver, operation_id: str) -> set[str]:
         if details.get("error") == "AwsThrottledError":
             states.add(state)
     return states
-
-
-def existing_cluster(stack: LocalStack, name: str) -> str:
-    """A cluster with one instance to replace (what a team's staging cluster looks like)."""
-    rds = stack.clients.rds()
-    rds.create_db_cluster(
-        DBClusterIdentifier=name,
-        Engine=ENGINE,
-        EngineVersion=ENGINE_VERSION,
-        MasterUsername=MASTER_USER,
-        MasterUserPassword="not-a-real-password-1",
-    )
-    rds.create_db_instance(
-        DBInstanceIdentifier=f"{name}-1",
-        DBClusterIdentifier=name,
-        Engine=ENGINE,
-        DBInstanceClass="db.r6g.large",
-    )
-    return name
-
-
-def clusters(stack: LocalStack) -> set[str]:
-    regions = (stack.info["region"], stack.info["seed"]["source_region"])
-    return {
-        cluster["DBClusterIdentifier"]
-        for region in regions
-        for cluster in stack.clients.rds(region).describe_db_clusters()["DBClusters"]
-    }
 
 
 def assert_no_cluster_lost_without_final_snapshot(
