@@ -253,15 +253,23 @@ def _report(
     last = max((c.last_ts for c in checks), default=started_wall)
     total = last - started_wall
     lower_bound = float(messages)  # one message per second in the channel
-    exact = [c for c in checks if c.exact and c.in_order]
+    with_card = [c for c in checks if c.has_card]
+    exact = [c for c in with_card if c.exact and c.in_order]
     succeeded = sum(p.status == "SUCCEEDED" for p in played)
+    result.add(
+        Measure(
+            "restores that got their approval card",
+            len(with_card),
+            "",
+            f"of {len(played)}; {succeeded} SUCCEEDED (failures in the notes)",
+        )
+    )
     result.add(
         Measure(
             "threads exactly once and in order",
             len(exact),
             "",
-            f"of {len(played)} restores ({succeeded} SUCCEEDED); progress replies "
-            f"{delivered_once}/{expected} delivered",
+            f"of {len(with_card)} threads; progress replies {delivered_once}/{expected} delivered",
         )
     )
     result.add(Measure("missing progress replies", expected - delivered_once, ""))

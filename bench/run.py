@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 import traceback
@@ -51,6 +52,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def run_one(name: str, quick: bool) -> BenchResult:
+    load_before = _load()
     started = time.perf_counter()
     print(f"== {name}{' (quick)' if quick else ''} ...", file=sys.stderr, flush=True)
     try:
@@ -59,8 +61,18 @@ def run_one(name: str, quick: bool) -> BenchResult:
         traceback.print_exc()
         result = BenchResult(name, name, error=f"{type(exc).__name__}: {exc}")
     result.seconds = time.perf_counter() - started
+    # Other work on the machine shows up in the tails; say how busy it was.
+    result.data["load_average_before_after"] = [load_before, _load()]
+    result.notes.append(
+        f"1-min load average {load_before:.1f} before, {_load():.1f} after, on "
+        f"{os.cpu_count()} CPUs; took {result.seconds:.0f} s."
+    )
     print(f"== {name} took {result.seconds:.0f}s", file=sys.stderr, flush=True)
     return result
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else 0.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
