@@ -16,12 +16,22 @@ from bot.config import default_dependencies
 from bot.decisions import TaskError, send_task_failure
 from bot.deps import BotDependencies
 from bot.text import slack_date
-from pipeline.errors import FatalError
+from pipeline.errors import FatalError, RetryableError
 from pipeline.models import OperationStatus, validate_operation_id
 
 
 class ApprovalCardError(FatalError):
     """The approval card could not be posted (the bot is not in the channel, say)."""
+
+
+class SlackUnavailableError(RetryableError):
+    """Slack kept answering 429/5xx or could not be reached; the state machine retries the task."""
+
+
+# Slack's answers that say "later", not "never": the task is retried with backoff.
+_TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "service_unavailable", "fatal_error"}
+)
 
 
 def request_approval(deps: BotDependencies, operation_id: str, task_token: str) -> None:
@@ -44,8 +54,16 @@ def request_approval(deps: BotDependencies, operation_id: str, task_token: str) 
         raise ApprovalCardError(f"operation {operation_id} has no Slack channel to ask in")
     try:
         ts = post_card(deps, operation, channel)
+    except OSError as exc:  # connection refused, timed out, DNS: after the client's own retries
+        raise SlackUnavailableError(
+            f"could not reach Slack to post the approval card: {exc}"
+        ) from exc
     except SlackApiError as exc:
         code = exc.response.get("error", "unknown_error")
+        if code in _TRANSIENT_ERRORS or exc.response.status_code >= 500:
+            raise SlackUnavailableError(
+                f"Slack did not accept the approval card yet ({code}); retrying"
+            ) from exc
         raise ApprovalCardError(
             f"could not post the approval card in channel {channel}: {code} "
             "(is the app invited to the channel?)"

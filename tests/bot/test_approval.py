@@ -14,7 +14,7 @@ from bot.decisions import approve
 from bot.deps import BotDependencies
 from bot.ids import ActionId
 from bot.notifier import deliver, delivery_log
-from bot.request_approval import request_approval
+from bot.request_approval import ApprovalCardError, SlackUnavailableError, request_approval
 from pipeline.models import OperationStatus, ProgressEvent
 from pipeline.stages.lifecycle import finish_operation
 from tests.bot.conftest import (
@@ -299,3 +299,25 @@ def test_a_timed_out_token_is_reported_politely(flow: Flow) -> None:
     assert "Too late" in reply
     assert flow.deps.store.get(operation_id).status == OperationStatus.EXPIRED
     assert flow.deps.store.lock_holder("new-db") is None
+
+
+def test_slack_rate_limiting_the_card_is_retried_by_the_workflow_not_fatal(flow: Flow) -> None:
+    operation_id = flow.request()
+    flow.http.slack.fail_next("chat.postMessage", status=429, retry_after=0, times=20)
+    with pytest.raises(SlackUnavailableError, match="ratelimited"):
+        flow.deliver_task(operation_id)
+    assert flow.deps.store.get(operation_id).slack_message_ts is None
+
+
+def test_a_channel_the_bot_cannot_post_in_fails_the_approval_task(
+    flow: Flow, deps: BotDependencies
+) -> None:
+    operation_id = flow.request()
+    deps.store.update(
+        operation_id,
+        request=deps.store.get(operation_id).request.model_copy(
+            update={"origin": {"channel_id": "C0NOSUCHCH"}}
+        ),
+    )
+    with pytest.raises(ApprovalCardError, match="channel_not_found"):
+        flow.deliver_task(operation_id)
