@@ -35,6 +35,7 @@ from pipeline.errors import DatabaseSetupError, FatalError, RetryableError
 from pipeline.models import AuditEvent, Stage, StageStatus
 from pipeline.observability import logger
 from pipeline.progress import PIPELINE_ACTOR
+from pipeline.stages.common import ensure_acting
 
 USER_AUDIT_ACTION = "setup_database.user"
 MASTER_AUDIT_ACTION = "setup_database.master_password"
@@ -63,6 +64,7 @@ def setup_database(
         # A repeated invocation of a call that succeeded (Lambda or Step Functions retried it):
         # answer as the first one did, without touching the cluster, secrets or audit log again.
         return recorded_result(ctx.store.audit_events(operation_id))
+    ensure_acting(operation)
     connector = connector or connector_from_settings(settings)
     cluster_id = operation.target_cluster
     reporter = ctx.reporter

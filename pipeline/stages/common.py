@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import TypedDict
 
 from pipeline.context import PipelineContext
-from pipeline.errors import FatalError
+from pipeline.errors import FatalError, InvalidTransitionError
 from pipeline.models import Operation, Plan, Stage, StageStatus
 
 
@@ -18,8 +18,20 @@ class CheckResult(TypedDict):
     attempt: int
 
 
+def ensure_acting(operation: Operation) -> None:
+    """Raise InvalidTransitionError once the operation has ended. StopExecution (a cancel) cannot
+    stop a Lambda invocation already in flight: that invocation must not go on to copy, delete,
+    restore or set up anything for a restore that was cancelled (or failed) in the meantime."""
+    if operation.status.is_terminal:
+        raise InvalidTransitionError(
+            f"operation {operation.operation_id} is {operation.status}: its stages do nothing more",
+            current_status=operation.status,
+        )
+
+
 def load_plan(ctx: PipelineContext, operation_id: str) -> tuple[Operation, Plan]:
     operation = ctx.store.get(operation_id)
+    ensure_acting(operation)
     if operation.plan is None:
         raise FatalError(f"operation {operation_id} has no plan: the validate stage did not run")
     return operation, operation.plan

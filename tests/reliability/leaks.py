@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -118,7 +118,7 @@ def button_values(stack: LocalStack) -> list[str]:
     return values
 
 
-def find_leaks(secrets: dict[str, str], places: dict[str, Iterable[str]]) -> list[str]:
+def find_leaks(secrets: Mapping[str, str], places: Mapping[str, Iterable[str]]) -> list[str]:
     leaks = []
     for where, texts in places.items():
         for text in texts:

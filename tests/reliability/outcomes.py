@@ -26,8 +26,13 @@ EXECUTION_ENDS: dict[OperationStatus, set[tuple[str, str | None]]] = {
     OperationStatus.FAILED: {("FAILED", "RestoreFailed")},
     OperationStatus.DENIED: {("FAILED", "ApprovalDenied")},
     OperationStatus.EXPIRED: {("FAILED", "ApprovalExpired")},
-    # Cancelled before approval the state machine records it; once running, the bot stops it.
-    OperationStatus.CANCELLED: {("FAILED", "RestoreCancelled"), ("ABORTED", "RestoreCancelled")},
+    # Cancelled before approval the state machine records it; once running, the bot stops it
+    # (moto reports no error for a stopped execution; AWS reports the one StopExecution gave).
+    OperationStatus.CANCELLED: {
+        ("FAILED", "RestoreCancelled"),
+        ("ABORTED", "RestoreCancelled"),
+        ("ABORTED", None),
+    },
 }
 
 

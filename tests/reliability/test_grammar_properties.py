@@ -79,7 +79,7 @@ def test_any_text_is_a_command_or_a_specific_error(text: str) -> None:
         assert isinstance(command, HelpCommand | ListCommand)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data(), restore_requests())
 def test_a_valid_request_typed_any_way_parses_back_to_itself(
     data: st.DataObject, request: RestoreRequest

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from local_stack.scenario import APPROVE, Driver
+from local_stack.scenario import APPROVE, Driver, wait_for
 from local_stack.stack import LocalStack
 from pipeline.models import OperationStatus
 from pipeline.store import OperationStore
@@ -19,6 +19,15 @@ from tests.reliability.outcomes import (
     all_at_once,
     assert_one_consistent_outcome,
     new_operation,
+)
+from tests.reliability.world import (
+    PIPELINE,
+    approve_in_store,
+    create_operation,
+    differences,
+    existing_cluster,
+    invoke,
+    world,
 )
 
 pytestmark = pytest.mark.e2e
@@ -148,3 +157,41 @@ def test_approve_racing_cancel_has_one_outcome(
         assert operation.status in {OperationStatus.CANCELLED, OperationStatus.SUCCEEDED}
         if operation.status == OperationStatus.CANCELLED:
             assert operation.cancelled_by == users["requester"]
+
+
+def test_a_stage_in_flight_when_the_restore_is_cancelled_acts_no_more(
+    stack: LocalStack, driver: Driver, operations: OperationStore
+) -> None:
+    """StopExecution cannot stop a Lambda invocation already running. The approve/cancel race made
+    deterministic: the stages' invocations arrive after the cancel and must not copy, delete,
+    restore or set up anything."""
+    seed, users = stack.info["seed"], stack.info["users"]
+    target = existing_cluster(stack, "race-in-flight")
+    operation_id = create_operation(
+        stack, operations, f"{seed['cross_region_snapshot_arn']} {target} --replace"
+    )
+    invoke(stack, "validate", {"operation_id": operation_id})
+    approve_in_store(operations, operation_id, users["approver"])
+    invoke(stack, "lifecycle", {"operation_id": operation_id, "action": "begin"})
+    reply, _ = driver.request(users["requester"], f"cancel {operation_id}")
+    assert reply.status == 200
+    wait_for(
+        "the cancel to be recorded",
+        lambda: operations.get(operation_id).status == OperationStatus.CANCELLED,
+        timeout=30,
+    )
+    before = world(stack, operations, operation_id)
+
+    late = {
+        function: stack.runtime.invoke(
+            f"aurora-restore-{function}", {"operation_id": operation_id, **extra}
+        ).error_type
+        for function, extra in PIPELINE
+        if function not in {"lifecycle", "notify"}
+    }
+
+    assert late == dict.fromkeys(late, "InvalidTransitionError")
+    assert differences(before, world(stack, operations, operation_id)) == []
+    cluster = driver.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0]
+    assert [m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]] == [f"{target}-1"]
+    assert operations.lock_holder(target) is None

@@ -1,12 +1,12 @@
-"""Lambda may run a function twice with the same event (an async retry, a Step Functions retry after
-a timeout). Every handler, invoked twice in a row through the local stack's Lambda runtime, acts
-once: the second invocation leaves AWS, Secrets Manager, Slack and the stored operation as the
-first one left them."""
+"""Lambda may run a function twice with the same event: an asynchronous invocation is retried, and
+Step Functions retries a task whose invocation reported an error after the work was done
+(`Lambda.ServiceException`). Every handler, invoked twice in a row through the local stack's
+Lambda runtime, acts once: the second invocation leaves AWS, Secrets Manager, Slack and the stored
+operation as the first one left them."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,68 +16,21 @@ from local_stack.stack import LocalStack
 from pipeline.models import (
     OperationStatus,
     ProgressEvent,
-    RestoreRequest,
     Stage,
     StageStatus,
-    new_operation_id,
-    utc_now,
 )
 from pipeline.store import OperationStore
-from tests.reliability.world import differences, existing_cluster, world
+from tests.reliability.world import (
+    PIPELINE,
+    approve_in_store,
+    create_operation,
+    differences,
+    existing_cluster,
+    invoke,
+    world,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def create_operation(stack: LocalStack, operations: OperationStore, text: str) -> str:
-    """Store an operation and lock its target as the bot does, without starting an execution:
-    the test plays the state machine, one handler at a time."""
-    snapshot, target, *flags = text.split()
-    info = stack.info
-    request = RestoreRequest(
-        snapshot=snapshot,
-        target_cluster=target,
-        replace="--replace" in flags,
-        requester=info["users"]["requester"],
-        origin={"channel_id": info["channel_id"], "team_id": info["team_id"]},
-    )
-    operation_id = new_operation_id()
-    operations.create(
-        operation_id, request, approval_expires_at=utc_now() + timedelta(seconds=3600)
-    )
-    operations.acquire_lock(target, operation_id, ttl_seconds=3600)
-    return operation_id
-
-
-def invoke(stack: LocalStack, function: str, event: dict[str, Any]) -> bytes:
-    result = stack.runtime.invoke(f"aurora-restore-{function}", event)
-    assert result.error_type is None, result.payload
-    return result.payload
-
-
-def approve_in_store(operations: OperationStore, operation_id: str, approver: str) -> None:
-    operations.add_approval(operation_id, approver)
-    operations.transition(
-        operation_id,
-        OperationStatus.APPROVED,
-        expected={OperationStatus.PENDING_APPROVAL},
-        decided_by=approver,
-    )
-
-
-# The pipeline in order: (function, extra event fields). Check functions get attempt 0: each is
-# ready at once in the emulated world, so both invocations see the same state.
-PIPELINE: list[tuple[str, dict[str, Any]]] = [
-    ("lifecycle", {"action": "begin"}),
-    ("copy-snapshot", {}),
-    ("check-copy", {"attempt": 0}),
-    ("delete-target", {}),
-    ("check-delete", {"attempt": 0}),
-    ("restore-cluster", {}),
-    ("check-restore", {"attempt": 0}),
-    ("setup-database", {}),
-    ("archive", {}),
-    ("notify", {}),
-]
 
 
 # Functions whose output the state machine reads (Choice states, Retry loops); the others' output
