@@ -178,9 +178,10 @@ def _install_data_hooks() -> None:
         _patch(RDSBackend, name, _with_data_hook(getattr(RDSBackend, name), hook))
 
 
-def _with_data_hook(
-    original: Callable[..., Any], hook: Callable[[ClusterDatabases, dict[str, Any]], None]
-) -> Callable[..., Any]:
+DataHook = Callable[[ClusterDatabases, dict[str, Any], Any], None]
+
+
+def _with_data_hook(original: Callable[..., Any], hook: DataHook) -> Callable[..., Any]:
     signature = inspect.signature(original)
 
     @functools.wraps(original)
@@ -200,41 +201,44 @@ def _with_data_hook(
             # server: two restores resetting the same master role at once would fail with
             # "tuple concurrently updated", which RDS never answers. One data change at a time.
             with _DATA_LOCK:
-                hook(data, arguments)
+                hook(data, arguments, result)
         return result
 
     return call
 
 
-def _on_snapshot(data: ClusterDatabases, args: dict[str, Any]) -> None:
+def _on_snapshot(data: ClusterDatabases, args: dict[str, Any], _: Any) -> None:
     if data.serves(args["db_cluster_identifier"]):
         data.on_snapshot(args["db_cluster_identifier"], args["db_cluster_snapshot_identifier"])
 
 
-def _on_copy(data: ClusterDatabases, args: dict[str, Any]) -> None:
+def _on_copy(data: ClusterDatabases, args: dict[str, Any], _: Any) -> None:
     source = args["source_db_cluster_snapshot_identifier"]
     if data.server.database_exists(snapshot_database_name(source)):
         data.on_copy_snapshot(source, args["target_db_cluster_snapshot_identifier"])
 
 
-def _on_restore(data: ClusterDatabases, args: dict[str, Any]) -> None:
+def _on_restore(data: ClusterDatabases, args: dict[str, Any], cluster: DBCluster) -> None:
     data.on_restore(args["from_snapshot_id"], args["overrides"]["db_cluster_identifier"])
+    # One server holds every cluster's roles: the restored cluster gets a master role of its own
+    # (RDS would keep the source's name in a separate cluster; names here must differ).
+    cluster.master_username = data.give_own_master(cluster.db_cluster_identifier)
 
 
-def _on_modify(data: ClusterDatabases, args: dict[str, Any]) -> None:
+def _on_modify(data: ClusterDatabases, args: dict[str, Any], _: Any) -> None:
     cluster_id = args["kwargs"]["db_cluster_identifier"]
     password = args["kwargs"].get("master_user_password")
     if password and data.serves(cluster_id):
         data.on_master_password(cluster_id, password)
 
 
-_DATA_HOOKS: dict[str, Callable[[ClusterDatabases, dict[str, Any]], None]] = {
+_DATA_HOOKS: dict[str, DataHook] = {
     "create_db_cluster_snapshot": _on_snapshot,
     "copy_db_cluster_snapshot": _on_copy,
-    "delete_db_cluster_snapshot": lambda data, args: data.on_delete_snapshot(
+    "delete_db_cluster_snapshot": lambda data, args, _: data.on_delete_snapshot(
         args["db_snapshot_identifier"]
     ),
     "restore_db_cluster_from_snapshot": _on_restore,
     "modify_db_cluster": _on_modify,
-    "delete_db_cluster": lambda data, args: data.on_delete(args["cluster_identifier"]),
+    "delete_db_cluster": lambda data, args, _: data.on_delete(args["cluster_identifier"]),
 }

@@ -10,10 +10,13 @@ database serving a cluster is named after the cluster identifier, a snapshot is 
 (`CREATE DATABASE ... TEMPLATE`), and a restore is a copy of the snapshot. Its hooks are called by
 the RDS emulation; `Pg8000Connector(endpoint_override=...)` sends cluster endpoints here.
 
-Limitation: PostgreSQL roles belong to the server, not to a database, so every cluster shares role
-names. A restored cluster keeps its source's master user (as on Aurora), so resetting its master
-password also changes the source's. The admin is a separate role that hooks never alter, so no
-cluster operation can lock the stack out.
+Limitation: PostgreSQL roles belong to the server, not to a database. So that resetting one
+cluster's master password never touches another's, a restored cluster gets a master role of its
+own (`<cluster>_master`, which RDS then reports as the cluster's master username; on Aurora it
+keeps the source's name). Application users are not separated: two clusters whose configuration
+names the same users share them, and the second one's set-up cannot alter roles the first created.
+The admin is a separate role that hooks never alter, so no cluster operation can lock the stack
+out.
 """
 
 from __future__ import annotations
@@ -364,6 +367,27 @@ class ClusterDatabases:
         self.server.drop_database(target)  # RDS accepted the restore: no such cluster exists
         self.server.create_database(target, template=source)
 
+    def give_own_master(self, cluster_id: str) -> str:
+        """Aurora clusters have roles of their own; clusters sharing this one server do not. A
+        restored cluster therefore gets a master role of its own that owns everything in its
+        database, so resetting its master password never changes another cluster's."""
+        database = self.database_for(cluster_id)
+        previous = self.master_user(cluster_id)
+        role = _master_role_name(cluster_id)
+        with contextlib.closing(self.server.connect()) as admin:
+            verifier = literal(scram_sha256_verifier(generate_password()))
+            exists = admin.run("SELECT 1 FROM pg_roles WHERE rolname = :name", name=role)
+            verb = "ALTER" if exists else "CREATE"
+            admin.run(
+                f"{verb} ROLE {identifier(role)} WITH LOGIN CREATEDB CREATEROLE PASSWORD {verifier}"
+            )
+            admin.run(f"ALTER DATABASE {identifier(database)} OWNER TO {identifier(role)}")
+        with contextlib.closing(self.server.connect(database)) as admin:
+            admin.run(
+                _REOWN_OBJECTS.replace(":old", literal(previous)).replace(":new", literal(role))
+            )
+        return role
+
     def on_master_password(self, cluster_id: str, password: str) -> None:
         """ModifyDBCluster(MasterUserPassword=...): reset the cluster's master role password."""
         master = self.master_user(cluster_id)
@@ -388,6 +412,43 @@ class ClusterDatabases:
         if not self.server.database_exists(source):
             raise LocalPostgresError(f"no local database `{source}` to copy")
         self.server.create_database(target, template=source)
+
+
+def _master_role_name(cluster_id: str) -> str:
+    name = f"{cluster_id.lower()}_master"
+    if len(name) <= 63:  # PostgreSQL would silently truncate a longer name
+        return name
+    return (
+        f"{cluster_id.lower()[:44]}_{hashlib.sha256(cluster_id.encode()).hexdigest()[:10]}_master"
+    )
+
+
+# Hands every schema, relation and routine of one role to another, inside one database (REASSIGN
+# OWNED would also move databases the old role owns elsewhere). Tables first: their serial
+# sequences follow them and cannot be moved on their own.
+_REOWN_OBJECTS = """
+DO $$
+DECLARE item record;
+BEGIN
+  FOR item IN SELECT nspname FROM pg_namespace WHERE nspowner = (:old)::regrole LOOP
+    EXECUTE format('ALTER SCHEMA %I OWNER TO %I', item.nspname, :new);
+  END LOOP;
+  FOR item IN SELECT oid::regclass AS name, relkind FROM pg_class
+              WHERE relowner = (:old)::regrole AND relkind IN ('r', 'p', 'v', 'm', 'f') LOOP
+    EXECUTE format('ALTER %s %s OWNER TO %I',
+      CASE item.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                        WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, item.name, :new);
+  END LOOP;
+  FOR item IN SELECT oid::regclass AS name FROM pg_class
+              WHERE relowner = (:old)::regrole AND relkind = 'S' LOOP
+    EXECUTE format('ALTER SEQUENCE %s OWNER TO %I', item.name, :new);
+  END LOOP;
+  FOR item IN SELECT oid::regprocedure AS name FROM pg_proc
+              WHERE proowner = (:old)::regrole LOOP
+    EXECUTE format('ALTER ROUTINE %s OWNER TO %I', item.name, :new);
+  END LOOP;
+END $$;
+"""
 
 
 def remove_data_dir(server: LocalPostgres) -> None:
