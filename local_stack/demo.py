@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
+
+import pg8000.native
 
 from local_stack.scenario import APPROVE, Driver, ScenarioError
 from local_stack.stack import CHANNEL, USERS, LocalStack, StackOptions
@@ -33,7 +37,10 @@ def run_demo(out: TextIO = sys.stdout, options: StackOptions | None = None) -> i
         names = {user_id: name for user_id, name in USERS.values()}
         out.write(render_channel(read_channel(driver.web, info["channel_id"]), names, CHANNEL[1]))
         out.write("\n" + _summary(driver, operation_id, execution, seed["existing_target"]))
-        return 0 if execution["status"] == "SUCCEEDED" else 1
+        if execution["status"] != "SUCCEEDED":
+            return 1
+        out.write(_database_check(stack, seed["existing_target"]))
+        return 0
 
 
 def _summary(driver: Driver, operation_id: str, execution: dict, target: str) -> str:
@@ -58,6 +65,48 @@ def _summary(driver: Driver, operation_id: str, execution: dict, target: str) ->
         else "final snapshot   none",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _database_check(stack: LocalStack, target: str) -> str:
+    """Log in as the read-only user with the password the pipeline stored in Secrets Manager."""
+    secrets = stack.clients.secretsmanager
+    prefix = f"aurora-restore/{target}/"
+    names = sorted(
+        entry["Name"]
+        for page in secrets.get_paginator("list_secrets").paginate()
+        for entry in page["SecretList"]
+        if entry["Name"].startswith(prefix)
+    )
+    analytics: dict[str, Any] = json.loads(
+        secrets.get_secret_value(SecretId=prefix + "analytics")["SecretString"]
+    )
+    postgres = stack.info["postgres"]
+    with contextlib.closing(
+        pg8000.native.Connection(
+            analytics["username"],
+            host=postgres["host"],
+            port=postgres["port"],
+            database=target,
+            password=analytics["password"],
+        )
+    ) as connection:
+        customers = connection.run("SELECT count(*) FROM public.customers")[0][0]
+        sample = connection.run("SELECT email FROM public.customers ORDER BY id LIMIT 1")[0][0]
+        orders = connection.run("SELECT count(*) FROM orders.orders")[0][0]
+        try:
+            connection.run("DELETE FROM orders.orders")
+            writable = "yes (unexpected!)"
+        except pg8000.native.DatabaseError:
+            writable = "no (read-only, as configured)"
+    users = ", ".join(name.removeprefix(prefix) for name in names)
+    return "\n".join(
+        [
+            f"secrets          {users} (Secrets Manager, under {prefix})",
+            f"as `analytics`   {customers} customers, {orders} orders from the source snapshot;",
+            f"                 emails masked (e.g. {sample}); can write: {writable}",
+            "",
+        ]
+    )
 
 
 def main() -> int:

@@ -1,0 +1,27 @@
+"""`make demo` runs this scenario; it must succeed and show what a person needs to see."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from local_stack.demo import run_demo
+from local_stack.stack import StackOptions
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_plays_an_approved_replace_restore_to_the_end() -> None:
+    out = io.StringIO()
+
+    assert run_demo(out, StackOptions(time_scale=0)) == 0
+
+    text = out.getvalue()
+    assert "Approve clicked by alex.approver" in text
+    assert "Restore succeeded." in text
+    assert "outcome          SUCCEEDED" in text
+    assert "(available, kept)" in text  # the replaced cluster's final snapshot
+    assert "emails masked (e.g. customer-1@example.invalid)" in text
+    assert "can write: no" in text
+    assert "<@U" not in text  # mentions are shown as names, as Slack shows them
