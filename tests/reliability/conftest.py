@@ -1,12 +1,12 @@
-"""Reliability fixtures: local stacks shared between tests (a start costs seconds), isolated by
-distinct targets, cleared faults and an idle runtime between tests; and a guard that checks every
-test's logs, process output and Slack traffic for the stack's secrets."""
+"""Reliability fixtures: one local stack shared by the suite (a start costs seconds), tests kept
+apart by distinct targets, cleared faults and delivered progress between them; and a guard that
+checks every test's logs, process output and Slack traffic for the stack's secrets."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -18,41 +18,12 @@ from local_stack.stack import LocalStack, StackOptions
 from pipeline.store import OperationStore
 from tests.reliability.leaks import LogRecorder, assert_no_secrets_leaked, known_secrets
 
-pytestmark = pytest.mark.e2e
-
-
-class StackPool:
-    """At most one running stack (one per process); a module asking for other options replaces it."""
-
-    def __init__(self) -> None:
-        self._running: LocalStack | None = None
-        self._key: tuple[object, ...] | None = None
-
-    def get(self, options: StackOptions) -> LocalStack:
-        key = astuple(options)
-        if self._running is None or self._key != key:
-            self.close()
-            self._running = LocalStack(options).start()
-            self._key = key
-        return self._running
-
-    def close(self) -> None:
-        if self._running is not None:
-            self._running.stop()
-            self._running, self._key = None, None
-
 
 @pytest.fixture(scope="package")
-def stack_pool() -> Iterator[StackPool]:
-    pool = StackPool()
-    yield pool
-    pool.close()
-
-
-@pytest.fixture(scope="module")
-def stack_options() -> StackOptions:
-    """Override in a module for another stack (e.g. a short approval expiry)."""
-    return StackOptions(time_scale=0)
+def shared_stack() -> Iterator[LocalStack]:
+    """One local stack for the whole suite (one per process; a start costs seconds)."""
+    with LocalStack(StackOptions(time_scale=0)) as running:
+        yield running
 
 
 @dataclass
@@ -96,13 +67,12 @@ def log_recorder() -> Iterator[LogRecorder]:
 
 @pytest.fixture
 def stack(
-    stack_pool: StackPool,
-    stack_options: StackOptions,
+    shared_stack: LocalStack,
     log_recorder: LogRecorder,
     slack_side: SlackSide,
     capfd: pytest.CaptureFixture[str],
 ) -> Iterator[LocalStack]:
-    running = stack_pool.get(stack_options)
+    running = shared_stack
     running.faults.clear()
     yield running
     # The next test starts from a quiet stack: no work in flight, every progress event delivered

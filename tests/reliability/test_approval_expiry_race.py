@@ -1,8 +1,12 @@
 """Approve racing the approval's expiry: clicks just before, at and just after the deadline each end
-in one consistent outcome (approved and restored, or expired), never both and never neither."""
+in one consistent outcome (approved and restored, or expired), never both and never neither.
+
+The shared stack's policy gives approvers an hour; these restores are started the way the bot
+starts them, with the approval expiring after the policy's minimum instead."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from functools import partial
@@ -10,10 +14,11 @@ from functools import partial
 import pytest
 
 from local_stack.scenario import APPROVE, Driver
-from local_stack.stack import LocalStack, StackOptions
+from local_stack.stack import LocalStack
 from pipeline.models import OperationStatus
 from pipeline.store import OperationStore
-from tests.reliability.outcomes import all_at_once, assert_one_consistent_outcome, new_operation
+from tests.reliability.outcomes import all_at_once, assert_one_consistent_outcome
+from tests.reliability.world import create_operation
 
 pytestmark = pytest.mark.e2e
 EXPIRY_SECONDS = 5  # the policy's minimum
@@ -21,9 +26,24 @@ EXPIRY_SECONDS = 5  # the policy's minimum
 CLICK_OFFSETS = (-1.5, -0.1, -0.03, 0.2)
 
 
-@pytest.fixture(scope="module")
-def stack_options() -> StackOptions:
-    return StackOptions(time_scale=0, approval_timeout_seconds=EXPIRY_SECONDS)
+def start_with_short_expiry(
+    stack: LocalStack, driver: Driver, operations: OperationStore, target: str
+) -> str:
+    """The bot's start of a restore (operation, lock, execution) with a short approval expiry."""
+    snapshot = stack.info["seed"]["snapshot"]
+    operation_id = create_operation(
+        stack, operations, f"{snapshot} {target}", expires_in=EXPIRY_SECONDS
+    )
+    execution = driver.sfn.start_execution(
+        stateMachineArn=stack.info["state_machine_arn"],
+        name=operation_id,
+        input=json.dumps(
+            {"operation_id": operation_id, "approval_timeout_seconds": EXPIRY_SECONDS}
+        ),
+    )
+    operations.update(operation_id, execution_arn=execution["executionArn"])
+    driver.card(operation_id)
+    return operation_id
 
 
 def approval_deadline(driver: Driver, operation_id: str) -> float:
@@ -40,7 +60,7 @@ def test_approvals_near_the_deadline_have_one_outcome(
 ) -> None:
     info = stack.info
     operation_ids = [
-        new_operation(driver, f"{info['seed']['snapshot']} race-expiry-{n}")
+        start_with_short_expiry(stack, driver, operations, f"race-expiry-{n}")
         for n in range(len(CLICK_OFFSETS))
     ]
     cards = {op: driver.card(op) for op in operation_ids}

@@ -60,7 +60,7 @@ def test_throttling_in_every_stage_is_retried_to_success(
     stack: LocalStack, driver: Driver, operations: OperationStore
 ) -> None:
     seed = stack.info["seed"]
-    target = existing_cluster(stack, "staging-throttled")
+    target = existing_cluster(stack, "throttled-target")
     operation_id = new_operation(driver, f"{seed['cross_region_snapshot_arn']} {target} --replace")
     for action, after, _ in THROTTLE_PLAN:  # armed once the plan is made: approval's work is next
         stack.faults.throttle(action, THROTTLES, after=after)

@@ -41,7 +41,7 @@ def test_no_secret_reaches_logs_output_slack_or_buttons(
     caplog.set_level(logging.DEBUG, logger="aurora_restore")
     info, users = stack.info, stack.info["users"]
     snapshot = info["seed"]["snapshot"]
-    restored = new_operation(driver, f"{snapshot} staging-secrets --instances 2")
+    restored = new_operation(driver, f"{snapshot} dev-secrets --instances 2")
     click(driver, restored, APPROVE, users["approver"])
     denied = new_operation(driver, f"{snapshot} secrets-denied")
     click(driver, denied, DENY, users["approver"])

@@ -32,9 +32,11 @@ def existing_cluster(stack: LocalStack, name: str) -> str:
     return name
 
 
-def create_operation(stack: LocalStack, operations: OperationStore, text: str) -> str:
+def create_operation(
+    stack: LocalStack, operations: OperationStore, text: str, *, expires_in: int = 3600
+) -> str:
     """Store an operation and lock its target as the bot does, without starting an execution:
-    the test plays the state machine, one handler at a time."""
+    the test plays the state machine, or starts it with its own input."""
     snapshot, target, *flags = text.split()
     info = stack.info
     request = RestoreRequest(
@@ -46,7 +48,7 @@ def create_operation(stack: LocalStack, operations: OperationStore, text: str) -
     )
     operation_id = new_operation_id()
     operations.create(
-        operation_id, request, approval_expires_at=utc_now() + timedelta(seconds=3600)
+        operation_id, request, approval_expires_at=utc_now() + timedelta(seconds=expires_in)
     )
     operations.acquire_lock(target, operation_id, ttl_seconds=3600)
     return operation_id
