@@ -14,7 +14,8 @@ Limitation: PostgreSQL roles belong to the server, not to a database. So that re
 cluster's master password never touches another's, a restored cluster gets a master role of its
 own (`<cluster>_master`, which RDS then reports as the cluster's master username; on Aurora it
 keeps the source's name). Application users are not separated: two clusters whose configuration
-names the same users share them, and the second one's set-up cannot alter roles the first created.
+names the same users share them (each restored master is given ADMIN over the users that exist when
+it is restored), so concurrent set-ups of such clusters can still step on each other.
 The admin is a separate role that hooks never alter, so no cluster operation can lock the stack
 out.
 """
@@ -382,6 +383,17 @@ class ClusterDatabases:
                 f"{verb} ROLE {identifier(role)} WITH LOGIN CREATEDB CREATEROLE PASSWORD {verifier}"
             )
             admin.run(f"ALTER DATABASE {identifier(database)} OWNER TO {identifier(role)}")
+            # PostgreSQL 16 lets a CREATEROLE role alter only roles it administers. Application
+            # users other clusters' set-ups created are server-wide here, so this cluster's master
+            # administers them too (never another cluster's master: those own databases).
+            shared = admin.run(
+                "SELECT rolname FROM pg_roles r WHERE rolname !~ '^pg_' AND NOT rolsuper "
+                "AND rolname <> :role AND NOT EXISTS "
+                "(SELECT 1 FROM pg_database d WHERE d.datdba = r.oid)",
+                role=role,
+            )
+            for (name,) in shared:
+                admin.run(f"GRANT {identifier(name)} TO {identifier(role)} WITH ADMIN OPTION")
         with contextlib.closing(self.server.connect(database)) as admin:
             admin.run(
                 _REOWN_OBJECTS.replace(":old", literal(previous)).replace(":new", literal(role))

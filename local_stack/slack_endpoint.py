@@ -17,7 +17,8 @@ from typing import Any
 from local_stack.lambda_runtime import LambdaRuntime
 
 EVENTS_PATH = "/slack/events"
-MAX_BODY_BYTES = 1_000_000  # far above anything Slack sends; larger bodies are refused unread
+MAX_BODY_BYTES = 1_000_000  # far above anything Slack sends; larger bodies are refused
+DRAIN_LIMIT_BYTES = 10_000_000  # API Gateway's own payload limit: read (and drop) up to this
 BAD_GATEWAY_BODY = b'{"message": "Internal server error"}'
 
 
@@ -27,8 +28,9 @@ class SlackEndpoint:
     def __init__(self, runtime: LambdaRuntime, function_name: str, host: str = "127.0.0.1") -> None:
         self._runtime = runtime
         self._function_name = function_name
-        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
+        self._server = ThreadingHTTPServer((host, 0), _SlackRequestHandler)
         self._server.daemon_threads = True
+        self._server.endpoint = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -44,42 +46,6 @@ class SlackEndpoint:
         if self._thread.is_alive():  # shutdown() would wait forever for a loop never started
             self._server.shutdown()
         self._server.server_close()
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                if self.path.split("?")[0] != EVENTS_PATH:
-                    self._reply(HTTPStatus.NOT_FOUND, {}, b"not found")
-                    return
-                try:
-                    length = int(self.headers.get("Content-Length") or 0)
-                except ValueError:
-                    length = -1
-                if length < 0 or length > MAX_BODY_BYTES:
-                    self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {}, b"payload too large")
-                    return
-                body = self.rfile.read(length) if length else b""
-                status, headers, payload = endpoint.dispatch(dict(self.headers.items()), body)
-                self._reply(status, headers, payload)
-
-            def do_GET(self) -> None:
-                self._reply(HTTPStatus.METHOD_NOT_ALLOWED, {}, b"POST only")
-
-            def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name.lower() not in {"content-length", "connection"}:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return  # request lines carry nothing useful here; bodies must never be logged
-
-        return Handler
 
     def dispatch(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         """Invoke the bot function with an API Gateway (REST, v1) proxy event."""
@@ -105,3 +71,46 @@ class SlackEndpoint:
         payload = response.get("body") or ""
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         return int(response.get("statusCode", 200)), dict(response.get("headers") or {}), data
+
+
+class _SlackRequestHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        if self.path.split("?")[0] != EVENTS_PATH:
+            self._reply(HTTPStatus.NOT_FOUND, {}, b"not found")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            if 0 < length <= DRAIN_LIMIT_BYTES:
+                self._drain(length)  # so the client reads our answer, not a broken pipe
+            self.close_connection = True
+            self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {}, b"payload too large")
+            return
+        body = self.rfile.read(length) if length else b""
+        endpoint: SlackEndpoint = self.server.endpoint  # type: ignore[attr-defined]
+        status, headers, payload = endpoint.dispatch(dict(self.headers.items()), body)
+        self._reply(status, headers, payload)
+
+    def do_GET(self) -> None:
+        self._reply(HTTPStatus.METHOD_NOT_ALLOWED, {}, b"POST only")
+
+    def _drain(self, length: int) -> None:
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                return
+            length -= len(chunk)
+
+    def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in {"content-length", "connection"}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # request lines carry nothing useful here; bodies must never be logged
