@@ -160,20 +160,17 @@ def deny(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
     if not decision.allowed:
         return ClickResult(f":no_entry: {decision.message}", changed=False)
     try:
-        operation = store.transition(
+        operation = _close_pending(
+            deps,
             operation_id,
             OperationStatus.DENIED,
-            expected={OperationStatus.PENDING_APPROVAL},
+            clicker=clicker,
+            error=TaskError.DENIED,
+            audit=("approval.decided", {"outcome": "denied"}),
             decided_by=clicker,
         )
     except InvalidTransitionError:
         return ClickResult(_settled(store.get(operation_id)), changed=False)
-    store.audit(operation_id, _actor(clicker), "approval.decided", {"outcome": "denied"})
-    token = store.task_token(operation_id)
-    # Without a token yet, the request-approval task sees DENIED and fails the task itself.
-    if token is not None:
-        send_task_failure(deps, token, TaskError.DENIED, f"denied by {clicker}")
-    store.release_lock(operation.target_cluster, operation_id)
     return ClickResult(
         f":no_entry: Denied. Nothing will be restored into `{operation.target_cluster}`.",
         changed=True,
@@ -205,10 +202,13 @@ def cancel(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResul
 def _cancel_pending(deps: BotDependencies, operation: Operation, clicker: str) -> ClickResult:
     store, operation_id = deps.store, operation.operation_id
     try:
-        operation = store.transition(
+        operation = _close_pending(
+            deps,
             operation_id,
             OperationStatus.CANCELLED,
-            expected={OperationStatus.PENDING_APPROVAL},
+            clicker=clicker,
+            error=TaskError.CANCELLED,
+            audit=("operation.cancel_requested", {"was": "pending"}),
             cancelled_by=clicker,
         )
     except InvalidTransitionError:
@@ -216,16 +216,35 @@ def _cancel_pending(deps: BotDependencies, operation: Operation, clicker: str) -
         if current.status.is_terminal:
             return ClickResult(_settled(current), changed=False)
         return _cancel_running(deps, current, clicker)  # approved in the meantime
-    store.audit(operation_id, _actor(clicker), "operation.cancel_requested", {"was": "pending"})
-    token = store.task_token(operation_id)
-    if token is not None:
-        # The state machine records the cancellation (lifecycle `cancel`).
-        send_task_failure(deps, token, TaskError.CANCELLED, f"cancelled by {clicker}")
-    store.release_lock(operation.target_cluster, operation_id)
     return ClickResult(
         f":heavy_multiplication_x: Cancelled `{operation_id}` before approval; nothing was changed.",
         changed=True,
     )
+
+
+def _close_pending(
+    deps: BotDependencies,
+    operation_id: str,
+    outcome: OperationStatus,
+    *,
+    clicker: str,
+    error: TaskError,
+    audit: tuple[str, dict[str, str]],
+    **fields: str,
+) -> Operation:
+    """PENDING_APPROVAL → denied or cancelled (first writer wins, else InvalidTransitionError);
+    then the workflow hears of it (the state machine records the outcome) and the lock goes."""
+    store = deps.store
+    operation = store.transition(
+        operation_id, outcome, expected={OperationStatus.PENDING_APPROVAL}, **fields
+    )
+    store.audit(operation_id, _actor(clicker), *audit)
+    token = store.task_token(operation_id)
+    # Without a token yet, the request-approval task sees the outcome and fails the task itself.
+    if token is not None:
+        send_task_failure(deps, token, error, f"{STATUS_WORDS[outcome]} by {clicker}")
+    store.release_lock(operation.target_cluster, operation_id)
+    return operation
 
 
 def _cancel_running(deps: BotDependencies, operation: Operation, clicker: str) -> ClickResult:
