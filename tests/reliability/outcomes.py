@@ -4,14 +4,12 @@ log, the target lock and the card in Slack all tell the same story."""
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from bot.blocks import render_card
 from local_stack.scenario import Driver, wait_for
-from local_stack.slack_client import HttpReply
 from local_stack.transcript import block_text
 from pipeline.models import TERMINAL_STATUSES, Operation, OperationStatus
 from pipeline.store import OperationStore
@@ -86,11 +84,12 @@ def assert_one_consistent_outcome(
 ) -> Operation:
     """Wait for the end, then check every record of it agrees; returns the operation."""
     execution = driver.wait_for_execution_end(operation_id, timeout=timeout)
-    operation = wait_for(
-        f"{operation_id} to reach a terminal status",
-        lambda: (lambda op: op if op.status.is_terminal else None)(operations.get(operation_id)),
-        timeout,
-    )
+
+    def ended() -> Operation | None:
+        current = operations.get(operation_id)
+        return current if current.status.is_terminal else None
+
+    operation = wait_for(f"{operation_id} to reach a terminal status", ended, timeout)
     ends = EXECUTION_ENDS[operation.status]
     assert (execution["status"], execution.get("error")) in ends, (operation.status, execution)
     assert operations.lock_holder(operation.target_cluster) != operation_id
@@ -115,7 +114,3 @@ def assert_one_consistent_outcome(
     )
     assert not buttons_of(driver, operation_id)
     return operations.get(operation_id)
-
-
-def replies_of(answers: list[HttpReply]) -> Counter[int]:
-    return Counter(answer.status for answer in answers)
