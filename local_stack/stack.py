@@ -397,6 +397,9 @@ def _aws_env(endpoint_url: str, port: int, region: str) -> dict[str, str]:
         # One quick SDK retry, then the state machine's Retry: faults injected by the tests meet
         # the same retry layers as on AWS, without botocore's multi-second backoff.
         "AWS_MAX_ATTEMPTS": "2",
+        # Every function shares this process (and its clients): adaptive mode's client-side rate
+        # limiter would let one injected throttle slow every later call of every function.
+        "AWS_RETRY_MODE": "standard",
         "MOTO_PORT": str(port),  # moto's Step Functions interpreter calls Lambda on this port
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "AuroraRestoreLocal",

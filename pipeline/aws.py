@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+
 # Adaptive retries absorb short throttling bursts before our own typed errors (and the state
-# machine's Retry) take over. The attempt count follows AWS_MAX_ATTEMPTS (botocore's default: 3).
-_BOTO_CONFIG = Config(retries={"mode": "adaptive"})
+# machine's Retry) take over. The attempt count follows AWS_MAX_ATTEMPTS (botocore's default: 3);
+# AWS_RETRY_MODE overrides the mode (the local stack, whose functions share one process and so
+# would share adaptive mode's client-side rate limiter, uses `standard`).
+def _boto_config() -> Config:
+    return Config(retries={"mode": os.environ.get("AWS_RETRY_MODE", "adaptive")})
 
 
 @dataclass
@@ -28,7 +33,7 @@ class AwsClients:
                 service,
                 region_name=key[1],
                 endpoint_url=self.endpoint_url,
-                config=_BOTO_CONFIG,
+                config=_boto_config(),
             )
         return self._cache[key]
 
