@@ -69,6 +69,11 @@ def request_approval(deps: BotDependencies, operation_id: str, task_token: str) 
             "(is the app invited to the channel?)"
         ) from exc
     operation = store.update(operation_id, slack_channel=channel, slack_message_ts=ts)
+    if operation.status != OperationStatus.PENDING_APPROVAL:
+        # Decided (or cancelled) while the card was being posted: the decision could not update
+        # a card whose ts was not stored yet, so show the outcome instead of live buttons.
+        refresh_card(deps, operation)
+        return
     reply_in_thread(deps, operation, _ask_approvers(deps, operation.approval_expires_at))
 
 
