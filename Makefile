@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot pipeline infra local_stack
+	$(BIN)/mypy bot pipeline infra local_stack bench
 
 unit: $(STAMP)
 	$(BIN)/pytest

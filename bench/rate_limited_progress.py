@@ -168,7 +168,9 @@ def _wait_for_delivery(
         if seen != last_seen:
             last_change, last_seen = time.monotonic(), seen
         complete = all(not c.missing for c in checks)
-        quiet = time.monotonic() - last_change > QUIET_SECONDS and stack.runtime.wait_idle(0)
+        quiet = time.monotonic() - last_change > QUIET_SECONDS and (
+            stack.wait_for_progress_delivered(timeout=0)
+        )
         if complete or quiet or time.monotonic() > deadline:
             if complete:
                 time.sleep(3)  # a late duplicate would show within a few Retry-After cycles
