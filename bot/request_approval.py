@@ -7,6 +7,8 @@ instead of posting a second one.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -28,6 +30,7 @@ class SlackUnavailableError(RetryableError):
     """Slack kept answering 429/5xx or could not be reached; the state machine retries the task."""
 
 
+logger = logging.getLogger("aurora_restore.bot.request_approval")
 # Slack's answers that say "later", not "never": the task is retried with backoff.
 _TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "service_unavailable", "fatal_error"}
@@ -44,10 +47,10 @@ def request_approval(deps: BotDependencies, operation_id: str, task_token: str) 
             TaskError.DENIED if operation.status == OperationStatus.DENIED else TaskError.CANCELLED
         )
         send_task_failure(deps, task_token, error, f"operation is {operation.status}")
-        refresh_card(deps, operation)
+        _courtesy(operation_id, "update the card", lambda: refresh_card(deps, operation))
         return
-    if operation.slack_message_ts:
-        refresh_card(deps, operation)  # a retry: the card is already there
+    if operation.slack_message_ts:  # a retry: the card is already there
+        _courtesy(operation_id, "update the card", lambda: refresh_card(deps, operation))
         return
     channel = operation.request.origin.get("channel_id")
     if not channel:
@@ -72,9 +75,19 @@ def request_approval(deps: BotDependencies, operation_id: str, task_token: str) 
     if operation.status != OperationStatus.PENDING_APPROVAL:
         # Decided (or cancelled) while the card was being posted: the decision could not update
         # a card whose ts was not stored yet, so show the outcome instead of live buttons.
-        refresh_card(deps, operation)
+        _courtesy(operation_id, "update the card", lambda: refresh_card(deps, operation))
         return
-    reply_in_thread(deps, operation, _ask_approvers(deps, operation.approval_expires_at))
+    prompt = _ask_approvers(deps, operation.approval_expires_at)
+    _courtesy(operation_id, "ping the approvers", lambda: reply_in_thread(deps, operation, prompt))
+
+
+def _courtesy(operation_id: str, doing: str, call: Callable[[], object]) -> None:
+    """Once the card is up, a Slack hiccup on a follow-up message must not fail the restore."""
+    try:
+        call()
+    except (SlackApiError, OSError) as exc:
+        code = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        logger.warning("could not %s for %s: %s", doing, operation_id, code)
 
 
 def _ask_approvers(deps: BotDependencies, expires_at: Any) -> str:
