@@ -18,6 +18,7 @@ import boto3
 from slack_sdk import WebClient
 
 from local_stack.slack_client import HttpReply, SlackClient
+from pipeline.store import OperationStore
 
 OPERATION_ID = re.compile(r"\bar-\d{14}-[0-9a-f]{6}\b")
 APPROVE = "restore-approval-approve"
@@ -57,6 +58,12 @@ class Driver:
         endpoint = self.info["aws_endpoint_url"]
         self.sfn = session.client("stepfunctions", endpoint_url=endpoint)
         self.rds = session.client("rds", endpoint_url=endpoint)
+        # The operations and audit tables, read the way an auditor would: boto3 on the endpoint.
+        self.store = OperationStore(
+            session.client("dynamodb", endpoint_url=endpoint),
+            self.info["operations_table"],
+            self.info["audit_table"],
+        )
 
     # ----- Slack ---------------------------------------------------------------------------------
     def request(self, user: str, text: str) -> tuple[HttpReply, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
 from local_stack.scenario import Driver
@@ -34,12 +33,4 @@ def driver(stack: LocalStack) -> Driver:
 @pytest.fixture
 def operations(stack: LocalStack) -> OperationStore:
     """The operations and audit tables, read with boto3 through the stack's AWS endpoint."""
-    info = stack.info
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=info["aws_endpoint_url"],
-        region_name=info["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    return OperationStore(dynamodb, info["operations_table"], info["audit_table"])
+    return Driver(stack.info).store

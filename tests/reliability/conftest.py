@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
 
 from local_stack.scenario import Driver
@@ -108,12 +107,4 @@ def driver(stack: LocalStack, slack: RecordingSlackClient) -> Driver:
 
 @pytest.fixture
 def operations(stack: LocalStack) -> OperationStore:
-    info = stack.info
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=info["aws_endpoint_url"],
-        region_name=info["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    return OperationStore(dynamodb, info["operations_table"], info["audit_table"])
+    return Driver(stack.info).store
