@@ -74,9 +74,10 @@ def send_task_failure(deps: BotDependencies, token: str, error: TaskError, cause
     return True
 
 
-def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
-    store = deps.store
-    operation = store.get(operation_id)
+def _refusal(
+    deps: BotDependencies, operation: Operation, clicker: str, *, approvals_so_far: list[str]
+) -> ClickResult | None:
+    """Why this click cannot decide (already settled, or not allowed by the policy), if so."""
     if operation.status != OperationStatus.PENDING_APPROVAL:
         return ClickResult(_settled(operation), changed=False)
     decision = can_approve(
@@ -84,10 +85,19 @@ def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResu
         clicker=clicker,
         groups_of_clicker=deps.groups_of(clicker),
         requester=operation.request.requester,
-        approvals_so_far=operation.approvers,
+        approvals_so_far=approvals_so_far,
     )
     if not decision.allowed:
         return ClickResult(f":no_entry: {decision.message}", changed=False)
+    return None
+
+
+def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
+    store = deps.store
+    operation = store.get(operation_id)
+    refusal = _refusal(deps, operation, clicker, approvals_so_far=operation.approvers)
+    if refusal is not None:
+        return refusal
     token = store.task_token(operation_id)
     if token is None:
         return ClickResult(
@@ -148,17 +158,10 @@ def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResu
 def deny(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
     store = deps.store
     operation = store.get(operation_id)
-    if operation.status != OperationStatus.PENDING_APPROVAL:
-        return ClickResult(_settled(operation), changed=False)
-    decision = can_approve(
-        deps.policy,
-        clicker=clicker,
-        groups_of_clicker=deps.groups_of(clicker),
-        requester=operation.request.requester,
-        approvals_so_far=(),  # an approver may still change their mind and deny
-    )
-    if not decision.allowed:
-        return ClickResult(f":no_entry: {decision.message}", changed=False)
+    # An approver who already approved may still change their mind and deny.
+    refusal = _refusal(deps, operation, clicker, approvals_so_far=[])
+    if refusal is not None:
+        return refusal
     try:
         operation = _close_pending(
             deps,
