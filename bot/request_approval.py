@@ -19,7 +19,8 @@ from bot.decisions import TaskError, send_task_failure
 from bot.deps import BotDependencies
 from bot.text import slack_date
 from pipeline.errors import FatalError, RetryableError
-from pipeline.models import OperationStatus, validate_operation_id
+from pipeline.models import OperationStatus
+from pipeline.naming import validate_operation_id
 
 
 class ApprovalCardError(FatalError):

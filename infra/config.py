@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from infra.constants import DEFAULT_STACK_NAME
 from infra.statemachine import execution_budget_seconds, state_machine_timeout_seconds
-from pipeline.models import validate_instance_class, validate_region
+from pipeline.naming import validate_instance_class, validate_region
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO_ROOT / "infra" / "config.example.yaml"

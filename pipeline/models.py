@@ -6,71 +6,24 @@ call, with a message naming the field and what is allowed.
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-CLUSTER_ID_RULE = (
-    "1-63 letters, digits or hyphens, starting with a letter, "
-    "with no two consecutive hyphens and no trailing hyphen"
+from pipeline.naming import (
+    SnapshotKind,
+    parse_snapshot_reference,
+    validate_cluster_id,
+    validate_instance_class,
+    validate_instance_count,
+    validate_operation_id,
+    validate_region,
+    validate_requester,
+    validate_snapshot_reference,
 )
-SNAPSHOT_ID_RULE = (
-    "a snapshot name (1-255 letters, digits or hyphens, starting with a letter, no two consecutive "
-    "hyphens, no trailing hyphen), an automated snapshot name `rds:<name>`, a snapshot ARN, "
-    "or `latest:<source-cluster>`"
-)
-# Matched with fullmatch and ASCII digits only: `$` also matches before a trailing newline, and
-# `\d` matches any Unicode digit (`٣`), neither of which AWS accepts.
-_IDENT = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|-(?!-))*(?<!-)")
-_SNAPSHOT_ARN = re.compile(
-    r"arn:aws[a-z-]*:rds:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):(?P<account>[0-9]{12}):"
-    r"cluster-snapshot:(?P<name>(?:rds:)?[A-Za-z][A-Za-z0-9-]*)"
-)
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]")
-_INSTANCE_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
-_OPERATION_ID = re.compile(r"ar-[0-9]{14}-[0-9a-f]{6}")
-LATEST_PREFIX = "latest:"
-MAX_INSTANCES = 15  # Aurora allows one writer and up to 15 readers; we create at most 15 in all.
-
-
-def is_identifier(value: str, max_length: int) -> bool:
-    return 0 < len(value) <= max_length and _IDENT.fullmatch(value) is not None
-
-
-def _is_snapshot_name(value: str) -> bool:
-    """A manual snapshot name, or `rds:<name>` for an automated one (255 characters in all)."""
-    if value.startswith("rds:"):
-        return is_identifier(value[4:], 251)
-    return is_identifier(value, 255)
-
-
-def validate_cluster_id(value: str) -> str:
-    if not is_identifier(value, 63):
-        raise ValueError(f"`{value}` is not a valid cluster identifier: use {CLUSTER_ID_RULE}")
-    return value.lower()
-
-
-def validate_region(value: str) -> str:
-    if _REGION.fullmatch(value) is None:
-        raise ValueError(f"`{value}` is not an AWS region name such as `eu-west-1`")
-    return value
-
-
-def validate_instance_class(value: str) -> str:
-    if _INSTANCE_CLASS.fullmatch(value) is None:
-        raise ValueError(f"`{value}` is not a DB instance class such as `db.r6g.large`")
-    return value
-
-
-def validate_operation_id(value: str) -> str:
-    if _OPERATION_ID.fullmatch(value) is None:
-        raise ValueError(f"`{value}` is not an operation id such as `ar-20260101120000-1a2b3c`")
-    return value
-
 
 ClusterId = Annotated[str, AfterValidator(validate_cluster_id)]
 Region = Annotated[str, AfterValidator(validate_region)]
@@ -88,13 +41,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SnapshotKind(StrEnum):
-    MANUAL = "manual"
-    AUTOMATED = "automated"
-    ARN = "arn"
-    LATEST = "latest"
-
-
 class SnapshotRef(BaseModel):
     """A parsed snapshot reference: the user's text plus what kind of reference it is."""
 
@@ -108,37 +54,7 @@ class SnapshotRef(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> SnapshotRef:
-        text = text.strip()
-        if text.startswith(LATEST_PREFIX):
-            cluster = text[len(LATEST_PREFIX) :]
-            if not is_identifier(cluster, 63):
-                raise ValueError(
-                    f"`{text}`: after `latest:` give a source cluster identifier ({CLUSTER_ID_RULE})"
-                )
-            return cls(text=text, kind=SnapshotKind.LATEST, name=cluster.lower())
-        if text.startswith("arn:"):
-            match = _SNAPSHOT_ARN.fullmatch(text)
-            if match is None or not _is_snapshot_name(match["name"]):
-                raise ValueError(
-                    f"`{text}` is not a cluster snapshot ARN such as "
-                    "`arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:my-snap`"
-                )
-            return cls(
-                text=text,
-                kind=SnapshotKind.ARN,
-                name=match["name"],
-                region=match["region"],
-                account=match["account"],
-            )
-        if text.startswith("rds:"):
-            if not _is_snapshot_name(text):
-                raise ValueError(
-                    f"`{text}` is not a valid snapshot reference: use {SNAPSHOT_ID_RULE}"
-                )
-            return cls(text=text, kind=SnapshotKind.AUTOMATED, name=text.lower())
-        if not is_identifier(text, 255):
-            raise ValueError(f"`{text}` is not a valid snapshot reference: use {SNAPSHOT_ID_RULE}")
-        return cls(text=text, kind=SnapshotKind.MANUAL, name=text.lower())
+        return cls(**parse_snapshot_reference(text)._asdict())
 
 
 class RestoreRequest(BaseModel):
@@ -146,21 +62,15 @@ class RestoreRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    snapshot: str
+    snapshot: Annotated[str, AfterValidator(validate_snapshot_reference)]
     target_cluster: ClusterId
     replace: bool = False
     source_region: Region | None = None
     instance_class: InstanceClass | None = None
-    instance_count: int = Field(default=1, ge=1, le=MAX_INSTANCES)
+    instance_count: Annotated[int, AfterValidator(validate_instance_count)] = 1
     dry_run: bool = False
-    requester: str = Field(min_length=1, max_length=200)
+    requester: Annotated[str, AfterValidator(validate_requester)]
     origin: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("snapshot")
-    @classmethod
-    def _snapshot_reference(cls, value: str) -> str:
-        SnapshotRef.parse(value)
-        return value.strip()
 
     @property
     def snapshot_ref(self) -> SnapshotRef:

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline.models import validate_instance_class
+from pipeline.naming import validate_instance_class
 
 
 class PipelineSettings(BaseSettings):

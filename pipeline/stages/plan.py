@@ -17,7 +17,8 @@ from pipeline.errors import (
     SnapshotNotFoundError,
     TargetExistsError,
 )
-from pipeline.models import Plan, RestoreRequest, SnapshotKind, SnapshotRef, Stage, StageStatus
+from pipeline.models import Plan, RestoreRequest, SnapshotRef, Stage, StageStatus
+from pipeline.naming import SnapshotKind
 from pipeline.stages.common import failing_stage, instances_phrase
 
 MAX_IDENTIFIER = 63

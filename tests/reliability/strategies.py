@@ -7,7 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from pipeline.models import MAX_INSTANCES, RestoreRequest
+from pipeline.models import RestoreRequest
+from pipeline.naming import MAX_INSTANCES
 
 SUBCOMMANDS = ("status", "list", "cancel", "help")
 OPTIONS = ("--replace", "--dry-run", "--instances", "--source-region", "--instance-class")

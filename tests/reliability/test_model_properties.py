@@ -14,13 +14,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pipeline.models import (
+from pipeline.models import Operation, OperationStatus, RestoreRequest, SnapshotRef
+from pipeline.naming import (
     CLUSTER_ID_RULE,
-    Operation,
-    OperationStatus,
-    RestoreRequest,
     SnapshotKind,
-    SnapshotRef,
     validate_cluster_id,
     validate_instance_class,
     validate_operation_id,
