@@ -4,12 +4,10 @@ clicker (ephemerally) what happened or why they may not decide."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt import Ack, App, Respond
 
-from bot import decisions
-from bot.cards import refresh_card
 from bot.deps import BotDependencies
 from bot.errors import friendly_error
 from bot.ids import ActionId
@@ -19,10 +17,15 @@ def register(app: App, deps: BotDependencies) -> None:
     def acknowledge_click(ack: Ack) -> None:
         ack()
 
-    def lazy(
-        decide: Callable[[BotDependencies, str, str], decisions.ClickResult], action_name: str
-    ) -> Callable[..., None]:
+    def lazy(decision: Literal["approve", "deny"]) -> Callable[..., None]:
+        action_name = f"{decision} the restore"
+
         def record_decision(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+            # Imported here, by the lazy work: the ack path (and a cold start) stays light.
+            from bot import decisions
+            from bot.cards import refresh_card
+
+            decide = decisions.approve if decision == "approve" else decisions.deny
             clicker = str(body["user"]["id"])
             operation_id = str(action.get("value", ""))
             try:
@@ -36,9 +39,5 @@ def register(app: App, deps: BotDependencies) -> None:
         record_decision.__name__ = f"record_{action_name.replace(' ', '_')}"
         return record_decision
 
-    app.action(ActionId.APPROVE)(
-        ack=acknowledge_click, lazy=[lazy(decisions.approve, "approve the restore")]
-    )
-    app.action(ActionId.DENY)(
-        ack=acknowledge_click, lazy=[lazy(decisions.deny, "deny the restore")]
-    )
+    app.action(ActionId.APPROVE)(ack=acknowledge_click, lazy=[lazy("approve")])
+    app.action(ActionId.DENY)(ack=acknowledge_click, lazy=[lazy("deny")])

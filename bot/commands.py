@@ -1,5 +1,8 @@
-"""`/restore`: the ack answers within Slack's 3 seconds from pure code (grammar, policy); the lazy
-work (AWS, Slack lookups) answers through response_url and reports its own errors."""
+"""`/restore`: the ack answers within Slack's 3 seconds from pure code (the grammar); the lazy work
+(policy, AWS, Slack lookups) answers through response_url and reports its own errors.
+
+The policy is read by the lazy work, not the ack: on AWS it is an SSM parameter, and loading it
+(with YAML and pydantic) would more than double a cold container's first answer."""
 
 from __future__ import annotations
 
@@ -23,7 +26,6 @@ from bot.grammar import (
     parse,
 )
 from bot.ids import SLASH_COMMAND
-from bot.policy import check_target
 
 EPHEMERAL = "ephemeral"
 
@@ -44,7 +46,7 @@ def register(app: App, deps: BotDependencies) -> None:
         except GrammarError as exc:
             ack(text=exc.reply, response_type=EPHEMERAL)
             return
-        ack(text=_first_answer(deps, parsed).text, response_type=EPHEMERAL)
+        ack(text=_first_answer(parsed).text, response_type=EPHEMERAL)
 
     def answer_restore_command(
         command: dict[str, Any], respond: Respond, request: BoltRequest
@@ -64,7 +66,7 @@ def register(app: App, deps: BotDependencies) -> None:
             parsed = _parse(command)
         except GrammarError:
             return False
-        return _first_answer(deps, parsed).needs_lazy_work
+        return _first_answer(parsed).needs_lazy_work
 
     # Help, mistakes and refusals are answered completely by the ack: no lazy invocation for them.
     app.command(SLASH_COMMAND, matchers=[needs_lazy_work])(
@@ -79,19 +81,13 @@ class FirstAnswer:
     needs_lazy_work: bool
 
 
-def _first_answer(deps: BotDependencies, parsed: Command) -> FirstAnswer:
+def _first_answer(parsed: Command) -> FirstAnswer:
     """What the ack says; pure and fast (no AWS, no Slack calls)."""
     if isinstance(parsed, HelpCommand):
         return FirstAnswer(USAGE, needs_lazy_work=False)
     if isinstance(parsed, RestoreCommand):
-        request = parsed.request
-        decision = check_target(deps.policy, request.target_cluster, replace=request.replace)
-        if not decision.allowed:
-            return FirstAnswer(f":no_entry: {decision.message}", needs_lazy_work=False)
-        verb = "Planning a dry run" if request.dry_run else "Checking your request"
-        text = (
-            f":hourglass_flowing_sand: {verb}: `{request.snapshot}` → `{request.target_cluster}`…"
-        )
+        verb = "Planning a dry run" if parsed.dry_run else "Checking your request"
+        text = f":hourglass_flowing_sand: {verb}: `{parsed.snapshot}` → `{parsed.target_cluster}`…"
         return FirstAnswer(text, needs_lazy_work=True)
     if isinstance(parsed, CancelCommand):
         text = f":hourglass_flowing_sand: Cancelling `{parsed.operation_id}`…"

@@ -1,23 +1,26 @@
 """Build the bot's dependencies from the environment: secrets via Powertools Parameters (cached),
-the policy from a file or an SSM parameter. A bad configuration fails the cold start loudly."""
+the policy from a file or an SSM parameter. Bad settings fail the cold start loudly; a bad policy
+fails the first piece of work that needs it (never the ack, which does not read it)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from bot.deps import BotDependencies
-from bot.policy import Policy
 from bot.settings import BotSettings
 from pipeline.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from bot.policy import Policy
     from pipeline.context import PipelineContext
 
 
 def load_policy(settings: BotSettings, ssm: object | None = None) -> Policy:
+    from pydantic import ValidationError
+
+    from bot.policy import Policy
+
     try:
         if settings.policy_path is not None:
             return Policy.from_yaml(Path(settings.policy_path).read_text(encoding="utf-8"))
@@ -64,9 +67,11 @@ def dependencies_from_environment() -> BotDependencies:
             settings, settings.bot_token_secret_arn, pipeline_context().clients.secretsmanager
         )
     )
-    policy = load_policy(
-        settings, pipeline_context().clients.client("ssm") if settings.policy_parameter else None
-    )
+
+    def policy() -> Policy:
+        ssm = pipeline_context().clients.client("ssm") if settings.policy_parameter else None
+        return load_policy(settings, ssm)
+
     return BotDependencies(
         settings=settings,
         policy=policy,

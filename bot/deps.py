@@ -1,27 +1,31 @@
 """Everything the bot's listeners and Lambda handlers need, built once per container.
 
-The heavy parts (AWS clients, the operation store, the pipeline context) are built on first use,
-so an invocation that only acknowledges a Slack request never pays for them.
+The heavy parts (the policy, AWS clients, the operation store, the pipeline context) are built on
+first use, so an invocation that only acknowledges a Slack request never pays for them (nor for
+importing pydantic, YAML or boto3's service models).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
-from bot.policy import Policy
 from bot.settings import BotSettings
 from bot.slack import UsergroupDirectory, build_web_client
-from pipeline.models import utc_now
 
 if TYPE_CHECKING:
+    from bot.policy import Policy
     from pipeline.aws import AwsClients
     from pipeline.context import PipelineContext
     from pipeline.store import OperationStore
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class BotDependencies:
@@ -31,20 +35,24 @@ class BotDependencies:
         self,
         *,
         settings: BotSettings,
-        policy: Policy,
+        policy: Policy | Callable[[], Policy],
         signing_secret: str,
         bot_token: str,
         pipeline: PipelineContext | Callable[[], PipelineContext],
         web_client: Callable[[], WebClient] | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.settings = settings
-        self.policy = policy
+        self._policy = policy
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self._pipeline = pipeline
         self._web_client = web_client
         self.clock = clock
+
+    @cached_property
+    def policy(self) -> Policy:
+        return self._policy() if callable(self._policy) else self._policy
 
     @cached_property
     def pipeline(self) -> PipelineContext:

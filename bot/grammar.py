@@ -1,15 +1,29 @@
 """The `/restore` grammar: text in, a typed command or a specific error (with usage) out.
 
-Pure and fast: it runs on the ack path, inside Slack's three seconds.
+Pure and fast: it runs on the ack path, inside Slack's three seconds, and checks every field with
+`pipeline.naming` (plain Python). The pipeline's pydantic `RestoreRequest` is built from a parsed
+command only by the lazy work, so a cold start's first answer never imports pydantic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pipeline.naming import (
+    MAX_INSTANCES,
+    validate_cluster_id,
+    validate_instance_class,
+    validate_instance_count,
+    validate_operation_id,
+    validate_region,
+    validate_requester,
+    validate_snapshot_reference,
+)
 
-from pipeline.models import MAX_INSTANCES, RestoreRequest, validate_operation_id
+if TYPE_CHECKING:
+    from pipeline.models import RestoreRequest
 
 USAGE = """\
 *Usage*
@@ -48,7 +62,24 @@ class GrammarError(ValueError):
 
 @dataclass(frozen=True)
 class RestoreCommand:
-    request: RestoreRequest
+    """A restore whose every field passed the naming rules (normalised as the model would)."""
+
+    snapshot: str
+    target_cluster: str
+    requester: str
+    origin: dict[str, str] = field(default_factory=dict)
+    replace: bool = False
+    source_region: str | None = None
+    instance_class: str | None = None
+    instance_count: int = 1
+    dry_run: bool = False
+
+    @property
+    def request(self) -> RestoreRequest:
+        """The pipeline's model of this request (imports pydantic: lazy work only)."""
+        from pipeline.models import RestoreRequest
+
+        return RestoreRequest(**asdict(self))
 
 
 @dataclass(frozen=True)
@@ -85,7 +116,7 @@ def parse(text: str, *, requester: str, origin: dict[str, str] | None = None) ->
         raise GrammarError(
             f"Options come after `<snapshot> <target-cluster>`; got `{words[0]}` first."
         )
-    return RestoreCommand(_parse_restore(words, requester, origin or {}))
+    return _parse_restore(words, requester, origin or {})
 
 
 def _parse_subcommand(name: str, args: list[str]) -> Command:
@@ -113,9 +144,9 @@ def _operation_id(text: str) -> str:
         raise GrammarError(str(exc)) from exc
 
 
-def _parse_restore(words: list[str], requester: str, origin: dict[str, str]) -> RestoreRequest:
+def _parse_restore(words: list[str], requester: str, origin: dict[str, str]) -> RestoreCommand:
     positional: list[str] = []
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     index = 0
     while index < len(words):
         word = words[index]
@@ -152,16 +183,33 @@ def _parse_restore(words: list[str], requester: str, origin: dict[str, str]) -> 
                 else "."
             )
         )
-    try:
-        return RestoreRequest(
-            snapshot=positional[0],
-            target_cluster=positional[1],
-            requester=requester,
-            origin=origin,
-            **fields,
-        )
-    except ValidationError as exc:
-        raise GrammarError(_explain(exc)) from exc
+    fields.update(snapshot=positional[0], target_cluster=positional[1], requester=requester)
+    return RestoreCommand(origin=dict(origin), **_checked(fields))
+
+
+def _checked(fields: dict[str, Any]) -> dict[str, Any]:
+    """Each field through its naming rule; every mistake reported at once, field by field."""
+    errors: list[str] = []
+    for name, check in _CHECKS.items():
+        if fields.get(name) is not None:
+            try:
+                fields[name] = check(fields[name])
+            except ValueError as exc:
+                errors.append(f"{_FIELD_NAMES[name]}: {exc}")
+    if errors:
+        raise GrammarError("\n".join(errors))
+    return fields
+
+
+# The same checks, with the same messages, that `RestoreRequest` applies to each field.
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "snapshot": validate_snapshot_reference,
+    "target_cluster": validate_cluster_id,
+    "source_region": validate_region,
+    "instance_class": validate_instance_class,
+    "instance_count": validate_instance_count,
+    "requester": validate_requester,
+}
 
 
 def _instance_count(value: str) -> int:
@@ -171,14 +219,3 @@ def _instance_count(value: str) -> int:
     if len(value.lstrip("0")) > len(str(MAX_INSTANCES)):  # and never int() of a huge string
         raise GrammarError(f"--instances: must be between 1 and {MAX_INSTANCES}, got `{value}`.")
     return int(value)
-
-
-def _explain(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "request"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] in {"greater_than_equal", "less_than_equal"}:
-            message = f"must be between 1 and 15 ({message.lower()})"
-        lines.append(f"{_FIELD_NAMES.get(field, field)}: {message}")
-    return "\n".join(lines)

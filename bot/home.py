@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
@@ -11,14 +11,17 @@ from slack_sdk.models.views import View
 from bot.deps import BotDependencies
 from bot.errors import friendly_error
 from bot.grammar import USAGE
-from bot.text import operation_line
-from pipeline.models import Operation
+
+if TYPE_CHECKING:
+    from pipeline.models import Operation
 
 HOME_LIMIT = 10
 
 
 def home_view(operations: list[Operation]) -> dict[str, Any]:
     """Pure: the Home tab for these operations (newest first)."""
+    from bot.text import operation_line  # with the pipeline's models: lazy work only
+
     lines = (
         "\n".join(operation_line(op) for op in operations)
         or "You have not asked for any restores yet."

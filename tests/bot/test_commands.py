@@ -91,7 +91,7 @@ def test_a_signed_request_through_the_lambda_entry_is_answered(
         ("", "Tell me what to restore"),
         ("snap", "exactly a snapshot and a target cluster"),
         ("s t --bogus", "Unknown option `--bogus`"),
-        ("s prod-db --replace", "protected cluster and can never be replaced"),
+        ("s t --instances 16", "--instances: must be between 1 and 15, got `16`"),
     ],
 )
 def test_the_ack_answers_mistakes_at_once(
@@ -103,6 +103,18 @@ def test_the_ack_answers_mistakes_at_once(
     assert body["response_type"] == "ephemeral"
     assert says in body["text"]
     assert store.recent() == []
+
+
+def test_a_protected_target_is_refused_by_the_lazy_work_before_anything_happens(
+    slack_http: SlackHttp, store: OperationStore
+) -> None:
+    response, key = slack_http.command(REQUESTER, f"{SNAPSHOT} prod-db --replace")
+    assert "Checking your request" in json.loads(response.body)["text"]
+    reply = slack_http.wait_reply(key)[0]
+    assert reply["response_type"] == "ephemeral"
+    assert "protected cluster and can never be replaced" in reply["text"]
+    assert store.recent() == []
+    assert store.lock_holder("prod-db") is None
 
 
 def test_restore_creates_locks_and_starts_the_execution(
