@@ -22,7 +22,7 @@ from bot.app import build_app
 from bot.deps import BotDependencies
 from bot.ids import ActionId, BlockId
 from bot.policy import Policy
-from bot.settings import BotSettings
+from bot.settings import BotSettings, Secret
 from local_stack.slack_emulator import SlackEmulator
 from pipeline.aws import AwsClients
 from pipeline.context import PipelineContext
@@ -161,8 +161,8 @@ def deps(
     policy_file.write_text(json.dumps(POLICY.model_dump(mode="json")))
     settings = BotSettings(
         state_machine_arn=state_machine.arn,
-        signing_secret=SIGNING_SECRET,
-        bot_token=slack_world.bot_token,
+        signing_secret=Secret(SIGNING_SECRET),
+        bot_token=Secret(slack_world.bot_token),
         slack_api_url=slack_world.api_url,
         policy_path=str(policy_file),
     )

@@ -374,11 +374,11 @@ def test_function_environments_are_the_settings_the_code_reads(synthesized):
         keys = settings_keys(env_of(synthesized, spec))
         assert keys <= pipeline_fields, keys - pipeline_fields
         assert required(PipelineSettings) <= keys
-    bot_fields = set(BotSettings.model_fields)
+    bot_fields = set(BotSettings.field_names())
     for spec in (constants.SLACK_ENDPOINT, constants.REQUEST_APPROVAL, constants.NOTIFIER):
         keys = settings_keys(env_of(synthesized, spec))
         assert keys <= pipeline_fields | bot_fields, keys - pipeline_fields - bot_fields
-        assert required(BotSettings) | required(PipelineSettings) <= keys
+        assert BotSettings.required_field_names() | required(PipelineSettings) <= keys
         assert "policy_parameter" in keys and "bot_token_secret_arn" in keys
     assert (
         env_of(synthesized, constants.SETUP_DATABASE)["POWERTOOLS_TRACER_CAPTURE_RESPONSE"]
