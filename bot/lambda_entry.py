@@ -1,15 +1,18 @@
 """The Slack endpoint's Lambda function: build the app once per container, then hand each
-API Gateway event to Bolt's adapter (which runs lazy work as an async self-invocation)."""
+API Gateway event to Bolt's adapter (which runs lazy work as an async self-invocation, made here
+by `AsyncSelfInvoker` rather than a full boto3 Lambda client: see `bot.self_invoke`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 
 from bot.app import build_app
 from bot.config import default_dependencies
 from bot.request_guard import refuse_before_bolt, refuse_unhandled
+from bot.self_invoke import AsyncSelfInvoker
 
 _handler: SlackRequestHandler | None = None
 
@@ -17,7 +20,7 @@ _handler: SlackRequestHandler | None = None
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _handler
     if _handler is None:
-        _handler = SlackRequestHandler(build_app(default_dependencies()))
+        _handler = _slack_request_handler()
     refusal = refuse_before_bolt(event)
     if refusal is not None:
         return refusal
@@ -25,6 +28,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(_handler.handle(event, context))
     except Exception as exc:  # a request shape Bolt cannot handle: a 4xx, never API Gateway's 502
         return refuse_unhandled(event, default_dependencies().signing_secret, exc)
+
+
+def _slack_request_handler() -> SlackRequestHandler:
+    adapter = SlackRequestHandler(build_app(default_dependencies()))
+    adapter.app.listener_runner.lazy_listener_runner = LambdaLazyListenerRunner(
+        adapter.logger, lambda_client=AsyncSelfInvoker()
+    )
+    return adapter
 
 
 def reset() -> None:
