@@ -192,9 +192,10 @@ def _check(driver: Driver, store: OperationStore, operation_id: str) -> ThreadCh
         for reply in thread[1:]:
             last_ts = max(last_ts, float(reply["ts"]))
             step = _parse_step(str(reply.get("text", "")))
+            # The approval stage's start asks the approvers: exactly one such reply per card.
+            approval_requests += "Approval needed" in str(reply.get("text", ""))
             if step is None:
                 other += 1
-                approval_requests += "Approval needed" in str(reply.get("text", ""))
             else:
                 delivered.append(step)
         last_ts = max(last_ts, float(thread[0]["ts"]))

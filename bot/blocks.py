@@ -209,6 +209,8 @@ def progress_text(event: ProgressEvent) -> str:
     """The thread reply for one progress event."""
     title = f"*{event.stage.label}*"
     emoji = STAGE_EMOJI[event.status]
+    if event.stage == Stage.APPROVAL and event.status == StageStatus.STARTED:
+        emoji = ":raising_hand:"  # it asks people to act, with their mentions in the detail
     if event.status == StageStatus.STARTED:
         text = f"{emoji} {title} started"
     elif event.status == StageStatus.SUCCEEDED:

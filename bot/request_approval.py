@@ -1,8 +1,13 @@
-"""The state machine's `.waitForTaskToken` task: keep the token, post the approval card once.
+"""The state machine's `.waitForTaskToken` task: keep the token, post the approval card once,
+then start the approval stage.
 
 Input `{operation_id, task_token}`. The token is stored with the operation and nowhere else; the
 card's buttons carry only the operation id. A retried invocation refreshes the existing card
 instead of posting a second one.
+
+The approvers are asked (with their mentions) by the approval stage's progress event, so the
+request travels the durable, ordered progress path (FIFO topic and queue, retried until Slack
+takes it) rather than a best-effort post, and the stage's duration is the approval latency.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.cards import post_card, refresh_card, reply_in_thread
+from bot.cards import post_card, refresh_card
 from bot.config import default_dependencies
 from bot.decisions import TaskError, send_task_failure
 from bot.deps import BotDependencies
 from bot.text import slack_date
 from pipeline.errors import FatalError, RetryableError
-from pipeline.models import OperationStatus
+from pipeline.models import Operation, OperationStatus, Stage
 from pipeline.naming import validate_operation_id
 
 
@@ -52,6 +57,8 @@ def request_approval(deps: BotDependencies, operation_id: str, task_token: str) 
         return
     if operation.slack_message_ts:  # a retry: the card is already there
         _courtesy(operation_id, "update the card", lambda: refresh_card(deps, operation))
+        if operation.status == OperationStatus.PENDING_APPROVAL:
+            _start_approval_stage(deps, operation)
         return
     channel = operation.request.origin.get("channel_id")
     if not channel:
@@ -78,8 +85,13 @@ def request_approval(deps: BotDependencies, operation_id: str, task_token: str) 
         # a card whose ts was not stored yet, so show the outcome instead of live buttons.
         _courtesy(operation_id, "update the card", lambda: refresh_card(deps, operation))
         return
+    _start_approval_stage(deps, operation)
+
+
+def _start_approval_stage(deps: BotDependencies, operation: Operation) -> None:
+    """Recorded once (a retry's second start is a no-op); its event asks the approvers."""
     prompt = _ask_approvers(deps, operation.approval_expires_at)
-    _courtesy(operation_id, "ping the approvers", lambda: reply_in_thread(deps, operation, prompt))
+    deps.pipeline.reporter.started(operation.operation_id, Stage.APPROVAL, prompt)
 
 
 def _courtesy(operation_id: str, doing: str, call: Callable[[], object]) -> None:
@@ -97,7 +109,7 @@ def _ask_approvers(deps: BotDependencies, expires_at: Any) -> str:
     names += [f"<!subteam^{g}>" for g in sorted(approvers.usergroups)]
     when = f" before {slack_date(expires_at)}" if expires_at is not None else ""
     return (
-        f":raising_hand: Approval needed from {', '.join(names) or 'an approver'}{when}. "
+        f"Approval needed from {', '.join(names) or 'an approver'}{when}. "
         "Progress will follow in this thread."
     )
 

@@ -63,17 +63,27 @@ def run_lifecycle(
 
 
 def begin(operation_id: str, ctx: PipelineContext) -> Operation:
-    """APPROVED → RUNNING once; announce the stages this plan skips."""
+    """APPROVED → RUNNING once; end the approval stage and announce the stages this plan skips
+    (each announcement is recorded once, so a retried invocation completes what a failed one
+    left out)."""
     try:
         operation = ctx.store.transition(
             operation_id, OperationStatus.RUNNING, expected={OperationStatus.APPROVED}
         )
     except InvalidTransitionError as exc:
-        if exc.current_status == OperationStatus.RUNNING:
-            return ctx.store.get(operation_id)  # a retried invocation
-        raise
-    ctx.store.audit(
-        operation_id, PIPELINE_ACTOR, "operation.running", {"approvers": operation.approvers}
+        if exc.current_status != OperationStatus.RUNNING:
+            raise
+        operation = ctx.store.get(operation_id)  # a retried invocation
+    else:
+        ctx.store.audit(
+            operation_id, PIPELINE_ACTOR, "operation.running", {"approvers": operation.approvers}
+        )
+    count = len(operation.approvers)
+    ctx.reporter.finished(
+        operation_id,
+        Stage.APPROVAL,
+        StageStatus.SUCCEEDED,
+        f"approved ({count} approval{'' if count == 1 else 's'})",
     )
     plan = operation.plan
     if plan is not None and not plan.needs_copy:

@@ -15,7 +15,7 @@ from bot.deps import BotDependencies
 from bot.ids import ActionId
 from bot.notifier import deliver, delivery_log
 from bot.request_approval import ApprovalCardError, SlackUnavailableError, request_approval
-from pipeline.models import OperationStatus, ProgressEvent
+from pipeline.models import OperationStatus, ProgressEvent, Stage, StageStatus
 from pipeline.stages.lifecycle import finish_operation
 from tests.bot.conftest import (
     APPROVER,
@@ -111,10 +111,36 @@ def test_the_card_is_posted_once_with_buttons_that_carry_only_the_operation_id(f
     ]
     assert len(cards) == 1
     assert [b["value"] for b in buttons(cards[0])] == [operation_id, operation_id]
-    thread = flow.http.slack.replies(SLACK_CHANNEL_ID, cards[0]["ts"])
-    assert "Approval needed" in thread[1]["text"]
     everything_slack_saw = json.dumps(flow.http.slack.calls)
     assert token not in everything_slack_saw
+
+
+def published(flow: Flow, queue_url: str, operation_id: str) -> list[ProgressEvent]:
+    sqs = flow.deps.aws.client("sqs")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    events = [ProgressEvent.model_validate_json(m["Body"]) for m in messages]
+    return [e for e in events if e.operation_id == operation_id]
+
+
+def test_the_approvers_are_asked_once_through_the_progress_path(
+    flow: Flow, sqs_progress: str
+) -> None:
+    operation_id = flow.request()
+    token = flow.deliver_task(operation_id)
+    request_approval(flow.deps, operation_id, token)  # a retried task invocation: asks nobody again
+
+    [asked] = [e for e in published(flow, sqs_progress, operation_id) if e.stage == Stage.APPROVAL]
+    assert asked.status == StageStatus.STARTED
+    assert f"<@{APPROVER}>" in asked.detail and f"<@{SECOND_APPROVER}>" in asked.detail
+    operation = flow.deps.store.get(operation_id)
+    assert operation.stages[Stage.APPROVAL].status == StageStatus.STARTED
+    actions = [e.action for e in flow.deps.store.audit_events(operation_id)]
+    assert actions.count("approval.started") == 1
+
+    assert deliver(flow.deps, asked, delivery_log(flow.deps))  # what the notifier does with it
+    thread = flow.http.slack.replies(SLACK_CHANNEL_ID, operation.slack_message_ts)
+    assert "*Approval* started: Approval needed from" in thread[-1]["text"]
+    assert f"<@{APPROVER}>" in thread[-1]["text"]
 
 
 def test_approval_resumes_the_execution(flow: Flow) -> None:

@@ -26,7 +26,8 @@ STATUS_BY_WORD = {
 }
 STAGE_ORDER = list(Stage)
 # Validation ends before the card (and so the thread) exists; the card's checklist shows it.
-BEFORE_THE_CARD = {Stage.VALIDATE, Stage.APPROVAL}
+# The approval stage starts once the card is up (asking the approvers) and is a reply like any.
+BEFORE_THE_CARD = {Stage.VALIDATE}
 
 Reply = tuple[Stage, StageStatus]
 

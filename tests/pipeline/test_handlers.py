@@ -102,6 +102,7 @@ def test_a_cross_region_replace_through_every_handler(
         "validate.started",
         "validate.succeeded",
         "operation.running",
+        "approval.succeeded",
         "copy_snapshot.started",
         "copy_snapshot.succeeded",
         "delete_target.started",
@@ -124,7 +125,7 @@ def test_a_cross_region_replace_through_every_handler(
             Stage.ARCHIVE,
         )
         for status in (StageStatus.STARTED, StageStatus.SUCCEEDED)
-    } | {(Stage.NOTIFY, StageStatus.SUCCEEDED)}
+    } | {(Stage.APPROVAL, StageStatus.SUCCEEDED), (Stage.NOTIFY, StageStatus.SUCCEEDED)}
 
 
 def test_a_failure_is_raised_by_class_name_and_recorded_by_the_catch(

@@ -44,6 +44,25 @@ def test_begin_runs_once_and_announces_skipped_stages(
     assert operations.audit_actions(approved_op).count("operation.running") == 1
 
 
+def test_begin_ends_the_approval_stage_once_with_its_latency(
+    ctx: PipelineContext, operations: Operations, approved_op: str, progress: Progress
+) -> None:
+    ctx.reporter.started(approved_op, Stage.APPROVAL, "Approval needed from the approvers.")
+
+    run_lifecycle(approved_op, LifecycleAction.BEGIN, ctx)
+    run_lifecycle(approved_op, LifecycleAction.BEGIN, ctx)  # a retried invocation
+
+    record = ctx.store.get(approved_op).stages[Stage.APPROVAL]
+    assert record.status == StageStatus.SUCCEEDED
+    assert record.duration_seconds is not None and record.duration_seconds >= 0
+    assert record.detail == "approved (1 approval)"
+    ended = [e for e in progress() if e.stage == Stage.APPROVAL and e.status != StageStatus.STARTED]
+    assert [(e.status, e.duration_seconds) for e in ended] == [
+        (StageStatus.SUCCEEDED, record.duration_seconds)
+    ]
+    assert operations.audit_actions(approved_op).count("approval.succeeded") == 1
+
+
 def test_begin_refuses_an_operation_that_was_not_approved(
     ctx: PipelineContext, operations: Operations
 ) -> None:

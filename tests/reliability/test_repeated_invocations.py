@@ -106,6 +106,7 @@ def test_the_notifier_invoked_twice_with_one_event_replies_once(
     )
     card_ts = operations.get(operation_id).slack_message_ts
     assert card_ts is not None
+    assert stack.wait_for_progress_delivered(timeout=30)  # the approval stage's own reply
     before = stack.slack.replies(stack.info["channel_id"], card_ts)
     progress = ProgressEvent.for_stage(
         operation_id, Stage.VALIDATE, StageStatus.SUCCEEDED, "Plan checked twice"
