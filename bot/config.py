@@ -1,43 +1,76 @@
-"""Build the bot's dependencies from the environment: secrets via Powertools Parameters (cached),
-the policy from a file or an SSM parameter. Bad settings fail the cold start loudly; a bad policy
-fails the first piece of work that needs it (never the ack, which does not read it)."""
+"""Build the bot's dependencies from the environment. Secrets and the policy parameter come from
+the Parameters and Secrets Lambda Extension when the function has it (no SDK on the cold start),
+else from Powertools Parameters (cached); the policy may also be a file (the local stack, tests).
+Bad settings fail the cold start loudly; a bad policy fails the first piece of work that needs
+it (never the ack, which does not read it)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.deps import BotDependencies
-from bot.settings import BotSettings
+from bot.secrets_extension import ExtensionUnavailableError, ParametersAndSecretsExtension
+from bot.settings import BotSettings, Secret
 from pipeline.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from bot.policy import Policy
     from pipeline.context import PipelineContext
 
+logger = logging.getLogger("aurora_restore.bot")
 
-def load_policy(settings: BotSettings, ssm: object | None = None) -> Policy:
+
+class _Sources:
+    """Where configuration values come from: the extension first, the SDK when it cannot."""
+
+    def __init__(self, settings: BotSettings, pipeline: Callable[[], PipelineContext]) -> None:
+        self._settings = settings
+        self._pipeline = pipeline
+        self._extension = ParametersAndSecretsExtension.from_environment(os.environ)
+
+    def secret(self, given: Secret | None, arn: str | None) -> str:
+        if given is not None:
+            return given.get_secret_value()
+        if self._extension is not None:
+            try:
+                return self._extension.secret(str(arn))
+            except ExtensionUnavailableError as exc:
+                logger.warning("reading secret %s through the SDK: %s", arn, exc)
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        provider = SecretsProvider(boto3_client=self._pipeline().clients.secretsmanager)
+        return str(provider.get(str(arn), max_age=self._settings.secret_max_age_seconds))
+
+    def policy_text(self) -> str:
+        settings = self._settings
+        if settings.policy_path is not None:
+            return Path(settings.policy_path).read_text(encoding="utf-8")
+        name = str(settings.policy_parameter)
+        if self._extension is not None:
+            try:
+                return self._extension.parameter(name)
+            except ExtensionUnavailableError as exc:
+                logger.warning("reading parameter %s through the SDK: %s", name, exc)
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        provider = SSMProvider(boto3_client=self._pipeline().clients.client("ssm"))
+        return str(provider.get(name, max_age=settings.secret_max_age_seconds))
+
+
+def load_policy(text: Callable[[], str]) -> Policy:
     from pydantic import ValidationError
 
     from bot.policy import Policy
 
     try:
-        if settings.policy_path is not None:
-            return Policy.from_yaml(Path(settings.policy_path).read_text(encoding="utf-8"))
-        from aws_lambda_powertools.utilities.parameters import SSMProvider
-
-        provider = SSMProvider(boto3_client=ssm)
-        text = provider.get(str(settings.policy_parameter), max_age=settings.secret_max_age_seconds)
-        return Policy.from_yaml(str(text))
+        return Policy.from_yaml(text())
     except (OSError, ValidationError, ValueError) as exc:
         raise ConfigurationError(f"the restore policy is invalid: {exc}") from exc
-
-
-def _secret(settings: BotSettings, arn: str | None, client: object) -> str:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-    provider = SecretsProvider(boto3_client=client)
-    return str(provider.get(str(arn), max_age=settings.secret_max_age_seconds))
 
 
 def dependencies_from_environment() -> BotDependencies:
@@ -53,46 +86,38 @@ def dependencies_from_environment() -> BotDependencies:
             built.append(PipelineContext.from_environment())
         return built[0]
 
-    signing_secret = (
-        settings.signing_secret.get_secret_value()
-        if settings.signing_secret is not None
-        else _secret(
-            settings, settings.signing_secret_arn, pipeline_context().clients.secretsmanager
-        )
-    )
-    bot_token = (
-        settings.bot_token.get_secret_value()
-        if settings.bot_token is not None
-        else _secret(
-            settings, settings.bot_token_secret_arn, pipeline_context().clients.secretsmanager
-        )
-    )
-
-    def policy() -> Policy:
-        ssm = pipeline_context().clients.client("ssm") if settings.policy_parameter else None
-        return load_policy(settings, ssm)
-
+    sources = _Sources(settings, pipeline_context)
     return BotDependencies(
         settings=settings,
-        policy=policy,
-        signing_secret=signing_secret,
-        bot_token=bot_token,
+        policy=lambda: load_policy(sources.policy_text),
+        signing_secret=sources.secret(settings.signing_secret, settings.signing_secret_arn),
+        bot_token=sources.secret(settings.bot_token, settings.bot_token_secret_arn),
         pipeline=pipeline_context,
     )
 
 
 _dependencies: BotDependencies | None = None
+_built_at = 0.0
+_pinned = False
 
 
 def default_dependencies() -> BotDependencies:
-    """The container's dependencies, built on the first invocation (the cold start)."""
-    global _dependencies
-    if _dependencies is None:
+    """The container's dependencies, built on the first invocation (the cold start) and again
+    once they are older than `secret_max_age_seconds`: a secret put again (a rotated Slack
+    signing secret, say) or a changed policy applies within minutes, without a redeploy."""
+    global _dependencies, _built_at
+    now = time.monotonic()
+    if _dependencies is None or (
+        not _pinned and now - _built_at >= _dependencies.settings.secret_max_age_seconds
+    ):
         _dependencies = dependencies_from_environment()
+        _built_at = now
     return _dependencies
 
 
 def set_default_dependencies(dependencies: BotDependencies | None) -> None:
-    """The local stack and tests run the handlers in one process with their own dependencies."""
-    global _dependencies
+    """The local stack and tests run the handlers in one process with their own dependencies
+    (kept as given until replaced; None builds them from the environment again)."""
+    global _dependencies, _pinned
     _dependencies = dependencies
+    _pinned = dependencies is not None

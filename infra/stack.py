@@ -36,6 +36,17 @@ from pipeline.store_schema import audit_table_definition, operations_table_defin
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
+# AWS's Parameters and Secrets extension (CDK picks its layer ARN per region and architecture);
+# its cache keeps a value 300 s, like the bot's own `secret_max_age_seconds`. Its calls time out
+# before the bot's 3 s wait for it, which then reads through the SDK instead.
+_PARAMS_AND_SECRETS = lambda_.ParamsAndSecretsLayerVersion.from_version(
+    lambda_.ParamsAndSecretsVersions.V1_0_103,
+    cache_size=10,
+    log_level=lambda_.ParamsAndSecretsLogLevel.WARN,
+    secrets_manager_timeout=Duration.seconds(2),
+    parameter_store_timeout=Duration.seconds(2),
+)
+_NO_SECRETS = frozenset({Role.STAGE, Role.METRICS})  # only the bot's functions read them
 SSM_STANDARD_TIER_LIMIT = 4096  # bytes; larger policies need the advanced tier
 
 
@@ -293,6 +304,9 @@ class AuroraRestoreStack(Stack):
             handler=spec.handler,
             code=self._code,
             layers=[self._dependencies],
+            # The bot's functions read the Slack secrets and the policy on every cold start, before
+            # the first answer: through AWS's extension that is a GET on localhost, not an SDK.
+            params_and_secrets=None if spec.role in _NO_SECRETS else _PARAMS_AND_SECRETS,
             role=role,
             timeout=Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from moto.server import ThreadedMotoServer
 
 from infra.constants import NOTIFIER, PROGRESS_MAX_RECEIVES, visibility_timeout_seconds
@@ -28,6 +27,7 @@ from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases, LocalPostgres, remove_data_dir
 from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
+from local_stack.secrets_extension import SecretsExtensionEmulator, store_bot_configuration
 from local_stack.seed_data import CLUSTER_DATA
 from local_stack.slack_emulator import SlackEmulator
 from local_stack.slack_endpoint import SlackEndpoint
@@ -46,6 +46,7 @@ USERS = {
 }
 CHANNEL = ("C0LRESTORE", "db-restores")
 TEAM_ID = "T0LOCAL001"
+SESSION_TOKEN = "local"  # noqa: S105 (the fake credentials' session token, as Lambda sets one)
 DATABASE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "database.example.yaml"
 PROGRESS_TOPIC = "aurora-restore-progress.fifo"
 NOTIFIER_QUEUE = "aurora-restore-notifier.fifo"
@@ -84,6 +85,7 @@ class LocalStack:
         self.postgres: LocalPostgres | None = None
         self.databases: ClusterDatabases | None = None
         self.progress_poller: QueuePoller | None = None
+        self.secrets_extension: SecretsExtensionEmulator | None = None
         self._saved_env: dict[str, str | None] = {}
 
     # ----- lifecycle ----------------------------------------------------------------------------
@@ -112,6 +114,7 @@ class LocalStack:
         self._seed_slack()
         self.clients = AwsClients(region=self.options.region, endpoint_url=endpoint_url)
         names = self._create_resources()
+        self._start_secrets_extension()
         master_password = secrets.token_urlsafe(18)
         self.world = seed_world(
             self.clients, source_region=self.options.source_region, master_password=master_password
@@ -131,6 +134,7 @@ class LocalStack:
             self._stop_progress_poller,
             self.endpoint.stop,
             self.slack.stop,
+            self._stop_secrets_extension,
             self._moto.stop,
             self.runtime.shutdown,
             moto_patches.uninstall,
@@ -226,6 +230,11 @@ class LocalStack:
         names.update(self._create_progress_delivery())
         key = self.clients.client("kms").create_key(Description="aurora-restore snapshot copies")
         names["kms_key_id"] = key["KeyMetadata"]["Arn"]
+        return names
+
+    def _start_secrets_extension(self) -> None:
+        """The Slack secrets in Secrets Manager and the policy in Parameter Store, read by the
+        bot's functions through the (emulated) Parameters and Secrets extension, as on AWS."""
         policy = {
             "requesters": {"users": [USERS["requester"][0]]},
             "approvers": {"users": [USERS["approver"][0], USERS["second_approver"][0]]},
@@ -233,10 +242,19 @@ class LocalStack:
             "two_approver_targets": ["shared-*"],
             "approval_expiry_seconds": self.options.approval_timeout_seconds,
         }
-        policy_path = self._work / "policy.yaml"
-        policy_path.write_text(yaml.safe_dump(policy), encoding="utf-8")
-        names["policy_path"] = str(policy_path)
-        return names
+        self.bot_configuration = store_bot_configuration(
+            self.clients,
+            signing_secret=self.signing_secret,
+            bot_token=self.slack.bot_token,
+            policy=policy,
+        )
+        self.secrets_extension = SecretsExtensionEmulator(self.clients, SESSION_TOKEN)
+        self.secrets_extension.start()
+
+    def _stop_secrets_extension(self) -> None:
+        if self.secrets_extension is not None:
+            self.secrets_extension.stop()
+            self.secrets_extension = None
 
     def _create_progress_delivery(self) -> dict[str, str]:
         """As infra/messaging.py deploys it: FIFO topic → FIFO queue (raw delivery) with a FIFO
@@ -289,7 +307,7 @@ class LocalStack:
             self.progress_poller = None
 
     def _function_env(self, endpoint_url: str, names: dict[str, str]) -> dict[str, str]:
-        assert self.world is not None
+        assert self.world is not None and self.secrets_extension is not None
         env = {
             "AURORA_RESTORE_OPERATIONS_TABLE": names["operations_table"],
             "AURORA_RESTORE_AUDIT_TABLE": names["audit_table"],
@@ -300,10 +318,9 @@ class LocalStack:
             "AURORA_RESTORE_KMS_KEY_ID": names["kms_key_id"],
             "AURORA_RESTORE_AWS_ENDPOINT_URL": endpoint_url,
             "AURORA_RESTORE_STATE_MACHINE_ARN": self._state_machine_arn(),
-            "AURORA_RESTORE_SIGNING_SECRET": self.signing_secret,
-            "AURORA_RESTORE_BOT_TOKEN": self.slack.bot_token,
             "AURORA_RESTORE_SLACK_API_URL": self.slack.api_url,
-            "AURORA_RESTORE_POLICY_PATH": names["policy_path"],
+            **self.bot_configuration.environment(),
+            **self.secrets_extension.environment(),
             "AURORA_RESTORE_DATABASE_CONFIG_PATH": str(DATABASE_CONFIG),
             "AURORA_RESTORE_DB_TLS": "false",  # the local server listens on loopback only
         }
@@ -390,7 +407,7 @@ def _aws_env(endpoint_url: str, port: int, region: str) -> dict[str, str]:
     return {
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_SESSION_TOKEN": "local",
+        "AWS_SESSION_TOKEN": SESSION_TOKEN,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "AWS_ENDPOINT_URL": endpoint_url,

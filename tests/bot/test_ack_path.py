@@ -18,7 +18,7 @@ HEAVY = {"pydantic", "pydantic_core", "pydantic_settings", "yaml", "aws_lambda_p
 
 def first_answer(tmp_path: Path, text: str) -> dict[str, Any]:
     policy = tmp_path / "policy.yaml"
-    policy.write_text("approvers: [U0APPROVER]\n")
+    policy.write_text("requesters: {users: [U0PROBE001]}\napprovers: {users: [U0APPROVER]}\n")
     finished = subprocess.run(
         [sys.executable, "-m", "tests.bot.ack_path_probe", str(policy), text],
         capture_output=True,

@@ -73,9 +73,16 @@ def known_secrets(stack: LocalStack) -> dict[str, str]:
                 value = manager.get_secret_value(
                     SecretId=entry["ARN"], VersionId=version["VersionId"]
                 )
-                password = json.loads(value["SecretString"]).get("password")
-                if password:
-                    secrets[f"password in {entry['Name']} ({version['VersionId']})"] = password
+                text = str(value["SecretString"])
+                try:  # the database credentials: JSON with a password
+                    document = json.loads(text)
+                except ValueError:  # the Slack secrets: the value itself
+                    document = None
+                label = f"{entry['Name']} ({version['VersionId']})"
+                if not isinstance(document, dict):
+                    secrets[f"value of {label}"] = text
+                elif document.get("password"):
+                    secrets[f"password in {label}"] = str(document["password"])
     dynamodb = stack.clients.dynamodb
     scan: dict[str, Any] = {
         "TableName": stack.info["operations_table"],

@@ -1,0 +1,125 @@
+"""The AWS Parameters and Secrets Lambda Extension, emulated: the local HTTP cache the deployed bot
+functions read their Slack secrets and policy through (infra gives them the extension layer).
+
+It answers the extension's two documented GETs from the stack's moto Secrets Manager and Parameter
+Store, with the same JSON bodies as `GetSecretValue` and `GetParameter`, and refuses a request
+without the function's session token in `X-Aws-Parameters-Secrets-Token`, as the extension does.
+`store_bot_configuration` puts the values there the way an operator does after `cdk deploy`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+from botocore.exceptions import ClientError
+
+from bot.secrets_extension import PORT_VARIABLE, TOKEN_HEADER
+from pipeline.aws import AwsClients
+
+SIGNING_SECRET_NAME = "aurora-restore/slack-signing-secret"  # noqa: S105 (a secret's name)
+BOT_TOKEN_SECRET_NAME = "aurora-restore/slack-bot-token"  # noqa: S105 (a secret's name)
+POLICY_PARAMETER_NAME = "/aurora-restore/policy"
+
+
+@dataclass(frozen=True)
+class BotConfiguration:
+    signing_secret_arn: str
+    bot_token_secret_arn: str
+    policy_parameter: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AURORA_RESTORE_SIGNING_SECRET_ARN": self.signing_secret_arn,
+            "AURORA_RESTORE_BOT_TOKEN_SECRET_ARN": self.bot_token_secret_arn,
+            "AURORA_RESTORE_POLICY_PARAMETER": self.policy_parameter,
+        }
+
+
+def store_bot_configuration(
+    clients: AwsClients, *, signing_secret: str, bot_token: str, policy: dict[str, Any]
+) -> BotConfiguration:
+    secrets = clients.secretsmanager
+    signing = secrets.create_secret(Name=SIGNING_SECRET_NAME, SecretString=signing_secret)
+    token = secrets.create_secret(Name=BOT_TOKEN_SECRET_NAME, SecretString=bot_token)
+    clients.client("ssm").put_parameter(
+        Name=POLICY_PARAMETER_NAME, Value=yaml.safe_dump(policy), Type="String"
+    )
+    return BotConfiguration(signing["ARN"], token["ARN"], POLICY_PARAMETER_NAME)
+
+
+class SecretsExtensionEmulator:
+    """`start()` serves on a free loopback port; `environment()` is what a function sees."""
+
+    def __init__(self, clients: AwsClients, session_token: str) -> None:
+        self._clients = clients
+        self._session_token = session_token
+        self._server: ThreadingHTTPServer | None = None
+        self.requests = 0  # answered GETs: the tests read how often the cache was asked
+        self.not_ready_answers = 0  # the next this many GETs get "not ready", as at start-up
+
+    def start(self) -> None:
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, body = emulator.answer(self.path, self.headers.get(TOKEN_HEADER, ""))
+                encoded = json.dumps(body, default=_json_default).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(encoded)))
+                self.end_headers()
+                self.wfile.write(encoded)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def environment(self) -> dict[str, str]:
+        assert self._server is not None
+        return {PORT_VARIABLE: str(self._server.server_port)}
+
+    def answer(self, path: str, token: str) -> tuple[int, dict[str, Any]]:
+        if token != self._session_token:
+            return 401, {"message": "missing or wrong X-Aws-Parameters-Secrets-Token"}
+        if self.not_ready_answers > 0:
+            self.not_ready_answers -= 1
+            return 400, {"message": "not ready to serve traffic, please wait"}
+        url = urlsplit(path)
+        query = {name: values[0] for name, values in parse_qs(url.query).items()}
+        try:
+            if url.path == "/secretsmanager/get" and "secretId" in query:
+                answer = self._clients.secretsmanager.get_secret_value(SecretId=query["secretId"])
+            elif url.path == "/systemsmanager/parameters/get" and "name" in query:
+                decrypt = query.get("withDecryption", "false").lower() == "true"
+                answer = self._clients.client("ssm").get_parameter(
+                    Name=query["name"], WithDecryption=decrypt
+                )
+            else:
+                return 400, {"message": f"unknown request {url.path}"}
+        except ClientError as exc:
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+            return status, {"message": str(exc.response.get("Error", {}).get("Code", ""))}
+        self.requests += 1
+        answer.pop("ResponseMetadata", None)
+        return 200, answer
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
