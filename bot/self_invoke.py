@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -128,6 +129,9 @@ class AsyncSelfInvoker:
                 verify=self._environ.get("AWS_CA_BUNDLE") or True,
                 proxies=get_environ_proxies(url),
                 timeout=self._timeout_seconds,
+                # As boto3's clients do: without it, Nagle's algorithm meeting delayed ACKs held
+                # each request on a kept-alive connection for ~40 ms.
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             )
         return self._session
 
