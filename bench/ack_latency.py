@@ -7,8 +7,8 @@ local stack's moto), as on AWS; the lazy work it queues runs in the local stack'
 runtime, held until the ack has returned and drained before the next sample, because on AWS it
 runs in another container and never shares a CPU with the ack (here it would, and without the
 drain it would pile up and slow later samples). The Lambda Invoke call inside each ack is timed
-too (botocore's before-call/after-call events), to show how much of the ack is the emulated AWS
-API rather than the bot's code.
+too (around `AsyncSelfInvoker.invoke`), to show how much of the ack is the emulated AWS API
+rather than the bot's code.
 
 The requests are real: `/restore <snapshot> shared-bench-ack` by the requester (the lazy work
 finds the target locked by a pending restore, so no new workflow starts per sample), and clicks
@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
-
 from bench.results import BenchResult, Goal, Measure
 from bench.scenes import drain, first_of_two_approvals, pending_restore
 from bench.slack_events import (
@@ -38,6 +36,7 @@ from bench.slack_events import (
     slash_command_body,
 )
 from bench.stats import Summary, summarize
+from bot.self_invoke import AsyncSelfInvoker
 from local_stack.functions import BOT_FUNCTION
 from local_stack.scenario import APPROVE, Driver
 from local_stack.stack import LocalStack, StackOptions
@@ -49,29 +48,33 @@ ACK_TEXT = "Checking your request"
 
 
 class InvokeTimer:
-    """Times the Lambda Invoke API calls made on the measuring thread (Bolt's self-invocation)."""
+    """Times the bot's self-invocation (`AsyncSelfInvoker.invoke`, the Lambda Invoke of its lazy
+    work) when it runs on the measuring thread; installed for the run, removed after it."""
 
     def __init__(self) -> None:
         self._thread = threading.get_ident()
-        self._started = 0.0
+        self._original: Callable[..., Any] | None = None
         self.last = 0.0
 
     def install(self) -> None:
-        # Bolt builds its Lambda client from boto3's default session on first use: handlers
-        # registered on that session are copied into the client.
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        events = boto3.DEFAULT_SESSION.events
-        events.register("before-call.lambda.Invoke", self._before)
-        events.register("after-call.lambda.Invoke", self._after)
+        original = AsyncSelfInvoker.invoke
+        timer = self
 
-    def _before(self, **_: Any) -> None:
-        if threading.get_ident() == self._thread:
-            self._started = time.perf_counter()
+        def timed(invoker: AsyncSelfInvoker, **call: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(invoker, **call)
+            finally:
+                if threading.get_ident() == timer._thread:
+                    timer.last = time.perf_counter() - started
 
-    def _after(self, **_: Any) -> None:
-        if threading.get_ident() == self._thread:
-            self.last = time.perf_counter() - self._started
+        self._original = original
+        setattr(AsyncSelfInvoker, "invoke", timed)  # noqa: B010 (instrumenting a method)
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            setattr(AsyncSelfInvoker, "invoke", self._original)  # noqa: B010
+            self._original = None
 
 
 class AckGate:
@@ -104,6 +107,15 @@ def run(quick: bool) -> BenchResult:
     result = BenchResult(NAME, "Warm ack latency through bot.lambda_entry.handler")
     timer = InvokeTimer()
     timer.install()
+    try:
+        restore, click, failed_lazy = _measure(samples, warmup, timer)
+    finally:
+        timer.uninstall()
+    _report(result, {"/restore": restore, "Approve click": click}, warmup, failed_lazy)
+    return result
+
+
+def _measure(samples: int, warmup: int, timer: InvokeTimer) -> tuple[Series, Series, int]:
     with LocalStack(StackOptions(time_scale=0, approval_timeout_seconds=3600)) as stack:
         driver = Driver(stack.info)
         pending = pending_restore(stack, driver, TARGET)
@@ -117,9 +129,7 @@ def run(quick: bool) -> BenchResult:
         measure = Measurement(stack, handler, context, gate, timer)
         restore = measure.series(lambda: _restore_event(stack), _is_restore_ack, samples, warmup)
         click = measure.series(lambda: _click_event(stack, card), _is_click_ack, samples, warmup)
-        failed_lazy = len(stack.runtime.failed_async)
-    _report(result, {"/restore": restore, "Approve click": click}, warmup, failed_lazy)
-    return result
+        return restore, click, len(stack.runtime.failed_async)
 
 
 def _restore_event(stack: LocalStack) -> dict[str, Any]:
