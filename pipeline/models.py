@@ -171,6 +171,10 @@ class StageRecord(BaseModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     detail: str = ""
+    # Whether this status's progress event went out; written False with the record, True once
+    # published, so a retried stage publishes an event a failed publish left behind (older
+    # records, from before the flag, were all published).
+    announced: bool = True
 
     @property
     def duration_seconds(self) -> float | None:

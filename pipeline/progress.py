@@ -66,18 +66,23 @@ class StageReporter:
     def started(self, operation_id: str, stage: Stage, detail: str) -> None:
         current = self.store.get(operation_id).stages.get(stage)
         if current is not None and current.status in _STARTED_ONCE:
-            # A retried invocation: the start was already recorded and announced, or the stage
-            # has even ended; announcing it again would show a finished stage running.
+            # A retried invocation: the start was already recorded, or the stage has even
+            # ended (announcing it again would show a finished stage running). Only a start
+            # whose publish failed is published now.
+            if current.status == StageStatus.STARTED and not current.announced:
+                self._announce(
+                    ProgressEvent.for_stage(
+                        operation_id, stage, StageStatus.STARTED, current.detail
+                    )
+                )
             return
-        self.store.record_stage(
-            operation_id,
-            stage,
-            StageRecord(status=StageStatus.STARTED, started_at=utc_now(), detail=detail),
+        record = StageRecord(
+            status=StageStatus.STARTED, started_at=utc_now(), detail=detail, announced=False
         )
+        if not self.store.start_stage(operation_id, stage, record):
+            return  # started, or ended, by another invocation since the read above
         self.store.audit(operation_id, PIPELINE_ACTOR, f"{stage}.started", {"detail": detail})
-        self.publisher.publish(
-            ProgressEvent.for_stage(operation_id, stage, StageStatus.STARTED, detail)
-        )
+        self._announce(ProgressEvent.for_stage(operation_id, stage, StageStatus.STARTED, detail))
 
     def finished(
         self,
@@ -89,14 +94,29 @@ class StageReporter:
         resources: dict[str, str] | None = None,
         operation_status: OperationStatus | None = None,
     ) -> None:
-        """Record a stage's end (succeeded, failed or skipped); a repeat of the same end is a no-op."""
+        """Record a stage's end (succeeded, failed or skipped); a repeat of the same end only
+        publishes its event if an earlier attempt recorded it but failed to publish."""
         operation = self.store.get(operation_id)
         previous = operation.stages.get(stage)
         if previous is not None and previous.status == status:
+            if not previous.announced:
+                self._announce(
+                    ProgressEvent.for_stage(
+                        operation_id,
+                        stage,
+                        status,
+                        previous.detail,
+                        resources=resources or {},
+                        duration_seconds=previous.duration_seconds,
+                        operation_status=operation_status,
+                    )
+                )
             return
         ended = utc_now()
         started = previous.started_at if previous and previous.started_at else ended
-        record = StageRecord(status=status, started_at=started, ended_at=ended, detail=detail)
+        record = StageRecord(
+            status=status, started_at=started, ended_at=ended, detail=detail, announced=False
+        )
         extra: dict[str, Any] = {}
         if resources:
             extra["resources"] = {**operation.resources, **resources}
@@ -113,7 +133,7 @@ class StageReporter:
                 "duration_seconds": record.duration_seconds,
             },
         )
-        self.publisher.publish(
+        self._announce(
             ProgressEvent.for_stage(
                 operation_id,
                 stage,
@@ -124,6 +144,10 @@ class StageReporter:
                 operation_status=operation_status,
             )
         )
+
+    def _announce(self, event: ProgressEvent) -> None:
+        self.publisher.publish(event)
+        self.store.mark_announced(event.operation_id, event.stage)
 
     @contextmanager
     def stage(self, operation_id: str, stage: Stage, detail: str) -> Iterator[None]:

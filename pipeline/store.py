@@ -30,6 +30,7 @@ from pipeline.models import (
     RestoreRequest,
     Stage,
     StageRecord,
+    StageStatus,
     utc_now,
     validate_operation_id,
 )
@@ -162,12 +163,36 @@ class OperationStore:
             operation_id, {f"stages.{stage}": record, "current_stage": stage}, expected=None
         )
 
+    def start_stage(self, operation_id: str, stage: Stage, record: StageRecord) -> bool:
+        """Record a stage's start unless it has started or ended meanwhile (a concurrent retry,
+        or its end racing its start): False then, and the stored record is left alone."""
+        unstarted = (
+            "(attribute_not_exists(#stages.#stage) OR #stages.#stage.#stage_status = :failed)",
+            {"#stages": "stages", "#stage": str(stage), "#stage_status": "status"},
+            {":failed": str(StageStatus.FAILED)},
+        )
+        try:
+            self._write(
+                operation_id,
+                {f"stages.{stage}": record, "current_stage": stage},
+                expected=None,
+                condition=unstarted,
+            )
+        except InvalidTransitionError:
+            return False
+        return True
+
+    def mark_announced(self, operation_id: str, stage: Stage) -> None:
+        """The stage's latest event was published: a retried invocation need not publish it."""
+        self._write(operation_id, {f"stages.{stage}.announced": True}, expected=None)
+
     def _write(
         self,
         operation_id: str,
         fields: Mapping[str, Any],
         *,
         expected: set[OperationStatus] | None,
+        condition: tuple[str, dict[str, str], dict[str, Any]] | None = None,
     ) -> Operation:
         names: dict[str, str] = {"#pk": OPERATION_KEY}
         values: dict[str, Any] = {}
@@ -188,6 +213,11 @@ class OperationStore:
                 placeholders.append(f":s{index}")
             names["#status"] = "status"
             conditions.append(f"#status IN ({', '.join(placeholders)})")
+        if condition is not None:
+            clause, extra_names, extra_values = condition
+            conditions.append(clause)
+            names.update(extra_names)
+            values.update(extra_values)
         try:
             with aws_call("update operation"):
                 answer = self._db.update_item(

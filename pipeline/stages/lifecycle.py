@@ -78,13 +78,16 @@ def begin(operation_id: str, ctx: PipelineContext) -> Operation:
         ctx.store.audit(
             operation_id, PIPELINE_ACTOR, "operation.running", {"approvers": operation.approvers}
         )
-    count = len(operation.approvers)
-    ctx.reporter.finished(
-        operation_id,
-        Stage.APPROVAL,
-        StageStatus.SUCCEEDED,
-        f"approved ({count} approval{'' if count == 1 else 's'})",
-    )
+    if Stage.APPROVAL in operation.stages:
+        # Not when a decision beat the card (the stage never started): no latency to report,
+        # and the card's checklist shows the approval from `decided_by`.
+        count = len(operation.approvers)
+        ctx.reporter.finished(
+            operation_id,
+            Stage.APPROVAL,
+            StageStatus.SUCCEEDED,
+            f"approved ({count} approval{'' if count == 1 else 's'})",
+        )
     plan = operation.plan
     if plan is not None and not plan.needs_copy:
         ctx.reporter.finished(
@@ -127,9 +130,18 @@ def finish_operation(
                     return operation
                 raise
     ctx.store.release_lock(operation.target_cluster, operation_id)
-    announced = operation.stages.get(Stage.NOTIFY)
-    if announced is not None and announced.status != StageStatus.STARTED:
-        return operation
+    notify = operation.stages.get(Stage.NOTIFY)
+    if notify is not None and notify.status != StageStatus.STARTED:
+        # Ended already: a retry only publishes the terminal event if that publish failed.
+        ctx.reporter.finished(
+            operation_id,
+            Stage.NOTIFY,
+            notify.status,
+            notify.detail,
+            resources=dict(operation.resources),
+            operation_status=outcome,
+        )
+        return ctx.store.get(operation_id)
     _fail_stage_in_flight(ctx, operation, error or detail)
     ctx.store.audit(
         operation_id,
