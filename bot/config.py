@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pipeline.context import PipelineContext
 
 logger = logging.getLogger("aurora_restore.bot")
+REFRESH_RETRY_SECONDS = 30  # after a failed re-read of the secrets and the policy
 
 
 class _Sources:
@@ -73,13 +74,18 @@ def load_policy(text: Callable[[], str]) -> Policy:
         raise ConfigurationError(f"the restore policy is invalid: {exc}") from exc
 
 
-def dependencies_from_environment() -> BotDependencies:
+def dependencies_from_environment(
+    pipeline: Callable[[], PipelineContext] | None = None,
+) -> BotDependencies:
+    """`pipeline` reuses an existing context (a refresh re-reads secrets, not AWS clients)."""
     settings = BotSettings.from_environment()
     built: list[PipelineContext] = []
 
     def pipeline_context() -> PipelineContext:
         # Only built (and imported: settings, clients, store) when something needs AWS; an
         # ack-only invocation never does.
+        if pipeline is not None:
+            return pipeline()
         if not built:
             from pipeline.context import PipelineContext
 
@@ -102,16 +108,29 @@ _pinned = False
 
 
 def default_dependencies() -> BotDependencies:
-    """The container's dependencies, built on the first invocation (the cold start) and again
-    once they are older than `secret_max_age_seconds`: a secret put again (a rotated Slack
-    signing secret, say) or a changed policy applies within minutes, without a redeploy."""
+    """The container's dependencies, built on the first invocation (the cold start) and read
+    again once older than `secret_max_age_seconds`: a secret put again (a rotated Slack signing
+    secret, say) or a changed policy applies within minutes, without a redeploy. A failed re-read
+    keeps the values in hand and tries again shortly: it never takes a working container down."""
     global _dependencies, _built_at
     now = time.monotonic()
-    if _dependencies is None or (
-        not _pinned and now - _built_at >= _dependencies.settings.secret_max_age_seconds
-    ):
-        _dependencies = dependencies_from_environment()
+    if _dependencies is None:
+        _dependencies, _built_at = dependencies_from_environment(), now
+        return _dependencies
+    max_age = _dependencies.settings.secret_max_age_seconds
+    if _pinned or now - _built_at < max_age:
+        return _dependencies
+    current = _dependencies
+    try:
+        _dependencies = dependencies_from_environment(pipeline=lambda: current.pipeline)
         _built_at = now
+    except Exception as exc:
+        logger.warning(
+            "could not read the bot's configuration again (%s: %s); keeping the values in hand",
+            type(exc).__name__,
+            exc,
+        )
+        _built_at = now - max_age + min(max_age, REFRESH_RETRY_SECONDS)
     return _dependencies
 
 

@@ -63,6 +63,7 @@ class SecretsExtensionEmulator:
         self._server: ThreadingHTTPServer | None = None
         self.requests = 0  # answered GETs: the tests read how often the cache was asked
         self.not_ready_answers = 0  # the next this many GETs get "not ready", as at start-up
+        self._counting = threading.Lock()  # the server answers each GET on its own thread
 
     def start(self) -> None:
         emulator = self
@@ -96,8 +97,10 @@ class SecretsExtensionEmulator:
     def answer(self, path: str, token: str) -> tuple[int, dict[str, Any]]:
         if token != self._session_token:
             return 401, {"message": "missing or wrong X-Aws-Parameters-Secrets-Token"}
-        if self.not_ready_answers > 0:
-            self.not_ready_answers -= 1
+        with self._counting:
+            not_ready = self.not_ready_answers > 0
+            self.not_ready_answers -= int(not_ready)
+        if not_ready:
             return 400, {"message": "not ready to serve traffic, please wait"}
         url = urlsplit(path)
         query = {name: values[0] for name, values in parse_qs(url.query).items()}
@@ -114,7 +117,8 @@ class SecretsExtensionEmulator:
         except ClientError as exc:
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
             return status, {"message": str(exc.response.get("Error", {}).get("Code", ""))}
-        self.requests += 1
+        with self._counting:
+            self.requests += 1
         answer.pop("ResponseMetadata", None)
         return 200, answer
 

@@ -45,15 +45,23 @@ def extension(
         **configuration.environment(),
         **emulator.environment(),
         "AURORA_RESTORE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:x",
-        # What the SDK fallback needs to build the pipeline context.
-        "AURORA_RESTORE_OPERATIONS_TABLE": "operations",
-        "AURORA_RESTORE_AUDIT_TABLE": "audit",
-        "AURORA_RESTORE_PROGRESS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:progress.fifo",
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
+    # Without the pipeline's settings no SDK client can be built: a test that passes without
+    # `sdk_available` got every value from the extension.
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture
+def sdk_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the SDK fallback needs to build the pipeline context (and its clients)."""
+    monkeypatch.setenv("AURORA_RESTORE_OPERATIONS_TABLE", "operations")
+    monkeypatch.setenv("AURORA_RESTORE_AUDIT_TABLE", "audit")
+    monkeypatch.setenv(
+        "AURORA_RESTORE_PROGRESS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:progress.fifo"
+    )
 
 
 def test_secrets_and_policy_come_from_the_extension(extension: SecretsExtensionEmulator) -> None:
@@ -61,7 +69,6 @@ def test_secrets_and_policy_come_from_the_extension(extension: SecretsExtensionE
 
     assert (deps.signing_secret, deps.bot_token) == (SIGNING_SECRET, BOT_TOKEN)
     assert extension.requests == 2
-    assert "pipeline" not in vars(deps)  # no SDK: the pipeline context was never built
     assert deps.policy.approvers.users == frozenset({"U0APPROVER1"})
     assert extension.requests == 3
 
@@ -73,9 +80,9 @@ def test_a_not_ready_extension_is_asked_again(extension: SecretsExtensionEmulato
 
     assert deps.signing_secret == SIGNING_SECRET
     assert extension.requests == 2 and extension.not_ready_answers == 0
-    assert "pipeline" not in vars(deps)
 
 
+@pytest.mark.usefixtures("sdk_available")
 def test_a_refusing_extension_falls_back_to_the_sdk_without_logging_values(
     extension: SecretsExtensionEmulator,
     monkeypatch: pytest.MonkeyPatch,
@@ -93,6 +100,7 @@ def test_a_refusing_extension_falls_back_to_the_sdk_without_logging_values(
     assert SIGNING_SECRET not in caplog.text and BOT_TOKEN not in caplog.text
 
 
+@pytest.mark.usefixtures("sdk_available")
 def test_an_extension_that_is_not_running_falls_back_to_the_sdk(
     extension: SecretsExtensionEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,3 +166,26 @@ def test_a_rotated_signing_secret_is_used_once_the_cached_one_is_too_old(
     assert lambda_entry.handler(help_request(SIGNING_SECRET), context)["statusCode"] == 401
     assert lambda_entry.handler(help_request(rotated), context)["statusCode"] == 200
     assert default_dependencies() is not default_dependencies()  # read again each time
+
+
+@pytest.mark.usefixtures("cold_container", "sdk_available")
+def test_a_failed_re_read_keeps_the_values_in_hand_and_the_aws_clients_are_kept(
+    extension: SecretsExtensionEmulator,
+    aws: AwsClients,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("AURORA_RESTORE_SECRET_MAX_AGE_SECONDS", "0")  # every value too old
+    caplog.set_level(logging.INFO)
+    first = default_dependencies()
+    context = first.pipeline
+
+    again = default_dependencies()  # read again: a new set, the same AWS clients
+    assert again is not first and again.pipeline is context
+
+    aws.secretsmanager.delete_secret(SecretId=SIGNING_SECRET_NAME, ForceDeleteWithoutRecovery=True)
+    kept = default_dependencies()
+
+    assert kept is again and kept.signing_secret == SIGNING_SECRET
+    assert "could not read the bot's configuration again" in caplog.text
+    assert SIGNING_SECRET not in caplog.text and BOT_TOKEN not in caplog.text
