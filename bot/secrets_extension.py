@@ -11,6 +11,7 @@ back to the SDK.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -39,6 +40,8 @@ class ParametersAndSecretsExtension:
     def __init__(self, port: int, session_token: str, *, host: str = "localhost") -> None:
         self._base_url = f"http://{host}:{port}"
         self._session_token = session_token
+        # Never through a proxy (HTTP_PROXY): the session token in the header stays on the host.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> ParametersAndSecretsExtension | None:
@@ -73,14 +76,15 @@ class ParametersAndSecretsExtension:
         )
         for attempt in range(NOT_READY_RETRIES + 1):
             try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+                with self._opener.open(request, timeout=TIMEOUT_SECONDS) as response:
                     document = json.loads(response.read())
                     return document if isinstance(document, dict) else {}
             except urllib.error.HTTPError as exc:
-                if exc.code != 400 or attempt == NOT_READY_RETRIES:
-                    # The body may name the secret; never the value. Status is enough here.
+                not_ready = exc.code == 400 and b"not ready" in exc.read().lower()
+                if not not_ready or attempt == NOT_READY_RETRIES:
+                    # The body may name the secret; never the value. The status is enough here.
                     raise ExtensionUnavailableError(f"the extension answered {exc.code}") from exc
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 raise ExtensionUnavailableError(f"the extension is unreachable: {exc}") from exc
             time.sleep(NOT_READY_PAUSE_SECONDS * (attempt + 1))
         raise ExtensionUnavailableError("the extension was not ready")

@@ -43,8 +43,13 @@ _ENDPOINT_VARIANTS = ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT")
 
 def _boto3_lambda_client() -> Any:
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("lambda")
+    # On the ack path: Slack waits 3 s, so no minute-long timeouts or long retry chains.
+    return boto3.client(
+        "lambda",
+        config=Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 2}),
+    )
 
 
 class AsyncSelfInvoker:
@@ -70,6 +75,8 @@ class AsyncSelfInvoker:
             try:
                 response = self._http(request.url).send(request.prepare())
             except Exception as exc:  # the network, not the request: let boto3 retry it
+                # (after a read timeout Lambda may have queued it already: running the lazy work
+                # twice is safe, it is idempotent; losing it would leave the user unanswered)
                 logger.warning(
                     "self-invocation failed (%s); retrying with boto3", type(exc).__name__
                 )
@@ -103,11 +110,15 @@ class AsyncSelfInvoker:
         if invocation_type != "Event" or not (access_key and secret_key and endpoint):
             return None
         credentials = Credentials(access_key, secret_key, env.get("AWS_SESSION_TOKEN") or None)
+        headers = {"X-Amz-Invocation-Type": invocation_type}
+        trace = env.get("_X_AMZN_TRACE_ID")
+        if trace and "AWS_LAMBDA_FUNCTION_NAME" in env:  # as botocore does: X-Ray links the two
+            headers["X-Amzn-Trace-Id"] = quote(trace, safe="-=;:+&[]{}\"',")
         request = AWSRequest(
             method="POST",
             url=f"{endpoint}/{API_VERSION}/functions/{quote(function_arn, safe='')}/invocations",
             data=payload.encode() if isinstance(payload, str) else payload,
-            headers={"X-Amz-Invocation-Type": invocation_type},
+            headers=headers,
         )
         SigV4Auth(credentials, "lambda", region).add_auth(request)
         return request

@@ -26,7 +26,13 @@ invocations: list[dict[str, Any]] = []
 class LambdaApi(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        invocations.append({"path": self.path, "type": self.headers["X-Amz-Invocation-Type"]})
+        invocations.append(
+            {
+                "path": self.path,
+                "type": self.headers["X-Amz-Invocation-Type"],
+                "user_agent": self.headers.get("User-Agent", ""),
+            }
+        )
         invocations[-1]["lazy_function"] = json.loads(body)["headers"].get(
             "x-slack-bolt-lazy-function-name"
         )

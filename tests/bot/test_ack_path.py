@@ -44,6 +44,7 @@ def test_the_first_restore_is_acked_and_handed_off_without_heavy_imports(
     assert invocation["type"] == "Event"
     assert invocation["path"].startswith("/2015-03-31/functions/arn%3Aaws%3Alambda%3A")
     assert invocation["lazy_function"] == "answer_restore_command"
+    assert "Boto3" not in invocation["user_agent"]  # made without a boto3 Lambda client
 
 
 @pytest.mark.parametrize(

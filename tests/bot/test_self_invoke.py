@@ -110,8 +110,16 @@ def signature_is_valid(request: Received, base_url: str, secret_key: str = SECRE
     return authorization.endswith(f"Signature={expected}")
 
 
-def test_the_request_is_the_one_boto3_sends(endpoint: LambdaEndpoint) -> None:
-    answer = invoke(AsyncSelfInvoker(environment(AWS_ENDPOINT_URL=endpoint.url)))
+def test_the_request_is_the_one_boto3_sends(
+    endpoint: LambdaEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_lambda = {  # what the Lambda runtime sets: boto3 forwards the X-Ray trace, and so must we
+        "AWS_LAMBDA_FUNCTION_NAME": "aurora-restore-slack",
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    }
+    for name, value in on_lambda.items():
+        monkeypatch.setenv(name, value)
+    answer = invoke(AsyncSelfInvoker(environment(AWS_ENDPOINT_URL=endpoint.url, **on_lambda)))
     invoke(boto3_client(endpoint.url))
 
     ours, boto3s = endpoint.received
@@ -120,7 +128,8 @@ def test_the_request_is_the_one_boto3_sends(endpoint: LambdaEndpoint) -> None:
     assert ours.path == boto3s.path
     assert ours.path.startswith("/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A")
     assert ours.body == boto3s.body == PAYLOAD.encode()
-    for name in ("Host", "X-Amz-Invocation-Type", "X-Amz-Security-Token", "Accept-Encoding"):
+    headers = ("Host", "X-Amz-Invocation-Type", "X-Amz-Security-Token", "Accept-Encoding")
+    for name in (*headers, "X-Amzn-Trace-Id"):
         assert ours.headers[name] == boto3s.headers[name], name
     # The same credential scope and signed headers; only the time-dependent signature differs.
     assert (
