@@ -201,7 +201,7 @@ class Monitoring(Construct):
         )
         dashboard.add_widgets(
             cw.GraphWidget(
-                title="Approval latency (seconds from card to decision)",
+                title="Approval latency (seconds from the card to approval)",
                 left=[
                     stage_duration_metric(Stage.APPROVAL, cw.Stats.p(50), "p50"),
                     stage_duration_metric(Stage.APPROVAL, cw.Stats.p(90), "p90"),

@@ -3,7 +3,8 @@
 The function reads its own FIFO queue subscribed to the progress topic with raw message delivery
 (a Lambda function cannot subscribe to a FIFO topic): each SQS record's body is one event.
 
-Stage durations (the approval stage's duration is the approval latency) and restore outcomes come
+Stage durations (an approved request's approval stage is the approval latency; a denied or expired
+one says nothing about it, so only approvals count) and restore outcomes come
 from the events the pipeline already publishes, so no stage code has to know about metrics. The
 EMF record is written by hand to keep the dimension sets exactly those the dashboard reads.
 """
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from pipeline.models import ProgressEvent, StageStatus
+from pipeline.models import ProgressEvent, Stage, StageStatus
 
 # Mirrors infra.constants (which this module cannot import: it loads the CDK).
 NAMESPACE = "AuroraRestore"
@@ -49,7 +50,8 @@ def _record(
 def metric_records(event: ProgressEvent) -> Iterator[dict[str, Any]]:
     """The EMF records one progress event yields: a stage duration when a stage ends, an outcome
     when the operation reaches a terminal status."""
-    if event.status in _ENDED and event.duration_seconds is not None:
+    not_an_approval = event.stage == Stage.APPROVAL and event.status != StageStatus.SUCCEEDED
+    if event.status in _ENDED and event.duration_seconds is not None and not not_an_approval:
         yield _record(
             event, STAGE_DURATION, "Seconds", event.duration_seconds, STAGE_DIMENSION, event.stage
         )

@@ -55,17 +55,36 @@ def test_a_finished_stage_yields_its_duration_under_its_stage():
 def test_a_terminal_event_also_counts_the_outcome():
     _, records = run(
         event(
+            Stage.RESTORE_CLUSTER,
+            StageStatus.FAILED,
+            duration_seconds=600,
+            operation_status=OperationStatus.FAILED,
+        )
+    )
+    by_metric = {r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: r for r in records}
+    assert (
+        by_metric[constants.STAGE_DURATION_METRIC][constants.STAGE_DIMENSION] == "restore_cluster"
+    )
+    outcome = by_metric[constants.RESTORE_OUTCOME_METRIC]
+    assert outcome[constants.OUTCOME_DIMENSION] == "FAILED"
+    assert outcome[constants.RESTORE_OUTCOME_METRIC] == 1
+
+
+def test_only_an_approval_counts_as_approval_latency():
+    _, approved = run(event(Stage.APPROVAL, StageStatus.SUCCEEDED, duration_seconds=95))
+    _, expired = run(
+        event(
             Stage.APPROVAL,
             StageStatus.FAILED,
             duration_seconds=3600,
             operation_status=OperationStatus.EXPIRED,
         )
     )
-    by_metric = {r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: r for r in records}
-    assert by_metric[constants.STAGE_DURATION_METRIC][constants.STAGE_DIMENSION] == "approval"
-    outcome = by_metric[constants.RESTORE_OUTCOME_METRIC]
-    assert outcome[constants.OUTCOME_DIMENSION] == "EXPIRED"
-    assert outcome[constants.RESTORE_OUTCOME_METRIC] == 1
+    assert [r[constants.STAGE_DURATION_METRIC] for r in approved] == [95]
+    # Nobody decided in an hour: an outcome to count, not a latency to average.
+    assert [r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for r in expired] == [
+        constants.RESTORE_OUTCOME_METRIC
+    ]
 
 
 def test_started_and_skipped_stages_and_running_status_yield_nothing():
