@@ -12,7 +12,7 @@ from typing import Any
 
 from local_stack.functions import BOT_FUNCTION
 from local_stack.slack_client import HttpReply, SlackClient, sign
-from local_stack.slack_endpoint import EVENTS_PATH
+from local_stack.slack_endpoint import proxy_event
 from local_stack.stack import ACCOUNT
 
 SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -57,16 +57,7 @@ def api_gateway_event(
         "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": sign(signing_secret, stamp, body),
     }
-    return {
-        "httpMethod": "POST",
-        "path": EVENTS_PATH,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "body": body,
-        "isBase64Encoded": False,
-        "requestContext": {"httpMethod": "POST", "path": EVENTS_PATH, "stage": "bench"},
-    }
+    return proxy_event(headers, body, stage="bench")
 
 
 def bot_function_context(region: str) -> dict[str, str]:

@@ -37,30 +37,39 @@ class _Sources:
     def secret(self, given: Secret | None, arn: str | None) -> str:
         if given is not None:
             return given.get_secret_value()
-        if self._extension is not None:
-            try:
-                return self._extension.secret(str(arn))
-            except ExtensionUnavailableError as exc:
-                logger.warning("reading secret %s through the SDK: %s", arn, exc)
+        secret_id = str(arn)
+        value = self._through_extension(f"secret {secret_id}", lambda e: e.secret(secret_id))
+        if value is not None:
+            return value
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         provider = SecretsProvider(boto3_client=self._pipeline().clients.secretsmanager)
-        return str(provider.get(str(arn), max_age=self._settings.secret_max_age_seconds))
+        return str(provider.get(secret_id, max_age=self._settings.secret_max_age_seconds))
 
     def policy_text(self) -> str:
         settings = self._settings
         if settings.policy_path is not None:
             return Path(settings.policy_path).read_text(encoding="utf-8")
         name = str(settings.policy_parameter)
-        if self._extension is not None:
-            try:
-                return self._extension.parameter(name)
-            except ExtensionUnavailableError as exc:
-                logger.warning("reading parameter %s through the SDK: %s", name, exc)
+        value = self._through_extension(f"parameter {name}", lambda e: e.parameter(name))
+        if value is not None:
+            return value
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 
         provider = SSMProvider(boto3_client=self._pipeline().clients.client("ssm"))
         return str(provider.get(name, max_age=settings.secret_max_age_seconds))
+
+    def _through_extension(
+        self, what: str, read: Callable[[ParametersAndSecretsExtension], str]
+    ) -> str | None:
+        """The value from the extension, or None (logged) when the SDK has to read it."""
+        if self._extension is None:
+            return None
+        try:
+            return read(self._extension)
+        except ExtensionUnavailableError as exc:
+            logger.warning("reading %s through the SDK: %s", what, exc)
+            return None
 
 
 def load_policy(text: Callable[[], str]) -> Policy:

@@ -22,6 +22,22 @@ DRAIN_LIMIT_BYTES = 10_000_000  # API Gateway's own payload limit: read (and dro
 BAD_GATEWAY_BODY = b'{"message": "Internal server error"}'
 
 
+def proxy_event(
+    headers: dict[str, str], body: str, *, base64_encoded: bool = False, stage: str
+) -> dict[str, Any]:
+    """A POST to /slack/events as API Gateway (REST, v1 proxy integration) hands it to Lambda."""
+    return {
+        "httpMethod": "POST",
+        "path": EVENTS_PATH,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+        "requestContext": {"httpMethod": "POST", "path": EVENTS_PATH, "stage": stage},
+    }
+
+
 class SlackEndpoint:
     """Serves POST /slack/events by invoking the bot function through the Lambda runtime."""
 
@@ -53,16 +69,7 @@ class SlackEndpoint:
             text, encoded = body.decode("utf-8"), False
         except UnicodeDecodeError:
             text, encoded = base64.b64encode(body).decode(), True
-        event = {
-            "httpMethod": "POST",
-            "path": EVENTS_PATH,
-            "headers": headers,
-            "multiValueHeaders": {name: [value] for name, value in headers.items()},
-            "queryStringParameters": None,
-            "body": text,
-            "isBase64Encoded": encoded,
-            "requestContext": {"httpMethod": "POST", "path": EVENTS_PATH, "stage": "local"},
-        }
+        event = proxy_event(headers, text, base64_encoded=encoded, stage="local")
         result = self._runtime.invoke(self._function_name, event)
         if result.error_type is not None:
             # API Gateway turns a crashed integration into a 502; the bot should never get here.

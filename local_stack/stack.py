@@ -27,7 +27,11 @@ from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases, LocalPostgres, remove_data_dir
 from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
-from local_stack.secrets_extension import SecretsExtensionEmulator, store_bot_configuration
+from local_stack.secrets_extension import (
+    BotConfiguration,
+    SecretsExtensionEmulator,
+    store_bot_configuration,
+)
 from local_stack.seed_data import CLUSTER_DATA
 from local_stack.slack_emulator import SlackEmulator
 from local_stack.slack_endpoint import SlackEndpoint
@@ -86,6 +90,7 @@ class LocalStack:
         self.databases: ClusterDatabases | None = None
         self.progress_poller: QueuePoller | None = None
         self.secrets_extension: SecretsExtensionEmulator | None = None
+        self.bot_configuration: BotConfiguration | None = None
         self._saved_env: dict[str, str | None] = {}
 
     # ----- lifecycle ----------------------------------------------------------------------------
@@ -307,7 +312,8 @@ class LocalStack:
             self.progress_poller = None
 
     def _function_env(self, endpoint_url: str, names: dict[str, str]) -> dict[str, str]:
-        assert self.world is not None and self.secrets_extension is not None
+        assert self.world is not None
+        assert self.secrets_extension is not None and self.bot_configuration is not None
         env = {
             "AURORA_RESTORE_OPERATIONS_TABLE": names["operations_table"],
             "AURORA_RESTORE_AUDIT_TABLE": names["audit_table"],

@@ -14,8 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pipeline.naming import (
-    SnapshotKind,
-    parse_snapshot_reference,
+    SnapshotRef,
     validate_cluster_id,
     validate_instance_class,
     validate_instance_count,
@@ -39,22 +38,6 @@ def new_operation_id(now: datetime | None = None) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class SnapshotRef(BaseModel):
-    """A parsed snapshot reference: the user's text plus what kind of reference it is."""
-
-    model_config = ConfigDict(frozen=True)
-
-    text: str
-    kind: SnapshotKind
-    name: str  # snapshot identifier, or the source cluster for `latest:`
-    region: str | None = None  # only known for ARNs
-    account: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> SnapshotRef:
-        return cls(**parse_snapshot_reference(text)._asdict())
 
 
 class RestoreRequest(BaseModel):

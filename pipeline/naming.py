@@ -43,14 +43,43 @@ class SnapshotKind(StrEnum):
     LATEST = "latest"
 
 
-class SnapshotParts(NamedTuple):
-    """A snapshot reference taken apart: the (stripped) text and what it names."""
+class SnapshotRef(NamedTuple):
+    """A parsed snapshot reference: the user's (stripped) text and what it names."""
 
     text: str
     kind: SnapshotKind
     name: str  # snapshot identifier, or the source cluster for `latest:`
     region: str | None = None  # only known for ARNs
     account: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> SnapshotRef:
+        """Raise ValueError saying what a reference may look like unless `text` is one."""
+        text = text.strip()
+        if text.startswith(LATEST_PREFIX):
+            cluster = text[len(LATEST_PREFIX) :]
+            if not is_identifier(cluster, 63):
+                raise ValueError(
+                    f"`{text}`: after `latest:` give a source cluster identifier ({CLUSTER_ID_RULE})"
+                )
+            return cls(text, SnapshotKind.LATEST, cluster.lower())
+        if text.startswith("arn:"):
+            match = _SNAPSHOT_ARN.fullmatch(text)
+            if match is None or not _is_snapshot_name(match["name"]):
+                raise ValueError(
+                    f"`{text}` is not a cluster snapshot ARN such as "
+                    "`arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:my-snap`"
+                )
+            return cls(text, SnapshotKind.ARN, match["name"], match["region"], match["account"])
+        if text.startswith("rds:"):
+            if not _is_snapshot_name(text):
+                raise ValueError(
+                    f"`{text}` is not a valid snapshot reference: use {SNAPSHOT_ID_RULE}"
+                )
+            return cls(text, SnapshotKind.AUTOMATED, text.lower())
+        if not is_identifier(text, 255):
+            raise ValueError(f"`{text}` is not a valid snapshot reference: use {SNAPSHOT_ID_RULE}")
+        return cls(text, SnapshotKind.MANUAL, text.lower())
 
 
 def is_identifier(value: str, max_length: int) -> bool:
@@ -64,37 +93,8 @@ def _is_snapshot_name(value: str) -> bool:
     return is_identifier(value, 255)
 
 
-def parse_snapshot_reference(text: str) -> SnapshotParts:
-    """Raise ValueError saying what a reference may look like unless `text` is one."""
-    text = text.strip()
-    if text.startswith(LATEST_PREFIX):
-        cluster = text[len(LATEST_PREFIX) :]
-        if not is_identifier(cluster, 63):
-            raise ValueError(
-                f"`{text}`: after `latest:` give a source cluster identifier ({CLUSTER_ID_RULE})"
-            )
-        return SnapshotParts(text, SnapshotKind.LATEST, cluster.lower())
-    if text.startswith("arn:"):
-        match = _SNAPSHOT_ARN.fullmatch(text)
-        if match is None or not _is_snapshot_name(match["name"]):
-            raise ValueError(
-                f"`{text}` is not a cluster snapshot ARN such as "
-                "`arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:my-snap`"
-            )
-        return SnapshotParts(
-            text, SnapshotKind.ARN, match["name"], match["region"], match["account"]
-        )
-    if text.startswith("rds:"):
-        if not _is_snapshot_name(text):
-            raise ValueError(f"`{text}` is not a valid snapshot reference: use {SNAPSHOT_ID_RULE}")
-        return SnapshotParts(text, SnapshotKind.AUTOMATED, text.lower())
-    if not is_identifier(text, 255):
-        raise ValueError(f"`{text}` is not a valid snapshot reference: use {SNAPSHOT_ID_RULE}")
-    return SnapshotParts(text, SnapshotKind.MANUAL, text.lower())
-
-
 def validate_snapshot_reference(value: str) -> str:
-    return parse_snapshot_reference(value).text
+    return SnapshotRef.parse(value).text
 
 
 def validate_cluster_id(value: str) -> str:

@@ -70,11 +70,7 @@ class StageReporter:
             # ended (announcing it again would show a finished stage running). Only a start
             # whose publish failed is published now.
             if current.status == StageStatus.STARTED and not current.announced:
-                self._announce(
-                    ProgressEvent.for_stage(
-                        operation_id, stage, StageStatus.STARTED, current.detail
-                    )
-                )
+                self._announce(operation_id, stage, current)
             return
         record = StageRecord(
             status=StageStatus.STARTED, started_at=utc_now(), detail=detail, announced=False
@@ -82,7 +78,7 @@ class StageReporter:
         if not self.store.start_stage(operation_id, stage, record):
             return  # started, or ended, by another invocation since the read above
         self.store.audit(operation_id, PIPELINE_ACTOR, f"{stage}.started", {"detail": detail})
-        self._announce(ProgressEvent.for_stage(operation_id, stage, StageStatus.STARTED, detail))
+        self._announce(operation_id, stage, record)
 
     def finished(
         self,
@@ -99,55 +95,48 @@ class StageReporter:
         operation = self.store.get(operation_id)
         previous = operation.stages.get(stage)
         if previous is not None and previous.status == status:
-            if not previous.announced:
-                self._announce(
-                    ProgressEvent.for_stage(
-                        operation_id,
-                        stage,
-                        status,
-                        previous.detail,
-                        resources=resources or {},
-                        duration_seconds=previous.duration_seconds,
-                        operation_status=operation_status,
-                    )
-                )
-            return
-        ended = utc_now()
-        started = previous.started_at if previous and previous.started_at else ended
-        record = StageRecord(
-            status=status, started_at=started, ended_at=ended, detail=detail, announced=False
-        )
-        extra: dict[str, Any] = {}
-        if resources:
-            extra["resources"] = {**operation.resources, **resources}
-        self.store.record_stage(operation_id, stage, record)
-        if extra:
-            self.store.update(operation_id, **extra)
-        self.store.audit(
-            operation_id,
-            PIPELINE_ACTOR,
-            f"{stage}.{status}",
-            {
-                "detail": detail,
-                "resources": resources or {},
-                "duration_seconds": record.duration_seconds,
-            },
-        )
-        self._announce(
+            record = previous  # a retried invocation
+        else:
+            ended = utc_now()
+            started = previous.started_at if previous and previous.started_at else ended
+            record = StageRecord(
+                status=status, started_at=started, ended_at=ended, detail=detail, announced=False
+            )
+            self.store.record_stage(operation_id, stage, record)
+            if resources:
+                self.store.update(operation_id, resources={**operation.resources, **resources})
+            self.store.audit(
+                operation_id,
+                PIPELINE_ACTOR,
+                f"{stage}.{status}",
+                {
+                    "detail": detail,
+                    "resources": resources or {},
+                    "duration_seconds": record.duration_seconds,
+                },
+            )
+        if not record.announced:
+            self._announce(
+                operation_id,
+                stage,
+                record,
+                resources=resources or {},
+                operation_status=operation_status,
+            )
+
+    def _announce(self, operation_id: str, stage: Stage, record: StageRecord, **extra: Any) -> None:
+        """Publish the event of the stage's recorded status, then note that it went out."""
+        self.publisher.publish(
             ProgressEvent.for_stage(
                 operation_id,
                 stage,
-                status,
-                detail,
-                resources=resources or {},
+                record.status,
+                record.detail,
                 duration_seconds=record.duration_seconds,
-                operation_status=operation_status,
+                **extra,
             )
         )
-
-    def _announce(self, event: ProgressEvent) -> None:
-        self.publisher.publish(event)
-        self.store.mark_announced(event.operation_id, event.stage)
+        self.store.mark_announced(operation_id, stage)
 
     @contextmanager
     def stage(self, operation_id: str, stage: Stage, detail: str) -> Iterator[None]:

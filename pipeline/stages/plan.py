@@ -17,8 +17,8 @@ from pipeline.errors import (
     SnapshotNotFoundError,
     TargetExistsError,
 )
-from pipeline.models import Plan, RestoreRequest, SnapshotRef, Stage, StageStatus
-from pipeline.naming import SnapshotKind
+from pipeline.models import Plan, RestoreRequest, Stage, StageStatus
+from pipeline.naming import SnapshotKind, SnapshotRef
 from pipeline.stages.common import failing_stage, instances_phrase
 
 MAX_IDENTIFIER = 63

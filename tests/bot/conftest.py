@@ -175,6 +175,18 @@ def deps(
     )
 
 
+def api_gateway_event(body: str, headers: dict[str, str]) -> dict[str, Any]:
+    """A POST to /slack/events as API Gateway (HTTP API, payload 2.0) hands it to Lambda."""
+    return {
+        "version": "2.0",
+        "rawPath": "/slack/events",
+        "headers": headers,
+        "requestContext": {"http": {"method": "POST", "path": "/slack/events"}},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
 def sign(
     body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET
 ) -> dict[str, str]:

@@ -20,6 +20,7 @@ from tests.bot.conftest import (
     REQUESTER,
     SNAPSHOT,
     SlackHttp,
+    api_gateway_event,
     sign,
 )
 
@@ -40,17 +41,6 @@ def lambda_handler(deps: BotDependencies):
     yield lambda_entry.handler
     set_default_dependencies(None)
     lambda_entry.reset()
-
-
-def api_gateway_event(body: str, headers: dict[str, str]) -> dict:
-    return {
-        "version": "2.0",
-        "rawPath": "/slack/events",
-        "headers": headers,
-        "requestContext": {"http": {"method": "POST", "path": "/slack/events"}},
-        "body": body,
-        "isBase64Encoded": False,
-    }
 
 
 @pytest.mark.parametrize(

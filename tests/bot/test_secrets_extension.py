@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from local_stack.secrets_extension import (
     store_bot_configuration,
 )
 from pipeline.aws import AwsClients
-from tests.bot.conftest import sign
+from tests.bot.conftest import api_gateway_event, sign
 
 SIGNING_SECRET = "extension-signing-secret-value"
 BOT_TOKEN = "xoxb-extension-bot-token-value"
@@ -137,16 +138,9 @@ def cold_container() -> Iterator[None]:
     lambda_entry.reset()
 
 
-def help_request(secret: str) -> dict[str, object]:
+def help_request(secret: str) -> dict[str, Any]:
     body = "command=%2Frestore&text=help&user_id=U0REQUESTER&team_id=T1&channel_id=C1"
-    return {
-        "version": "2.0",
-        "rawPath": "/slack/events",
-        "headers": sign(body, secret=secret),
-        "requestContext": {"http": {"method": "POST", "path": "/slack/events"}},
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    return api_gateway_event(body, sign(body, secret=secret))
 
 
 @pytest.mark.usefixtures("cold_container")

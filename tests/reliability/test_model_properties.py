@@ -14,10 +14,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pipeline.models import Operation, OperationStatus, RestoreRequest, SnapshotRef
+from pipeline.models import Operation, OperationStatus, RestoreRequest
 from pipeline.naming import (
     CLUSTER_ID_RULE,
     SnapshotKind,
+    SnapshotRef,
     validate_cluster_id,
     validate_instance_class,
     validate_operation_id,
