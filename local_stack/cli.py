@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from local_stack.postgres_install import LocalPostgresError
 from local_stack.stack import LocalStack, StackOptions
 
 
@@ -50,11 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     options = StackOptions(
         time_scale=args.time_scale, approval_timeout_seconds=args.approval_timeout
     )
-    if args.command == "demo":
-        from local_stack.demo import run_demo
+    try:
+        if args.command == "demo":
+            from local_stack.demo import run_demo
 
-        return run_demo(options=options)
-    return serve(args.stack_file, options)
+            return run_demo(options=options)
+        return serve(args.stack_file, options)
+    except LocalPostgresError as exc:  # the stack cannot run without it: say why, no traceback
+        sys.stderr.write(f"aurora-restore: the local PostgreSQL could not start. {exc}\n")
+        return 1
 
 
 def serve(stack_file: Path, options: StackOptions) -> int:

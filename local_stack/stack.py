@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import secrets
-import tempfile
 import time
 import urllib.request
 import zipfile
@@ -25,7 +24,8 @@ from local_stack import moto_patches
 from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
 from local_stack.lambda_runtime import LambdaRuntime
-from local_stack.postgres import ClusterDatabases, LocalPostgres, remove_data_dir
+from local_stack.postgres import ClusterDatabases
+from local_stack.postgres_server import LocalPostgres
 from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
 from local_stack.secrets_extension import (
     BotConfiguration,
@@ -66,7 +66,6 @@ class StackOptions:
     source_region: str = "eu-west-1"
     time_scale: float = 0.01  # Wait states and retry intervals, relative to AWS
     approval_timeout_seconds: int = 3600
-    work_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -75,7 +74,6 @@ class LocalStack:
 
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
-        self._work = Path(self.options.work_dir or tempfile.mkdtemp(prefix="aurora-restore-"))
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.runtime = LambdaRuntime(
             account=ACCOUNT, region=self.options.region, time_scale=self.options.time_scale
@@ -198,16 +196,12 @@ class LocalStack:
             os.environ[name] = value
 
     def _start_postgres(self) -> None:
-        # Under /tmp, readable by the server's own account (it runs as `postgres` when we are root).
-        data_dir = Path(tempfile.mkdtemp(prefix="aurora-restore-pg-"))
-        data_dir.chmod(0o755)
-        self.postgres = LocalPostgres.start(data_dir / "server")
+        self.postgres = LocalPostgres.start()  # in a run directory of its own, removed on stop
         self.databases = ClusterDatabases(self.postgres)
 
     def _stop_postgres(self) -> None:
         if self.postgres is not None:
             self.postgres.stop()
-            remove_data_dir(self.postgres)
 
     def _seed_data(self, master_password: str) -> None:
         """Fill the seeded clusters, then give their existing snapshots the same data."""

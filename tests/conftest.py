@@ -1,7 +1,9 @@
-"""Shared fixtures: moto-backed AWS with the project's real table schema."""
+"""Shared fixtures: moto-backed AWS with the project's real table schema; one sentence instead
+of a traceback when the local PostgreSQL cannot start; a check that a run leaves nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -9,10 +11,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local_stack.postgres_install import LocalPostgresError
 from pipeline.aws import AwsClients
 from pipeline.progress import ProgressPublisher, StageReporter
 from pipeline.store import OperationStore
 from pipeline.store_schema import create_tables
+from tests.leftovers import Leftovers
 
 REGION = "us-east-1"
 OPERATIONS_TABLE = "test-operations"
@@ -68,6 +72,33 @@ def sqs_progress(aws: AwsClients, topic_arn: str) -> str:
         TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
     )
     return str(url)
+
+
+@contextlib.contextmanager
+def postgres_or_exit() -> Iterator[None]:
+    """Stop the whole run with one readable sentence when the local PostgreSQL cannot start:
+    every test after it would fail the same way."""
+    try:
+        yield
+    except LocalPostgresError as exc:
+        pytest.exit(f"The tests need a local PostgreSQL, which could not start. {exc}", 1)
+
+
+_leftovers = Leftovers()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _leftovers.remember_what_exists()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A passing run must leave no folders in the temporary directory and no servers running."""
+    found = _leftovers.new_since_start()
+    if found and exitstatus == pytest.ExitCode.OK:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"The run left these behind: {', '.join(found)}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 __all__ = ["REGION", "boto3"]

@@ -9,25 +9,23 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from moto.rds.models import RDSBackend
 from pg8000.native import Connection
 
-from local_stack.postgres import ClusterDatabases, LocalPostgres
+from local_stack.postgres import ClusterDatabases
+from local_stack.postgres_server import LocalPostgres
 from pipeline.aws import AwsClients
 from pipeline.context import PipelineContext
 from pipeline.database import master_secret_name, secret_name
 from pipeline.models import RestoreRequest, new_operation_id
 from pipeline.settings import PipelineSettings
 from pipeline.store import OperationStore
-from tests.conftest import AUDIT_TABLE, OPERATIONS_TABLE
+from tests.conftest import AUDIT_TABLE, OPERATIONS_TABLE, postgres_or_exit
 
 PREFIX = "aurora-restore"
 _counter = itertools.count(1)
@@ -35,13 +33,12 @@ _counter = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def local_pg() -> Iterator[LocalPostgres]:
-    directory = Path(tempfile.mkdtemp(prefix="aurora-restore-pg-"))  # /tmp: reachable by postgres
-    server = LocalPostgres.start(directory)
+    with postgres_or_exit():
+        server = LocalPostgres.start()  # its own run directory, removed by stop()
     try:
         yield server
     finally:
         server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,8 @@ import os
 import pytest
 from pg8000.exceptions import DatabaseError
 
-from local_stack.postgres import (
-    ClusterDatabases,
-    LocalPostgres,
-    LocalPostgresError,
-    snapshot_database_name,
-)
+from local_stack.postgres import ClusterDatabases, snapshot_database_name
+from local_stack.postgres_server import LocalPostgres, LocalPostgresError
 from tests.database.conftest import connected
 
 SEED = """

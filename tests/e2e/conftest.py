@@ -9,6 +9,7 @@ import pytest
 from local_stack.scenario import Driver
 from local_stack.stack import LocalStack, StackOptions
 from pipeline.store import OperationStore
+from tests.conftest import postgres_or_exit
 
 pytestmark = pytest.mark.e2e
 
@@ -21,8 +22,12 @@ def stack_options() -> StackOptions:
 
 @pytest.fixture
 def stack(stack_options: StackOptions) -> Iterator[LocalStack]:
-    with LocalStack(stack_options) as running:
+    with postgres_or_exit():
+        running = LocalStack(stack_options).start()
+    try:
         yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture
