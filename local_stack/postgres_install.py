@@ -23,6 +23,7 @@ from pathlib import Path
 BIN_ENV = "AURORA_RESTORE_POSTGRES_BIN"  # a directory holding initdb, pg_ctl and postgres
 SERVICE_ACCOUNTS = ("postgres", "nobody")  # who runs the server when we are root, in order
 TOOLS = ("initdb", "pg_ctl", "postgres")
+RUN_DIRECTORY_PREFIX = "aurora-restore-pg-"  # then the creating process's id, so each can be traced
 _SYSTEM_BIN_ROOT = Path("/usr/lib/postgresql")
 _FIX = (
     "run `make install` again, or install the PostgreSQL server (e.g. `apt-get install postgresql`)"
@@ -126,13 +127,18 @@ def temporary_bases() -> list[Path]:
     return [base for base in dict.fromkeys(bases) if base.is_dir()]
 
 
+def run_directory_prefix(pid: int) -> str:
+    return f"{RUN_DIRECTORY_PREFIX}{pid}-"
+
+
 def run_directory(account: ServerAccount | None) -> Path:
     """A new private directory for one server's files, in a temporary directory the server's
     account can enter ($TMPDIR may be one only we can enter, e.g. /run/user/<uid>)."""
     bases = temporary_bases()
     for base in bases:
         if account is None or account.can_enter(base):
-            directory = Path(tempfile.mkdtemp(prefix="aurora-restore-pg-", dir=base))
+            prefix = run_directory_prefix(os.getpid())
+            directory = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
             if account is not None:
                 directory.chmod(0o755)  # ours, so the server's account can reach its data
             return directory

@@ -97,7 +97,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if found and exitstatus == pytest.ExitCode.OK:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"The run left these behind: {', '.join(found)}", red=True)
+            reporter.write("\n")
+            reporter.write_sep("!", "the run left these behind", red=True)
+            reporter.write_line(", ".join(found), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

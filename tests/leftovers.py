@@ -1,17 +1,19 @@
-"""What a test run leaves behind: the local stack's folders in the temporary directories and
-PostgreSQL servers still running from them."""
+"""What a test run leaves behind: the local PostgreSQL run directories this process created in the
+temporary directories, and servers still running from them. Only this process's: a `make local`
+started meanwhile is not a leftover of the tests."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from local_stack.postgres_install import temporary_bases
-
-PREFIX = "aurora-restore"  # every folder the local stack and its PostgreSQL create starts so
+from local_stack.postgres_install import run_directory_prefix, temporary_bases
 
 
-def our_folders() -> set[str]:
-    return {str(entry) for base in temporary_bases() for entry in base.glob(f"{PREFIX}*")}
+def our_folders(pid: int | None = None) -> set[str]:
+    """Run directories made by process `pid` (default: this one)."""
+    prefix = run_directory_prefix(pid or os.getpid())
+    return {str(entry) for base in temporary_bases() for entry in base.glob(f"{prefix}*")}
 
 
 def our_servers() -> set[str]:
@@ -24,7 +26,7 @@ def our_servers() -> set[str]:
             continue
         if b"-D" in argv[:-1] and Path(argv[0].decode(errors="replace")).name == "postgres":
             data_dir = argv[argv.index(b"-D") + 1].decode(errors="replace")
-            if f"/{PREFIX}" in data_dir:
+            if f"/{run_directory_prefix(os.getpid())}" in data_dir:
                 found.add(f"{status.parent.name}:{data_dir}")
     return found
 

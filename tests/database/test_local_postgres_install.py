@@ -116,20 +116,20 @@ def test_root_without_an_account_to_run_the_server_is_told_how_to_fix_it(
 
 
 def test_the_demo_says_in_one_sentence_that_postgresql_cannot_start(tmp_path: Path) -> None:
-    before = our_folders()
     environment = {**os.environ, BIN_ENV: str(tmp_path)}
 
-    done = subprocess.run(
+    with subprocess.Popen(
         [sys.executable, "-m", "local_stack.cli", "demo"],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
         cwd=REPOSITORY,
         env=environment,
-    )
+    ) as demo:
+        stdout, stderr = demo.communicate(timeout=120)
 
-    assert done.returncode == 1
-    assert done.stdout == ""
-    _assert_one_sentence(done.stderr)
-    assert done.stderr.startswith("aurora-restore: the local PostgreSQL could not start.")
-    assert our_folders() == before
+    assert demo.returncode == 1
+    assert stdout == ""
+    _assert_one_sentence(stderr)
+    assert stderr.startswith("aurora-restore: the local PostgreSQL could not start.")
+    assert our_folders(demo.pid) == set()
