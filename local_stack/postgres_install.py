@@ -156,13 +156,20 @@ def reachable_binaries(bin_dir: Path, account: ServerAccount | None, run_dir: Pa
         return bin_dir
     anchor, parts = _install_parts(bin_dir)
     copy = run_dir / "install"
-    for part in parts:
-        shutil.copytree(
-            anchor / part,
-            copy / part,
-            ignore=shutil.ignore_patterns("include", "*.a", "pkgconfig"),
-            copy_function=shutil.copyfile,  # contents only: the source's modes may be 0700
-        )
+    try:
+        for part in parts:
+            shutil.copytree(
+                anchor / part,
+                copy / part,
+                ignore=shutil.ignore_patterns("include", "*.a", "pkgconfig"),
+                copy_function=shutil.copyfile,  # contents only: the source's modes may be 0700
+            )
+    except (OSError, shutil.Error) as exc:
+        raise LocalPostgresError(
+            f"The `{account.name}` account that runs PostgreSQL cannot enter {bin_dir}, and "
+            f"copying it to {run_dir} failed ({str(exc)[:200]}): free some disk space there, or set "
+            f"{BIN_ENV} to a PostgreSQL bin directory that account can reach."
+        ) from exc
     copied = copy / bin_dir.relative_to(anchor)
     _open_to_everyone(copy, executables=copied)
     if not _runs_as(copied, account):
