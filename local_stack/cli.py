@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from local_stack.postgres_install import LocalPostgresError
+from local_stack.postgres_install import PostgresStartError
 from local_stack.stack import LocalStack, StackOptions
 
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_demo(options=options)
         return serve(args.stack_file, options)
-    except LocalPostgresError as exc:  # the stack cannot run without it: say why, no traceback
+    except PostgresStartError as exc:  # the stack cannot run without it: say why, no traceback
         sys.stderr.write(f"aurora-restore: the local PostgreSQL could not start. {exc}\n")
         return 1
 

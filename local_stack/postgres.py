@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from pg8000.native import Connection, identifier, literal
 
-from local_stack.postgres_server import LocalPostgres, LocalPostgresError
+from local_stack.postgres_install import LocalPostgresError
+from local_stack.postgres_server import LocalPostgres
 from pipeline.database.connection import Pg8000Connector
 from pipeline.database.passwords import generate_password, scram_sha256_verifier
 

@@ -6,6 +6,12 @@ directory, yet a clone often lives where nobody else may enter (a 0700 home, `mk
 pgserver wheel inside `.venv` is then out of its reach. Instead of asking anyone to change
 permissions, such an install is copied into the server's own run directory, which is created
 where the account can enter and removed with the server.
+
+As root, everything root writes stays in root's hands: the run directory and the copy are root's
+(0755), and the account owns only the `server` directory inside it, which root writes to only
+through a file it created exclusively. So the account can neither swap the copy nor make root
+follow a link it planted. `nobody` is a fallback for machines without a `postgres` account: the
+server is a throwaway on loopback with a random SCRAM password.
 """
 
 from __future__ import annotations
@@ -31,8 +37,12 @@ _FIX = (
 
 
 class LocalPostgresError(RuntimeError):
-    """The local server could not be started, or an emulated operation is impossible. Its text is
-    one sentence a person can act on: what went wrong and what to do."""
+    """The local server failed, or an emulated operation on it is impossible."""
+
+
+class PostgresStartError(LocalPostgresError):
+    """The local server could not be started. Its text is one sentence a person can act on: what
+    went wrong and what to do."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +57,8 @@ class ServerAccount:
     @classmethod
     def of(cls, name: str) -> ServerAccount:
         entry = pwd.getpwnam(name)
-        groups = frozenset(os.getgrouplist(name, entry.pw_gid))
-        return cls(name=name, uid=entry.pw_uid, gid=entry.pw_gid, groups=groups)
+        # Only its primary group: the server runs with no supplementary groups (extra_groups=[]).
+        return cls(name=name, uid=entry.pw_uid, gid=entry.pw_gid, groups=frozenset({entry.pw_gid}))
 
     def can_enter(self, path: Path) -> bool:
         """Whether this account may traverse `path` and each of its parents."""
@@ -75,7 +85,7 @@ def server_account() -> ServerAccount | None:
             return ServerAccount.of(name)
         except KeyError:
             continue
-    raise LocalPostgresError(
+    raise PostgresStartError(
         "PostgreSQL refuses to run as root and this machine has no "
         f"{' or '.join(f'`{name}`' for name in SERVICE_ACCOUNTS)} account to run it as: "
         "create one (`useradd --system postgres`) or run as an ordinary user."
@@ -88,7 +98,7 @@ def find_binaries() -> Path:
     chosen = os.environ.get(BIN_ENV)
     if chosen:
         if not _has_tools(Path(chosen)):
-            raise LocalPostgresError(
+            raise PostgresStartError(
                 f"{BIN_ENV}={chosen} holds no {', '.join(TOOLS)}: point it at a PostgreSQL "
                 "bin directory, or unset it to use the one `make install` provides."
             )
@@ -96,7 +106,7 @@ def find_binaries() -> Path:
     for candidate in _candidates():
         if _has_tools(candidate):
             return candidate
-    raise LocalPostgresError(
+    raise PostgresStartError(
         "No PostgreSQL server binaries were found (neither the pgserver package in this "
         f"virtualenv nor {_SYSTEM_BIN_ROOT}/<version>/bin): {_FIX}."
     )
@@ -140,9 +150,9 @@ def run_directory(account: ServerAccount | None) -> Path:
             prefix = run_directory_prefix(os.getpid())
             directory = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
             if account is not None:
-                directory.chmod(0o755)  # ours, so the server's account can reach its data
+                directory.chmod(0o755)  # still root's; the account may only enter it
             return directory
-    raise LocalPostgresError(
+    raise PostgresStartError(
         f"No temporary directory ({', '.join(map(str, bases))}) can be entered by the "
         f"`{account.name if account else 'current'}` account that runs PostgreSQL: "
         "set TMPDIR to one it can enter."
@@ -161,11 +171,12 @@ def reachable_binaries(bin_dir: Path, account: ServerAccount | None, run_dir: Pa
             shutil.copytree(
                 anchor / part,
                 copy / part,
+                symlinks=True,  # links stay links (libpq.so -> libpq.so.5), never followed
                 ignore=shutil.ignore_patterns("include", "*.a", "pkgconfig"),
                 copy_function=shutil.copyfile,  # contents only: the source's modes may be 0700
             )
     except (OSError, shutil.Error) as exc:
-        raise LocalPostgresError(
+        raise PostgresStartError(
             f"The `{account.name}` account that runs PostgreSQL cannot enter {bin_dir}, and "
             f"copying it to {run_dir} failed ({str(exc)[:200]}): free some disk space there, or set "
             f"{BIN_ENV} to a PostgreSQL bin directory that account can reach."
@@ -173,7 +184,7 @@ def reachable_binaries(bin_dir: Path, account: ServerAccount | None, run_dir: Pa
     copied = copy / bin_dir.relative_to(anchor)
     _open_to_everyone(copy, executables=copied)
     if not _runs_as(copied, account):
-        raise LocalPostgresError(
+        raise PostgresStartError(
             f"The `{account.name}` account cannot run PostgreSQL from {bin_dir} nor from a copy "
             f"in {run_dir}: {_FIX}."
         )
@@ -196,21 +207,25 @@ def _install_parts(bin_dir: Path) -> tuple[Path, list[Path]]:
 
 
 def _runs_as(bin_dir: Path, account: ServerAccount) -> bool:
-    """Whether `postgres --version` runs as the account: reaching, loading and executing it."""
-    try:
-        done = subprocess.run(  # noqa: S603 - a PostgreSQL binary we located, a fixed argument
-            [str(bin_dir / "postgres"), "--version"],
-            capture_output=True,
-            timeout=30,
-            user=account.uid,
-            group=account.gid,
-            extra_groups=[],
-            cwd="/",
-            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
-        )
-    except OSError:  # the account cannot reach or execute the file
-        return False
-    return done.returncode == 0
+    """Whether `postgres` and `initdb` run as the account: reached, loaded with every library they
+    link (initdb also loads libpq, which a wheel vendors elsewhere) and executed."""
+    for tool in ("postgres", "initdb"):
+        try:
+            done = subprocess.run(  # noqa: S603 - a PostgreSQL binary we located, a fixed argument
+                [str(bin_dir / tool), "--version"],
+                capture_output=True,
+                timeout=30,
+                user=account.uid,
+                group=account.gid,
+                extra_groups=[],
+                cwd="/",
+                env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
+            )
+        except (OSError, subprocess.SubprocessError):  # unreachable, not executable, or hung
+            return False
+        if done.returncode != 0:
+            return False
+    return True
 
 
 def _open_to_everyone(root: Path, *, executables: Path) -> None:
@@ -218,5 +233,7 @@ def _open_to_everyone(root: Path, *, executables: Path) -> None:
         Path(directory).chmod(0o755)
         for name in files:
             path = Path(directory, name)
+            if path.is_symlink():  # its target is a file of the copy, opened in its own turn
+                continue
             runnable = Path(directory) == executables or name.endswith(".so") or ".so." in name
-            path.chmod(0o755 if runnable else 0o644)
+            os.chmod(path, 0o755 if runnable else 0o644, follow_symlinks=False)

@@ -2,18 +2,23 @@
 
 `LocalPostgres` runs a private server: TCP on 127.0.0.1 only, no Unix socket, SCRAM passwords, a
 bootstrap superuser of our own (the stack's admin). Binaries, the account that runs the server and
-where its files live are chosen by `local_stack.postgres_install`. A server started without a
-data directory owns its run directory and removes it, with everything in it, when it stops.
+where its files live are chosen by `local_stack.postgres_install`. Its run directory holds
+`server/` (the data directory and the log, the server account's) and, when the account could not
+reach the install, `install/` (root's copy). A server started without a run directory makes its
+own and removes it when it stops; a start that fails half-way stops what it started.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
-import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from pg8000.native import Connection, identifier
 
 from local_stack.postgres_install import (
     LocalPostgresError,
+    PostgresStartError,
     ServerAccount,
     find_binaries,
     reachable_binaries,
@@ -31,8 +37,9 @@ from pipeline.database.passwords import generate_password
 
 ADMIN_USER = "aurora_local_admin"
 START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 30
 
-__all__ = ["ADMIN_USER", "LocalPostgres", "LocalPostgresError"]
+__all__ = ["ADMIN_USER", "LocalPostgres"]
 
 
 def _free_port() -> int:
@@ -49,49 +56,49 @@ class LocalPostgres:
     port: int
     admin_user: str
     admin_password: str = field(repr=False)
-    data_dir: Path
+    run_dir: Path
     bin_dir: Path
     account: ServerAccount | None  # the system account running the server, None for ourselves
-    owns_data_dir: bool = False  # created by `start`, so removed by `stop`
+    owns_run_dir: bool = False  # created by `start`, so removed by `stop`
 
     @classmethod
     def start(
         cls,
-        data_dir: Path | str | None = None,
+        run_dir: Path | str | None = None,
         *,
         port: int | None = None,
         admin_password: str | None = None,
     ) -> LocalPostgres:
-        """Initialise a new cluster and start it: in `data_dir` when given (which must be empty or
+        """Initialise a new cluster and start it: in `run_dir` when given (which must be empty or
         absent, and is left in place), else in a run directory of its own."""
         account = server_account()
-        if data_dir is None:
+        bin_dir = find_binaries()
+        if run_dir is None:
             root, owned = run_directory(account), True
         else:
-            root, owned = Path(data_dir).resolve(), False
+            root, owned = Path(run_dir).resolve(), False
             root.mkdir(parents=True, exist_ok=True)
             if any(root.iterdir()):
-                raise LocalPostgresError(f"`{root}` is not empty: give a fresh directory.")
+                raise PostgresStartError(f"`{root}` is not empty: give a fresh directory.")
+        server = cls(
+            host="127.0.0.1",
+            port=port or _free_port(),
+            admin_user=ADMIN_USER,
+            admin_password=admin_password or generate_password(),
+            run_dir=root,
+            bin_dir=bin_dir,
+            account=account,
+            owns_run_dir=owned,
+        )
         try:
-            server = cls(
-                host="127.0.0.1",
-                port=port or _free_port(),
-                admin_user=ADMIN_USER,
-                admin_password=admin_password or generate_password(),
-                data_dir=root,
-                bin_dir=find_binaries(),
-                account=account,
-                owns_data_dir=owned,
-            )
-            server._prepare_directory()
-            server.bin_dir = reachable_binaries(server.bin_dir, account, root)
-            server._initdb()
-            server._pg_ctl(
-                "start", "-w", "-t", str(START_TIMEOUT_SECONDS), "-l", str(server.log_file)
-            )
-        except BaseException:
-            if owned:
-                shutil.rmtree(root, ignore_errors=True)
+            server._boot()
+        except BaseException as exc:
+            server.stop()  # whatever started is stopped, whatever was made is removed
+            if isinstance(exc, OSError | subprocess.SubprocessError):
+                raise PostgresStartError(
+                    f"PostgreSQL could not be set up in {root} ({exc}): check that the machine "
+                    "has free disk space there, or set TMPDIR to another directory."
+                ) from exc
             raise
         return server
 
@@ -100,12 +107,17 @@ class LocalPostgres:
         return self.account.name if self.account else None
 
     @property
+    def server_dir(self) -> Path:
+        """The server account's own directory: the data directory and the log."""
+        return self.run_dir / "server"
+
+    @property
     def pgdata(self) -> Path:
-        return self.data_dir / "pgdata"
+        return self.server_dir / "pgdata"
 
     @property
     def log_file(self) -> Path:
-        return self.data_dir / "server.log"
+        return self.server_dir / "server.log"
 
     def stack_info(self) -> dict[str, object]:
         """The stack file's `postgres` entry."""
@@ -158,13 +170,15 @@ class LocalPostgres:
             admin.run(f"DROP DATABASE IF EXISTS {identifier(name)} WITH (FORCE)")
 
     def stop(self) -> None:
-        """Stop the server; a server that owns its run directory also removes it."""
-        try:
-            if (self.pgdata / "postmaster.pid").exists():
-                self._pg_ctl("stop", "-w", "-m", "fast")
-        finally:
-            if self.owns_data_dir:
-                shutil.rmtree(self.data_dir, ignore_errors=True)
+        """Stop the server (never raises: it also cleans up after a failed start); a server that
+        owns its run directory also removes it."""
+        self._halt()
+        if self.owns_run_dir:
+            for _ in range(3):  # a child process may still be writing as it exits
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+                if not self.run_dir.exists():
+                    break
+                time.sleep(0.2)
 
     def __enter__(self) -> LocalPostgres:
         return self
@@ -173,56 +187,85 @@ class LocalPostgres:
         self.stop()
 
     # ----- process management -------------------------------------------------------------------
-    def _prepare_directory(self) -> None:
-        if self.account is None:
-            return
-        if not self.account.can_enter(self.data_dir.parent):
-            raise LocalPostgresError(
-                f"`{self.data_dir.parent}` cannot be entered by the `{self.account.name}` account "
-                "that runs PostgreSQL: start the server without a data directory, or give one "
-                "under /tmp."
+    def _boot(self) -> None:
+        self._make_server_dir()
+        self.bin_dir = reachable_binaries(self.bin_dir, self.account, self.run_dir)
+        self._initdb()
+        self._run(
+            "pg_ctl",
+            *("-D", str(self.pgdata), "start", "-w", "-t", str(START_TIMEOUT_SECONDS)),
+            *("-l", str(self.log_file), "-o", self._server_options()),
+        )
+
+    def _make_server_dir(self) -> None:
+        if self.account is not None and not self.account.can_enter(self.run_dir):
+            raise PostgresStartError(
+                f"`{self.run_dir}` cannot be entered by the `{self.account.name}` account that "
+                "runs PostgreSQL: start the server without a run directory, or give one under /tmp."
             )
-        os.chown(self.data_dir, self.account.uid, self.account.gid)
+        self.server_dir.mkdir(mode=0o700)
+        if self.account is not None:
+            os.chown(self.server_dir, self.account.uid, self.account.gid)
 
     def _initdb(self) -> None:
-        # The password file lives only as long as initdb needs it, readable by the server's user.
-        with tempfile.NamedTemporaryFile("w", dir=self.data_dir, delete=False) as handle:
-            handle.write(self.admin_password + "\n")
-            password_file = Path(handle.name)
+        # The password file lives in root's run directory (the account cannot swap it) only as
+        # long as initdb needs it, readable by the server's account alone.
+        password_file = self.run_dir / f"initdb-{secrets.token_hex(8)}"
+        descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            if self.account is not None:
-                os.chown(password_file, self.account.uid, self.account.gid)
+            with os.fdopen(descriptor, "w") as handle:
+                if self.account is not None:
+                    os.fchown(handle.fileno(), self.account.uid, self.account.gid)
+                handle.write(self.admin_password + "\n")
             self._run(
                 "initdb",
-                "-D",
-                str(self.pgdata),
-                "-U",
-                self.admin_user,
-                f"--pwfile={password_file}",
-                "--auth=scram-sha-256",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
+                *("-D", str(self.pgdata), "-U", self.admin_user, f"--pwfile={password_file}"),
+                *("--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync"),
             )
         finally:
             password_file.unlink(missing_ok=True)
+
+    def _server_options(self) -> str:
+        """Settings on the server's command line (pg_ctl hands them to /bin/sh), not appended to
+        postgresql.conf: that file is the server account's, and root must not write through it."""
         settings = {
-            "listen_addresses": "'127.0.0.1'",
+            "listen_addresses": "127.0.0.1",
             "port": str(self.port),
-            "unix_socket_directories": "''",  # TCP only: socket paths have length limits
-            "password_encryption": "'scram-sha-256'",
+            "unix_socket_directories": "",  # TCP only: socket paths have length limits
+            "password_encryption": "scram-sha-256",
             # A throwaway server: durability traded for speed.
             "fsync": "off",
             "synchronous_commit": "off",
             "full_page_writes": "off",
             "max_connections": "200",
         }
-        with (self.pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write("\n# aurora-restore local stack\n")
-            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        return " ".join(f"-c {name}={shlex.quote(value)}" for name, value in settings.items())
 
-    def _pg_ctl(self, *args: str) -> None:
-        self._run("pg_ctl", "-D", str(self.pgdata), *args)
+    def _halt(self) -> None:
+        """Stop a server that runs (or half-started): a fast shutdown, else an immediate one, else
+        the postmaster is killed."""
+        pid_file = self.pgdata / "postmaster.pid"
+        for mode in ("fast", "immediate"):
+            if not pid_file.exists():
+                return
+            with contextlib.suppress(LocalPostgresError):
+                self._run(
+                    "pg_ctl",
+                    *("-D", str(self.pgdata), "stop", "-w", "-m", mode),
+                    *("-t", str(STOP_TIMEOUT_SECONDS)),
+                )
+        self._kill_postmaster(pid_file)
+
+    def _kill_postmaster(self, pid_file: Path) -> None:
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            owner = Path(f"/proc/{pid}").stat().st_uid
+        except (OSError, ValueError, IndexError):
+            return  # no such process (any more)
+        # The pid file is the server account's to write: kill only a process of that account.
+        if owner == (self.account.uid if self.account else os.getuid()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def _run(self, tool: str, *args: str) -> None:
         account = self.account
@@ -236,18 +279,18 @@ class LocalPostgres:
                 user=account.uid if account else None,
                 group=account.gid if account else None,
                 extra_groups=[] if account else None,
-                cwd=self.data_dir,
+                cwd=self.run_dir,
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-            raise LocalPostgresError(self._failure(tool, exc)) from exc
+            raise PostgresStartError(self._failure(tool, exc)) from exc
 
     def _failure(self, tool: str, exc: Exception) -> str:
         """One sentence: which tool failed, PostgreSQL's own last word, what to do."""
         detail = ""
         if isinstance(exc, subprocess.CalledProcessError):
             detail = _last_line(exc.stderr or "") or _last_line(exc.stdout or "")
-        if self.log_file.exists():
+        with contextlib.suppress(OSError):  # the log is the server account's, if it exists
             detail = _last_line(self.log_file.read_text(errors="replace")) or detail
         detail = detail or str(exc)
         return (

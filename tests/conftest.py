@@ -6,17 +6,22 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from local_stack.postgres_install import LocalPostgresError
+from local_stack.postgres_install import PostgresStartError
 from pipeline.aws import AwsClients
 from pipeline.progress import ProgressPublisher, StageReporter
 from pipeline.store import OperationStore
 from pipeline.store_schema import create_tables
 from tests.leftovers import Leftovers
+
+if TYPE_CHECKING:
+    from local_stack.stack import LocalStack, StackOptions
 
 REGION = "us-east-1"
 OPERATIONS_TABLE = "test-operations"
@@ -80,8 +85,21 @@ def postgres_or_exit() -> Iterator[None]:
     every test after it would fail the same way."""
     try:
         yield
-    except LocalPostgresError as exc:
+    except PostgresStartError as exc:
         pytest.exit(f"The tests need a local PostgreSQL, which could not start. {exc}", 1)
+
+
+@contextlib.contextmanager
+def running_stack(options: StackOptions) -> Iterator[LocalStack]:
+    """A started local stack, stopped afterwards; the run ends in one sentence if it cannot."""
+    from local_stack.stack import LocalStack  # the stack's imports are for the tests that use it
+
+    with postgres_or_exit():
+        stack = LocalStack(options).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 _leftovers = Leftovers()
@@ -100,6 +118,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write("\n")
             reporter.write_sep("!", "the run left these behind", red=True)
             reporter.write_line(", ".join(found), red=True)
+            # So the summary line says so too ("1 passed, 2 left behind"); plugins read each
+            # entry's __dict__ as they would a report's.
+            reporter.stats["left behind"] = [SimpleNamespace(path=entry) for entry in found]
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -8,7 +8,8 @@ import pytest
 from pg8000.exceptions import DatabaseError
 
 from local_stack.postgres import ClusterDatabases, snapshot_database_name
-from local_stack.postgres_server import LocalPostgres, LocalPostgresError
+from local_stack.postgres_install import LocalPostgresError
+from local_stack.postgres_server import LocalPostgres
 from tests.database.conftest import connected
 
 SEED = """
@@ -118,6 +119,6 @@ def test_the_connector_routes_endpoints_to_cluster_databases(
     assert missing.value.args[0]["C"] in {"3D000", "28P01"}
 
 
-def test_a_used_data_directory_is_refused(local_pg: LocalPostgres) -> None:
+def test_a_used_run_directory_is_refused(local_pg: LocalPostgres) -> None:
     with pytest.raises(LocalPostgresError, match="not empty"):
-        LocalPostgres.start(local_pg.data_dir)
+        LocalPostgres.start(local_pg.run_dir)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from local_stack import postgres_install
-from local_stack.postgres_install import BIN_ENV, LocalPostgresError
+from local_stack import postgres_install, postgres_server
+from local_stack.postgres_install import BIN_ENV, PostgresStartError
 from local_stack.postgres_server import LocalPostgres
 from tests.database.conftest import connected
 from tests.leftovers import our_folders, our_servers
@@ -61,14 +61,14 @@ def test_a_server_starts_from_an_install_inside_a_directory_nobody_else_may_ente
         if os.geteuid() == 0:
             assert server.run_as is not None
             assert server.account is not None and server.account.can_enter(server.bin_dir)
-            assert server.data_dir in server.bin_dir.parents  # the copy lives in its run directory
+            assert server.run_dir in server.bin_dir.parents  # the copy lives in its run directory
     finally:
         server.stop()
 
     # Then stopping it leaves neither its folder nor its process behind
-    assert not server.data_dir.exists()
+    assert not server.run_dir.exists()
     assert our_folders() == before
-    assert not any(str(server.data_dir) in entry for entry in our_servers())
+    assert not any(str(server.run_dir) in entry for entry in our_servers())
 
 
 def test_a_temporary_directory_the_server_cannot_enter_is_passed_over(
@@ -81,11 +81,11 @@ def test_a_temporary_directory_the_server_cannot_enter_is_passed_over(
     try:
         with connected(server.connect()) as admin:
             assert admin.run("SELECT current_setting('data_directory')")[0][0] == str(server.pgdata)
-        inside_private = private_tmp in server.data_dir.parents
+        inside_private = private_tmp in server.run_dir.parents
         assert inside_private == (os.geteuid() != 0)  # ourselves: TMPDIR; as root: elsewhere
     finally:
         server.stop()
-    assert not server.data_dir.exists()
+    assert not server.run_dir.exists()
 
 
 def test_missing_binaries_are_one_sentence_saying_what_to_do(
@@ -94,7 +94,7 @@ def test_missing_binaries_are_one_sentence_saying_what_to_do(
     monkeypatch.setenv(BIN_ENV, str(tmp_path))  # a directory without initdb, pg_ctl, postgres
     before = our_folders()
 
-    with pytest.raises(LocalPostgresError) as refused:
+    with pytest.raises(PostgresStartError) as refused:
         LocalPostgres.start()
 
     _assert_one_sentence(str(refused.value))
@@ -108,7 +108,7 @@ def test_root_without_an_account_to_run_the_server_is_told_how_to_fix_it(
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(postgres_install, "SERVICE_ACCOUNTS", ("no-such-account-1", "no-such-2"))
 
-    with pytest.raises(LocalPostgresError) as refused:
+    with pytest.raises(PostgresStartError) as refused:
         LocalPostgres.start()
 
     _assert_one_sentence(str(refused.value))
@@ -133,3 +133,18 @@ def test_the_demo_says_in_one_sentence_that_postgresql_cannot_start(tmp_path: Pa
     _assert_one_sentence(stderr)
     assert stderr.startswith("aurora-restore: the local PostgreSQL could not start.")
     assert our_folders(demo.pid) == set()
+
+
+def test_a_start_that_fails_half_way_stops_the_server_and_removes_its_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pg_ctl gives up at once while the postmaster it launched is still starting
+    monkeypatch.setattr(postgres_server, "START_TIMEOUT_SECONDS", 0)
+    before_folders, before_servers = our_folders(), our_servers()
+
+    with pytest.raises(PostgresStartError) as refused:
+        LocalPostgres.start()
+
+    _assert_one_sentence(str(refused.value))
+    assert our_folders() == before_folders
+    assert our_servers() == before_servers

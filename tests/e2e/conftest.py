@@ -9,7 +9,7 @@ import pytest
 from local_stack.scenario import Driver
 from local_stack.stack import LocalStack, StackOptions
 from pipeline.store import OperationStore
-from tests.conftest import postgres_or_exit
+from tests.conftest import running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -22,12 +22,8 @@ def stack_options() -> StackOptions:
 
 @pytest.fixture
 def stack(stack_options: StackOptions) -> Iterator[LocalStack]:
-    with postgres_or_exit():
-        running = LocalStack(stack_options).start()
-    try:
+    with running_stack(stack_options) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

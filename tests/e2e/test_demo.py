@@ -8,6 +8,7 @@ import pytest
 
 from local_stack.demo import run_demo
 from local_stack.stack import StackOptions
+from tests.conftest import postgres_or_exit
 
 pytestmark = pytest.mark.e2e
 
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.e2e
 def test_demo_plays_an_approved_replace_restore_to_the_end() -> None:
     out = io.StringIO()
 
-    assert run_demo(out, StackOptions(time_scale=0)) == 0
+    with postgres_or_exit():
+        assert run_demo(out, StackOptions(time_scale=0)) == 0
 
     text = out.getvalue()
     assert "Approve clicked by alex.approver" in text

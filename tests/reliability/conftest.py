@@ -15,19 +15,15 @@ from local_stack.scenario import Driver
 from local_stack.slack_client import HttpReply, SlackClient
 from local_stack.stack import LocalStack, StackOptions
 from pipeline.store import OperationStore
-from tests.conftest import postgres_or_exit
+from tests.conftest import running_stack
 from tests.reliability.leaks import LogRecorder, assert_no_secrets_leaked, known_secrets
 
 
 @pytest.fixture(scope="package")
 def shared_stack() -> Iterator[LocalStack]:
     """One local stack for the whole suite (one per process; a start costs seconds)."""
-    with postgres_or_exit():
-        running = LocalStack(StackOptions(time_scale=0)).start()
-    try:
+    with running_stack(StackOptions(time_scale=0)) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @dataclass
