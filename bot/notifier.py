@@ -113,16 +113,20 @@ def tell_requester(deps: BotDependencies, operation: Operation, text: str) -> No
     post there (not a member), the answer goes through the command's response_url instead,
     which Slack accepts without the app being in the channel (for 30 minutes, 5 times)."""
     channel = operation.request.origin.get("channel_id")
-    try:
-        if not channel:
-            raise SlackApiError("no channel", {"ok": False, "error": "channel_not_found"})
-        deps.slack().chat_postEphemeral(
-            channel=channel, user=operation.request.requester, text=text
+    if channel:
+        try:
+            deps.slack().chat_postEphemeral(
+                channel=channel, user=operation.request.requester, text=text
+            )
+            return
+        except SlackApiError as exc:
+            if slack_error_code(exc) not in _CHANNEL_CLOSED or not operation.slack_response_url:
+                raise
+    if not operation.slack_response_url:
+        logger.error(
+            "no channel and no response_url to tell the requester of %s", operation.operation_id
         )
         return
-    except SlackApiError as exc:
-        if slack_error_code(exc) not in _CHANNEL_CLOSED or not operation.slack_response_url:
-            raise
     answer = WebhookClient(operation.slack_response_url, timeout=RESPONSE_URL_TIMEOUT_SECONDS).send(
         text=text, response_type="ephemeral", replace_original=False
     )
