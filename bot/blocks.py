@@ -21,8 +21,10 @@ from bot.ids import ActionId, BlockId
 from bot.text import (
     STATUS_EMOJI,
     STATUS_WORDS,
+    clip,
     duration,
     instances_line,
+    shorten,
     slack_date,
     snapshot_line,
     target_line,
@@ -30,6 +32,22 @@ from bot.text import (
     users,
 )
 from pipeline.models import Operation, OperationStatus, ProgressEvent, Stage, StageStatus
+
+# Slack refuses a message (invalid_blocks) whose blocks break these, so every text that carries
+# user input or an error is fitted to them: section text 3,000 and each field 2,000
+# (https://docs.slack.dev/reference/block-kit/blocks/section-block), header 150
+# (.../blocks/header-block), confirm dialog text 300
+# (.../composition-objects/confirmation-dialog-object); a message's `text` is cut at 40,000
+# (https://api.slack.com/changelog/2018-04-truncating-really-long-messages).
+SECTION_TEXT_MAX = 3000
+FIELD_TEXT_MAX = 2000
+HEADER_TEXT_MAX = 150
+CONFIRM_TEXT_MAX = 300
+MESSAGE_TEXT_MAX = 40_000
+# A failure's reason on the card is cut to a readable length; the thread reply carries it whole.
+CARD_ERROR_MAX = 500
+CHECKLIST_DETAIL_MAX = 300
+_IN_THREAD = " (the whole error is in the thread)"
 
 STAGE_EMOJI: dict[StageStatus | None, str] = {
     None: ":white_circle:",
@@ -58,7 +76,9 @@ def render_card(operation: Operation) -> Card:
     request, plan = operation.request, operation.plan
     status = operation.status
     blocks: list[Block] = [
-        HeaderBlock(text=f"Aurora restore into {operation.target_cluster}"),
+        HeaderBlock(
+            text=shorten(f"Aurora restore into {operation.target_cluster}", HEADER_TEXT_MAX)
+        ),
         SectionBlock(
             block_id=BlockId.DETAILS,
             fields=[
@@ -75,7 +95,8 @@ def render_card(operation: Operation) -> Card:
     if _shows_checklist(operation):
         blocks.append(
             SectionBlock(
-                block_id=BlockId.CHECKLIST, text=MarkdownTextObject(text=checklist(operation))
+                block_id=BlockId.CHECKLIST,
+                text=MarkdownTextObject(text=clip(checklist(operation), SECTION_TEXT_MAX)),
             )
         )
     if status == OperationStatus.PENDING_APPROVAL:
@@ -111,7 +132,7 @@ def _shows_checklist(operation: Operation) -> bool:
 
 
 def _field(title: str, value: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=f"*{title}*\n{value}")
+    return MarkdownTextObject(text=clip(f"*{title}*\n{value}", FIELD_TEXT_MAX))
 
 
 def _approvals(operation: Operation) -> str:
@@ -126,8 +147,8 @@ def _status_line(operation: Operation) -> str:
     if status == OperationStatus.PENDING_APPROVAL and operation.required_approvals > 1:
         line += f" This target needs {operation.required_approvals} different approvers."
     if status == OperationStatus.FAILED and operation.error:
-        line += f": {operation.error}"
-    return line
+        line += ": " + clip(operation.error, CARD_ERROR_MAX, rest=_IN_THREAD)
+    return clip(line, SECTION_TEXT_MAX)
 
 
 def _decision_buttons(operation: Operation) -> ActionsBlock:
@@ -138,15 +159,7 @@ def _decision_buttons(operation: Operation) -> ActionsBlock:
         style="primary",
         confirm=ConfirmObject(
             title="Approve this restore?",
-            text=(
-                f"Restore `{operation.request.snapshot}` into `{operation.target_cluster}`"
-                + (
-                    ", *deleting the existing cluster* after a final snapshot"
-                    if operation.plan is not None and operation.plan.delete_target
-                    else ""
-                )
-                + "."
-            ),
+            text=confirm_text(operation),
             confirm="Approve",
             deny="Back",
         ),
@@ -155,6 +168,19 @@ def _decision_buttons(operation: Operation) -> ActionsBlock:
         text="Deny", action_id=ActionId.DENY, value=operation.operation_id, style="danger"
     )
     return ActionsBlock(block_id=BlockId.DECISION, elements=[approve, deny])
+
+
+def confirm_text(operation: Operation) -> str:
+    """What Approve asks to confirm, within the dialog's 300 characters: a long snapshot
+    reference (an ARN) is shortened in the middle, the target and the deletion never."""
+    deleting = (
+        ", *deleting the existing cluster* after a final snapshot"
+        if operation.plan is not None and operation.plan.delete_target
+        else ""
+    )
+    frame = f"Restore `` into `{operation.target_cluster}`{deleting}."
+    snapshot = shorten(operation.request.snapshot, CONFIRM_TEXT_MAX - len(frame))
+    return f"Restore `{snapshot}` into `{operation.target_cluster}`{deleting}."
 
 
 def _outcome(operation: Operation) -> str:
@@ -200,7 +226,7 @@ def checklist(operation: Operation) -> str:
         if record is not None and record.duration_seconds is not None:
             line += f" ({duration(record.duration_seconds)})"
         if record is not None and status == StageStatus.FAILED and record.detail:
-            line += f": {record.detail}"
+            line += ": " + clip(record.detail, CHECKLIST_DETAIL_MAX, rest=_IN_THREAD)
         lines.append(line)
     return "\n".join(lines)
 
@@ -227,4 +253,4 @@ def progress_text(event: ProgressEvent) -> str:
     if event.operation_status is not None:
         final = event.operation_status
         text += f"\n{STATUS_EMOJI[final]} *Restore {STATUS_WORDS[final]}.*"
-    return text
+    return clip(text, MESSAGE_TEXT_MAX, rest=" (cut: a Slack message holds 40,000 characters)")

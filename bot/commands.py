@@ -108,7 +108,12 @@ def _lazy_answer(
     if isinstance(parsed, RestoreCommand):
         key = str(command.get("trigger_id") or f"{user_id}:{command.get('text', '')}")
         operation_id = operation_id_for(key, _requested_at(request))
-        return start_restore(deps, parsed.request, operation_id=operation_id)
+        return start_restore(
+            deps,
+            parsed.request,
+            operation_id=operation_id,
+            response_url=str(command.get("response_url") or "") or None,
+        )
     if isinstance(parsed, StatusCommand):
         return queries.status_answer(deps, user_id, parsed.operation_id)
     if isinstance(parsed, ListCommand):

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
-from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 from slack_sdk.models.views import View
 
 from bot.deps import BotDependencies
@@ -15,26 +21,24 @@ from bot.grammar import USAGE
 if TYPE_CHECKING:
     from pipeline.models import Operation
 
-HOME_LIMIT = 10
+HOME_LIMIT = 10  # with the header and the usage: 12 blocks, well under a Home tab's 100
+SECTION_TEXT_MAX = 3000  # https://docs.slack.dev/reference/block-kit/blocks/section-block
 
 
 def home_view(operations: list[Operation]) -> dict[str, Any]:
-    """Pure: the Home tab for these operations (newest first)."""
-    from bot.text import operation_line  # with the pipeline's models: lazy work only
+    """Pure: the Home tab for these operations (newest first), one section each, so no number
+    of long names can push one block past Slack's 3,000 characters."""
+    from bot.text import clip, operation_line  # with the pipeline's models: lazy work only
 
-    lines = (
-        "\n".join(operation_line(op) for op in operations)
-        or "You have not asked for any restores yet."
-    )
-    view = View(
-        type="home",
-        blocks=[
-            HeaderBlock(text="Your Aurora restores"),
-            SectionBlock(text=MarkdownTextObject(text=lines)),
-            ContextBlock(elements=[MarkdownTextObject(text=USAGE)]),
-        ],
-    )
-    return view.to_dict()
+    lines = [operation_line(op) for op in operations[:HOME_LIMIT]] or [
+        "You have not asked for any restores yet."
+    ]
+    blocks: list[Block] = [HeaderBlock(text="Your Aurora restores")]
+    blocks += [
+        SectionBlock(text=MarkdownTextObject(text=clip(line, SECTION_TEXT_MAX))) for line in lines
+    ]
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=USAGE)]))
+    return View(type="home", blocks=blocks).to_dict()
 
 
 def register(app: App, deps: BotDependencies) -> None:

@@ -10,6 +10,10 @@ other operations' events go on. A long Slack outage therefore delays messages an
 Duplicates are dropped (DeliveryLog). Slack's 429s are waited out (Retry-After) and 5xx or
 connection errors retried a bounded number of times inside one delivery. The restore itself
 never waits for Slack.
+
+A refusal no retry can change (the message's blocks, or a channel the app is not in) is logged
+and the event dropped: redelivering it would hold back every later event of the operation for
+the queue's whole retention and then dead-letter them all, for a message Slack will never take.
 """
 
 from __future__ import annotations
@@ -21,15 +25,52 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
 from bot.blocks import progress_text
 from bot.cards import refresh_card, reply_in_thread
 from bot.config import default_dependencies
 from bot.delivery import DeliveryLog
 from bot.deps import BotDependencies
-from pipeline.models import ProgressEvent, StageStatus
+from pipeline.models import Operation, ProgressEvent, StageStatus
 
 logger = logging.getLogger("aurora_restore.bot.notifier")
+
+# Slack's answers about this message or its destination: the same call gets the same answer
+# however often it is retried (chat.postMessage / chat.update / chat.postEphemeral error lists,
+# https://docs.slack.dev/reference/methods/chat.postMessage). Rate limits, server errors and
+# auth errors (an operator can fix a token) are not here: those are retried.
+PERMANENT_SLACK_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "no_text",
+        "invalid_arguments",
+        "invalid_metadata_format",
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "user_not_in_channel",
+        "message_not_found",
+        "cant_update_message",
+        "thread_not_found",
+        "restricted_action",
+    }
+)
+# Where the requester cannot be told in the channel they asked in: the app is not there.
+_CHANNEL_CLOSED = frozenset(
+    {"not_in_channel", "channel_not_found", "is_archived", "user_not_in_channel"}
+)
+RESPONSE_URL_TIMEOUT_SECONDS = 10
+
+
+def slack_error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or "unknown_error")
+    return None
 
 
 def delivery_log(deps: BotDependencies) -> DeliveryLog:
@@ -50,19 +91,52 @@ def deliver(deps: BotDependencies, event: ProgressEvent, log: DeliveryLog) -> bo
             refresh_card(deps, operation)
         elif event.operation_status is not None or event.status == StageStatus.FAILED:
             # Ended before any card was posted: tell the requester where they asked.
-            channel = operation.request.origin.get("channel_id")
-            if channel:
-                deps.slack().chat_postEphemeral(
-                    channel=channel,
-                    user=operation.request.requester,
-                    text=f"`{operation.operation_id}`: {progress_text(event)}",
-                )
+            tell_requester(deps, operation, f"`{operation.operation_id}`: {progress_text(event)}")
         # Earlier events (before the card exists) are shown by the card's checklist once posted.
-    except Exception:
-        log.release(event.event_id)
-        raise
+    except Exception as exc:
+        code = slack_error_code(exc)
+        if code not in PERMANENT_SLACK_ERRORS:
+            log.release(event.event_id)
+            raise
+        logger.error(
+            "Slack refused progress event %s of %s for good (%s); it is dropped, not retried",
+            event.event_id,
+            event.operation_id,
+            code,
+        )
     log.mark_delivered(event.event_id)
     return True
+
+
+def tell_requester(deps: BotDependencies, operation: Operation, text: str) -> None:
+    """An ephemeral message to the requester in the channel they asked in; where the app cannot
+    post there (not a member), the answer goes through the command's response_url instead,
+    which Slack accepts without the app being in the channel (for 30 minutes, 5 times)."""
+    channel = operation.request.origin.get("channel_id")
+    if channel:
+        try:
+            deps.slack().chat_postEphemeral(
+                channel=channel, user=operation.request.requester, text=text
+            )
+            return
+        except SlackApiError as exc:
+            if slack_error_code(exc) not in _CHANNEL_CLOSED or not operation.slack_response_url:
+                raise
+    if not operation.slack_response_url:
+        logger.error(
+            "no channel and no response_url to tell the requester of %s", operation.operation_id
+        )
+        return
+    answer = WebhookClient(operation.slack_response_url, timeout=RESPONSE_URL_TIMEOUT_SECONDS).send(
+        text=text, response_type="ephemeral", replace_original=False
+    )
+    if answer.status_code != 200:
+        # Expired (30 minutes) or used up: nobody else can be told; the operation says it all.
+        logger.error(
+            "could not tell the requester of %s: response_url answered %s",
+            operation.operation_id,
+            answer.status_code,
+        )
 
 
 @dataclass(frozen=True)

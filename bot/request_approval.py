@@ -37,6 +37,12 @@ class SlackUnavailableError(RetryableError):
 
 
 logger = logging.getLogger("aurora_restore.bot.request_approval")
+# The app's display name (manifest.yaml, bot_user.display_name), for the /invite hint.
+APP_MENTION = "@aurora-restore"
+# Slack's answers for a channel the app is not in: a public one it has not joined, or a private
+# one (or a DM between people) it cannot even see. The manifest asks for chat:write, not
+# chat:write.public, so the app posts only where it was invited.
+_NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 # Slack's answers that say "later", not "never": the task is retried with backoff.
 _TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "service_unavailable", "fatal_error"}
@@ -75,9 +81,14 @@ def request_approval(deps: BotDependencies, operation_id: str, task_token: str) 
             raise SlackUnavailableError(
                 f"Slack did not accept the approval card yet ({code}); retrying"
             ) from exc
+        if code in _NOT_A_MEMBER:
+            raise ApprovalCardError(
+                f"the approval card could not be posted in <#{channel}>: the app is not a member "
+                f"of that channel ({code}). Invite it with `/invite {APP_MENTION}` (or ask in a "
+                "channel it is in) and run `/restore` again. Nothing was changed."
+            ) from exc
         raise ApprovalCardError(
-            f"could not post the approval card in channel {channel}: {code} "
-            "(is the app invited to the channel?)"
+            f"could not post the approval card in channel {channel}: Slack answered {code}"
         ) from exc
     operation = store.update(operation_id, slack_channel=channel, slack_message_ts=ts)
     if operation.status != OperationStatus.PENDING_APPROVAL:

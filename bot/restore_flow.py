@@ -27,15 +27,25 @@ def operation_id_for(command_key: str, requested_at: datetime) -> str:
     return f"ar-{requested_at.astimezone(UTC):%Y%m%d%H%M%S}-{digest}"
 
 
-def start_restore(deps: BotDependencies, request: RestoreRequest, *, operation_id: str) -> str:
-    """Do the work and return the ephemeral answer for the requester (never raises)."""
+def start_restore(
+    deps: BotDependencies,
+    request: RestoreRequest,
+    *,
+    operation_id: str,
+    response_url: str | None = None,
+) -> str:
+    """Do the work and return the ephemeral answer for the requester (never raises).
+    `response_url` is kept with the operation: if the card cannot be posted in the channel (the
+    app is not in it), it is the one way left to tell the requester."""
     try:
-        return _start_restore(deps, request, operation_id)
+        return _start_restore(deps, request, operation_id, response_url)
     except Exception as exc:
         return friendly_error(exc, action="start your restore")
 
 
-def _start_restore(deps: BotDependencies, request: RestoreRequest, operation_id: str) -> str:
+def _start_restore(
+    deps: BotDependencies, request: RestoreRequest, operation_id: str, response_url: str | None
+) -> str:
     from pipeline.stages.plan import resolve_plan
 
     policy = deps.policy
@@ -59,7 +69,7 @@ def _start_restore(deps: BotDependencies, request: RestoreRequest, operation_id:
             approval_expires_at=now + timedelta(seconds=policy.approval_expiry_seconds),
             now=now,
         )
-        deps.store.update(operation_id, plan=plan)
+        deps.store.update(operation_id, plan=plan, slack_response_url=response_url)
         deps.store.audit(
             operation_id, actor, "operation.requested", {"request": request.model_dump(mode="json")}
         )

@@ -28,6 +28,31 @@ STATUS_WORDS: dict[OperationStatus, str] = {
 }
 
 
+ELLIPSIS = "…"
+
+
+def shorten(identifier: str, limit: int) -> str:
+    """At most `limit` characters. A long identifier keeps its start and its end around an
+    ellipsis: snapshot names and ARNs differ at the end (dates, suffixes), so both ends tell
+    the reader which one it is."""
+    if len(identifier) <= limit:
+        return identifier
+    if limit <= len(ELLIPSIS):
+        return identifier[:limit]
+    tail = (limit - len(ELLIPSIS)) // 2
+    head = limit - len(ELLIPSIS) - tail
+    return identifier[:head] + ELLIPSIS + identifier[len(identifier) - tail :]
+
+
+def clip(text: str, limit: int, *, rest: str = "") -> str:
+    """At most `limit` characters: the start of `text`, then an ellipsis and `rest` (where the
+    whole text can be read) when it had to be cut."""
+    if len(text) <= limit:
+        return text
+    tail = ELLIPSIS + rest
+    return text[: max(0, limit - len(tail))] + tail[:limit]
+
+
 def user(user_id: str) -> str:
     return f"<@{user_id}>"
 
@@ -100,10 +125,15 @@ def plan_summary(request: RestoreRequest, plan: Plan) -> str:
     )
 
 
+# A snapshot ARN is ~300 characters; a line per operation stays short enough for a list.
+LINE_SNAPSHOT_MAX = 80
+
+
 def operation_line(operation: Operation) -> str:
     status = operation.status
+    snapshot = shorten(operation.request.snapshot, LINE_SNAPSHOT_MAX)
     return (
-        f"{STATUS_EMOJI[status]} `{operation.operation_id}` `{operation.request.snapshot}` → "
+        f"{STATUS_EMOJI[status]} `{operation.operation_id}` `{snapshot}` → "
         f"`{operation.target_cluster}`: {STATUS_WORDS[status]} "
         f"(asked by {user(operation.request.requester)}, {slack_date(operation.created_at)})"
     )

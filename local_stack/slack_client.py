@@ -67,12 +67,20 @@ class SlackClient:
         except urllib.error.HTTPError as error:
             return HttpReply(error.code, error.read().decode())
 
-    def slash_command(self, user: str, text: str, *, response_url: str | None = None) -> HttpReply:
+    def slash_command(
+        self,
+        user: str,
+        text: str,
+        *,
+        response_url: str | None = None,
+        channel_id: str | None = None,
+    ) -> HttpReply:
+        """Type `/restore text` in the stack's channel, or in `channel_id`."""
         fields = {
             "token": "legacy-verification-token-unused",
             "team_id": self._info["team_id"],
             "team_domain": "local",
-            "channel_id": self._info["channel_id"],
+            "channel_id": channel_id or self._info["channel_id"],
             "channel_name": "db-restores",
             "user_id": user,
             "user_name": user.lower(),

@@ -35,7 +35,8 @@ class SlackEmulator:
         bot_name: str = "aurora-restore",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`clock` measures the chat.postMessage rate limit; tests may pass a manual clock."""
+        """`clock` measures the chat.postMessage rate limit and response_url lifetimes; tests may
+        pass a manual clock."""
         self.bot_token = bot_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
@@ -43,7 +44,7 @@ class SlackEmulator:
         bot = BotIdentity(
             user_id=bot_user_id, bot_id="B0LOCALBOT", app_id="A0LOCALAPP", name=bot_name
         )
-        self._workspace = Workspace(team_id=team_id, team_domain=team_domain, bot=bot)
+        self._workspace = Workspace(team_id=team_id, team_domain=team_domain, bot=bot, clock=clock)
         self._faults = FaultPlan(clock)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -103,6 +104,8 @@ class SlackEmulator:
         return self.base_url + RESPONSE_PREFIX
 
     def response_url(self, key: str) -> str:
+        """The response_url Slack would send with an invocation; its 30 minutes start now."""
+        self._workspace.issue_response_url(key)
         return self.response_url_base + key
 
     # -- seeding -------------------------------------------------------------------------------
@@ -110,8 +113,18 @@ class SlackEmulator:
     def add_user(self, user_id: str, name: str, *, is_bot: bool = False) -> None:
         self._workspace.add_user(user_id, name, is_bot=is_bot)
 
-    def add_channel(self, channel_id: str, name: str) -> None:
-        self._workspace.add_channel(channel_id, name)
+    def add_channel(
+        self, channel_id: str, name: str, *, bot_is_member: bool = True, is_private: bool = False
+    ) -> None:
+        """A channel; the app is a member unless told otherwise (then posting there is refused
+        as Slack refuses it: not_in_channel, or channel_not_found when it is private)."""
+        self._workspace.add_channel(
+            channel_id, name, bot_is_member=bot_is_member, is_private=is_private
+        )
+
+    def set_bot_membership(self, channel_id: str, member: bool) -> None:
+        """Invite the app to the channel (`/invite @app`) or remove it from it."""
+        self._workspace.set_bot_membership(channel_id, member)
 
     def add_usergroup(self, usergroup_id: str, handle: str, users: list[str]) -> None:
         self._workspace.add_usergroup(usergroup_id, handle, list(users))

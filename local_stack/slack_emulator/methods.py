@@ -14,6 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from local_stack.slack_emulator.block_rules import validate_blocks
 from local_stack.slack_emulator.shapes import Message
 from local_stack.slack_emulator.workspace import SlackMethodError, Workspace
 
@@ -84,8 +85,7 @@ def _blocks(args: Args, maximum: int = MAX_MESSAGE_BLOCKS) -> list[dict[str, Any
         return None
     if not isinstance(blocks, list):
         raise SlackMethodError("invalid_blocks_format")
-    if len(blocks) > maximum or not all(isinstance(b, dict) and "type" in b for b in blocks):
-        raise SlackMethodError("invalid_blocks")
+    validate_blocks(blocks, maximum=maximum)
     return blocks
 
 
@@ -114,12 +114,28 @@ def _metadata(args: Args) -> dict[str, Any] | None:
 
 
 def _text(args: Args) -> str | None:
+    """Slack truncates `text` at 40,000 characters and posts it anyway, with a warning (it does
+    not answer msg_too_long): https://api.slack.com/changelog/2018-04-truncating-really-long-messages
+    ("This behavior applies to all methods of posting messages")."""
     text = args.get("text")
     if text is None:
         return None
-    if len(str(text)) > MAX_TEXT_LENGTH:
-        raise SlackMethodError("msg_too_long")
-    return str(text)
+    return str(text)[:MAX_TEXT_LENGTH]
+
+
+def _truncation_warning(args: Args) -> dict[str, Any]:
+    """The `message_truncated` warning of the changelog above, when `text` was cut."""
+    if len(str(args.get("text") or "")) <= MAX_TEXT_LENGTH:
+        return {}
+    return {
+        "response_metadata": {
+            "messages": [
+                "[WARN] Your message was truncated but still posted. "
+                "The `text` field accepts up to 40,000 characters."
+            ],
+            "warnings": ["message_truncated"],
+        }
+    }
 
 
 # -- pagination ----------------------------------------------------------------------------------
@@ -219,7 +235,12 @@ def chat_post_message(ws: Workspace, args: Args) -> dict[str, Any]:
         reply_broadcast=_flag(args, "reply_broadcast"),
         metadata=_metadata(args),
     )
-    return {"channel": channel_id, "ts": message["ts"], "message": message}
+    return {
+        "channel": channel_id,
+        "ts": message["ts"],
+        "message": message,
+        **_truncation_warning(args),
+    }
 
 
 def chat_update(ws: Workspace, args: Args) -> dict[str, Any]:
@@ -230,7 +251,13 @@ def chat_update(ws: Workspace, args: Args) -> dict[str, Any]:
     if text is None and blocks is None and not args.get("attachments"):
         raise SlackMethodError("no_text")
     channel_id, message = ws.update(channel, ts, text=text, blocks=blocks, metadata=_metadata(args))
-    return {"channel": channel_id, "ts": ts, "text": message["text"], "message": message}
+    return {
+        "channel": channel_id,
+        "ts": ts,
+        "text": message["text"],
+        "message": message,
+        **_truncation_warning(args),
+    }
 
 
 def chat_post_ephemeral(ws: Workspace, args: Args) -> dict[str, Any]:
@@ -238,7 +265,8 @@ def chat_post_ephemeral(ws: Workspace, args: Args) -> dict[str, Any]:
     text, blocks = _text(args), _blocks(args)
     if not text and not blocks and not args.get("attachments"):
         raise SlackMethodError("no_text")
-    ws.channel_info(channel)  # channel_not_found first, as Slack checks it first
+    # channel_not_found first, then not_in_channel for the bot, then the recipient.
+    ws.check_bot_can_post(channel)
     if not ws.has_user(user):
         raise SlackMethodError("user_not_in_channel")
     record: dict[str, Any] = {"channel": channel, "user": user, "text": text or ""}
@@ -247,7 +275,7 @@ def chat_post_ephemeral(ws: Workspace, args: Args) -> dict[str, Any]:
     thread_ts = _thread_ts(args)
     if thread_ts is not None:
         record["thread_ts"] = thread_ts
-    return {"message_ts": ws.record_ephemeral(record)}
+    return {"message_ts": ws.record_ephemeral(record), **_truncation_warning(args)}
 
 
 def chat_get_permalink(ws: Workspace, args: Args) -> dict[str, Any]:
@@ -258,7 +286,9 @@ def chat_get_permalink(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 def conversations_history(ws: Workspace, args: Args) -> dict[str, Any]:
-    newest_first = _as_read(list(reversed(ws.top_level(_required(args, "channel")))), args)
+    channel = _required(args, "channel")
+    ws.check_bot_can_post(channel)  # conversations.history answers not_in_channel too
+    newest_first = _as_read(list(reversed(ws.top_level(channel))), args)
     page = _page(_within_time_window(newest_first, args), args, HISTORY_LIMITS)
     return {**page, "pin_count": 0, "channel_actions_ts": None, "channel_actions_count": 0}
 
@@ -267,6 +297,7 @@ def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
     channel, ts = _required(args, "channel"), _optional_str(args, "ts")
     if ts is None:
         raise SlackMethodError("thread_not_found")
+    ws.check_bot_can_post(channel)
     parent, *replies = _as_read(ws.thread(channel, ts), args)
     return _page([parent, *_within_time_window(replies, args)], args, REPLIES_LIMITS)
 

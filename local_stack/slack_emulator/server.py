@@ -145,7 +145,10 @@ class _SlackRequestHandler(BaseHTTPRequestHandler):
         except (json.JSONDecodeError, UnicodeDecodeError):
             self._send_text(400, "invalid_payload")
             return
-        workspace.record_response(key, payload)
+        refusal = workspace.record_response(key, payload)
+        if refusal is not None:
+            self._send_text(404, refusal)
+            return
         self._send_text(200, "ok")
 
     # -- writing -------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ class Channel:
     name: str
     created: int
     im_user: str | None = None  # set for the app's direct-message conversation with a user
+    bot_is_member: bool = True
+    is_private: bool = False
     # ts -> message. Timestamps only ever increase, so insertion order is chronological.
     messages: dict[str, Message] = field(default_factory=dict)
 
@@ -68,10 +70,10 @@ def channel_object(channel: Channel, *, team_id: str, creator: str) -> dict[str,
         "is_group": False,
         "is_im": False,
         "is_mpim": False,
-        "is_private": False,
+        "is_private": channel.is_private,
         "is_archived": False,
         "is_general": False,
-        "is_member": True,
+        "is_member": channel.bot_is_member,
         "is_shared": False,
         "is_ext_shared": False,
         "is_org_shared": False,

@@ -52,10 +52,26 @@ class TimestampClock:
         return f"{seconds}.{micros:06d}"
 
 
+# "you can respond to a user's command up to 5 times within 30 minutes of the user's invocation"
+# (https://api.slack.com/interactivity/slash-commands, "Delayed responses and multiple responses";
+# the same holds for interactions: https://api.slack.com/interactivity/handling#message_responses).
+RESPONSE_URL_USES = 5
+RESPONSE_URL_LIFETIME_SECONDS = 30 * 60
+
+
 class Workspace:
     """State shared by the HTTP handlers and the emulator's Python API."""
 
-    def __init__(self, *, team_id: str, team_domain: str, bot: BotIdentity) -> None:
+    def __init__(
+        self,
+        *,
+        team_id: str,
+        team_domain: str,
+        bot: BotIdentity,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._monotonic = clock
+        self._response_issued: dict[str, float] = {}
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot = bot
@@ -88,12 +104,40 @@ class Workspace:
         with self.changed:
             self._users[user_id] = user
 
-    def add_channel(self, channel_id: str, name: str) -> None:
+    def add_channel(
+        self, channel_id: str, name: str, *, bot_is_member: bool = True, is_private: bool = False
+    ) -> None:
         with self.changed:
             if channel_id not in self._channels:
-                self._channels[channel_id] = Channel(channel_id, name, int(time.time()))
+                self._channels[channel_id] = Channel(
+                    channel_id,
+                    name,
+                    int(time.time()),
+                    bot_is_member=bot_is_member,
+                    is_private=is_private,
+                )
             else:
-                self._channels[channel_id].name = name
+                channel = self._channels[channel_id]
+                channel.name, channel.is_private = name, is_private
+                channel.bot_is_member = bot_is_member
+
+    def set_bot_membership(self, channel_ref: str, member: bool) -> None:
+        """Invite the app to a channel (`/invite @app`) or remove it."""
+        with self.changed:
+            self._channel(channel_ref).bot_is_member = member
+
+    def check_bot_can_post(self, channel_ref: str, *, open_im: bool = False) -> None:
+        """The bot token may post (and read) only where the app is a member. Slack answers
+        `not_in_channel` for a public channel the app is not in and `channel_not_found` for a
+        private one, which the app cannot even see (chat.postMessage, chat.postEphemeral and
+        conversations.history errors: https://docs.slack.dev/reference/methods/chat.postMessage
+        "not_in_channel: Cannot post user messages to a channel they are not in"). The manifest
+        asks for chat:write only, not chat:write.public, so joining is never implicit."""
+        with self.changed:
+            channel = self._channel(channel_ref, open_im=open_im)
+            if channel.im_user is not None or channel.bot_is_member:
+                return
+            raise SlackMethodError("channel_not_found" if channel.is_private else "not_in_channel")
 
     def add_usergroup(self, usergroup_id: str, handle: str, users: list[str]) -> None:
         with self.changed:
@@ -118,6 +162,8 @@ class Workspace:
     def channel_info(self, channel_ref: str) -> dict[str, Any]:
         with self.changed:
             channel = self._channel(channel_ref)
+            if channel.is_private and not channel.bot_is_member:
+                raise SlackMethodError("channel_not_found")  # invisible to the app
             return channel_object(channel, team_id=self.team_id, creator=self.bot.user_id)
 
     def channel_id(self, channel_ref: str) -> str:
@@ -168,6 +214,8 @@ class Workspace:
     ) -> tuple[str, Message]:
         """Post as the bot (author None) or as a user; returns (channel id, message)."""
         with self.changed:
+            if author is None:
+                self.check_bot_can_post(channel_ref, open_im=True)
             channel = self._channel(channel_ref, open_im=True)
             parent = self._thread_parent(channel, thread_ts) if thread_ts else None
             ts = self.clock.next_ts()
@@ -313,10 +361,26 @@ class Workspace:
             view = self._home_views.get(user_id)
             return copy.deepcopy(view) if view is not None else None
 
-    def record_response(self, key: str, body: Any) -> None:
+    def issue_response_url(self, key: str) -> None:
+        """Start the key's 30 minutes (Slack starts them at the user's invocation)."""
         with self.changed:
-            self._responses.setdefault(key, []).append(copy.deepcopy(body))
+            self._response_issued.setdefault(key, self._monotonic())
+
+    def record_response(self, key: str, body: Any) -> str | None:
+        """Keep a POST to the key's response_url, or say why Slack refuses it. A key the
+        emulator never issued (a client made it up) starts its 30 minutes at its first use.
+        The refusal bodies are the ones Slack's webhooks answer with; their wording is not in
+        the docs, the limits are."""
+        with self.changed:
+            issued = self._response_issued.setdefault(key, self._monotonic())
+            if self._monotonic() - issued > RESPONSE_URL_LIFETIME_SECONDS:
+                return "expired_url"
+            kept = self._responses.setdefault(key, [])
+            if len(kept) >= RESPONSE_URL_USES:
+                return "used_url"
+            kept.append(copy.deepcopy(body))
             self.changed.notify_all()
+            return None
 
     def responses(self, key: str) -> list[Any]:
         with self.changed:
