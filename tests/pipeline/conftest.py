@@ -12,7 +12,7 @@ import pytest
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from local_stack.rds_rules import RdsRules, enforced
+from local_stack.rds_rules import MANUAL_CLUSTER_SNAPSHOT_QUOTA, RdsRules, enforced
 from pipeline.aws import AwsClients
 from pipeline.context import PipelineContext, set_default_context
 from pipeline.models import (
@@ -118,6 +118,16 @@ class RdsSeed:
     def _set_status(self, resource: Any, status: str) -> None:
         self._rules.forget(resource)
         resource.status = status
+
+    def fill_snapshot_quota(self, cluster_id: str, *, region: str = REGION) -> None:
+        """Manual snapshots of `cluster_id` until the Region holds RDS's quota of them."""
+        manual = [
+            s
+            for s in self.backend(region).cluster_snapshots.values()
+            if s.snapshot_type == "manual"
+        ]
+        for number in range(MANUAL_CLUSTER_SNAPSHOT_QUOTA - len(manual)):
+            self.snapshot(cluster_id, f"{cluster_id}-keep-{number}", region=region)
 
     def drop_automated_snapshots(self, cluster_id: str, *, region: str = REGION) -> None:
         """AWS deletes a cluster's automated snapshots with the cluster; moto 5.2.5 keeps them, and
