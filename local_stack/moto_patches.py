@@ -24,6 +24,7 @@ from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
 
 from local_stack import rds_rules as rds_rules_module
+from local_stack import rds_timeline
 from local_stack.faults import AwsFaults
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases, snapshot_database_name
@@ -93,6 +94,7 @@ def uninstall() -> None:
     else:
         default_user_config["stepfunctions"] = previous
     _state.clear()
+    rds_timeline.use(None)
 
 
 def _patch(owner: type, name: str, replacement: Any) -> None:
