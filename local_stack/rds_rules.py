@@ -134,8 +134,7 @@ def _restore_db_cluster_from_snapshot(original: Callable[..., Any]) -> Callable[
             # botocore RestoreDBClusterFromSnapshot: InvalidDBClusterSnapshotStateFault, "the
             # supplied value isn't a valid DB cluster snapshot state".
             raise refuse(SNAPSHOT_STATE, f"Snapshot {from_snapshot_id} is {snapshot.status}")
-        cluster = original(self, from_snapshot_id, overrides)  # created `creating` (above)
-        return cluster
+        return original(self, from_snapshot_id, overrides)  # `creating`: create_db_cluster
 
     return restore
 
@@ -208,11 +207,13 @@ def _delete_db_cluster(original: Callable[..., Any]) -> Callable[..., Any]:
         rules.settle(self)
         if rules.deleting(self, "cluster", cluster_identifier):
             raise refuse(CLUSTER_STATE, f"DB cluster {cluster_identifier} is already deleting")
-        # moto keeps: DeletionProtection refused with InvalidParameterCombination ("Cannot delete
-        # protected Cluster, please disable deletion protection and try again.", RDS's text,
-        # https://repost.aws/knowledge-center/rds-error-delete-aurora-cluster); members not
-        # `deleting` refused with InvalidDBClusterStateFault. The final snapshot counts against
-        # the manual snapshot quota (create_db_cluster_snapshot below).
+        # moto already refuses, as RDS does: a cluster under deletion protection (botocore
+        # DBCluster.DeletionProtection: "The database can't be deleted when deletion protection
+        # is enabled"; RDS answers InvalidParameterCombination "Cannot delete protected Cluster,
+        # please disable deletion protection and try again.", the same text as moto's), and
+        # members not `deleting` (InvalidDBClusterStateFault, re:Post
+        # knowledge-center/rds-error-delete-aurora-cluster). The final snapshot counts against
+        # the manual snapshot quota (rds_snapshot_rules).
         cluster = original(self, cluster_identifier, snapshot_name)
         rules.begin(
             self, "cluster", cluster_identifier, cluster, "deleting", seconds=CLUSTER_DELETE_SECONDS
