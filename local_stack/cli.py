@@ -36,7 +36,8 @@ def _stack_options(parser: argparse.ArgumentParser) -> None:
         "--time-scale",
         type=float,
         default=0.01,
-        help="factor applied to Wait states and retry intervals (default 0.01; 0 for no waits)",
+        help="factor applied to Wait states, retry intervals and how long RDS statuses last "
+        "(default 0.01; 0 for no waits)",
     )
     parser.add_argument(
         "--approval-timeout",

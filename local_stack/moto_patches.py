@@ -23,9 +23,12 @@ from moto.core.config import default_user_config
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
 
+from local_stack import rds_rules as rds_rules_module
+from local_stack import rds_timeline
 from local_stack.faults import AwsFaults
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases, snapshot_database_name
+from local_stack.rds_rules import RdsRules
 
 _state: dict[str, Any] = {}
 _saved: list[tuple[type, str, Any]] = []  # (class, attribute, original) in patch order
@@ -46,7 +49,10 @@ THROTTLEABLE = (
 
 
 def install(
-    runtime: LambdaRuntime, faults: AwsFaults, databases: ClusterDatabases | None = None
+    runtime: LambdaRuntime,
+    faults: AwsFaults,
+    databases: ClusterDatabases | None = None,
+    rds_rules: RdsRules | None = None,
 ) -> None:
     """Patch moto for one running local stack; `uninstall()` puts moto back as it was."""
     if _saved:
@@ -56,6 +62,9 @@ def install(
     # moto only records executions unless told to interpret the ASL; this runs the real definition.
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     _install_data_hooks()
+    # What RDS refuses and how long its statuses last (rds_rules.py). Outside the data hooks, so
+    # a refused call changes no data; inside the faults, so an injected status wins.
+    rds_rules_module.install(_patch, rds_rules or RdsRules())
     # moto runs Lambda code in Docker, which this machine (and many CI runners) lacks: send
     # invocations to the project's handlers in process instead.
     _patch(LambdaFunction, "invoke", _invoke_in_process)
@@ -85,6 +94,7 @@ def uninstall() -> None:
     else:
         default_user_config["stepfunctions"] = previous
     _state.clear()
+    rds_timeline.use(None)
 
 
 def _patch(owner: type, name: str, replacement: Any) -> None:

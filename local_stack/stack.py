@@ -27,6 +27,7 @@ from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases
 from local_stack.postgres_server import LocalPostgres
 from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
+from local_stack.rds_rules import RdsRules
 from local_stack.secrets_extension import (
     BotConfiguration,
     SecretsExtensionEmulator,
@@ -64,7 +65,7 @@ MIN_RETRY_DELAY_SECONDS = 0.2
 class StackOptions:
     region: str = "us-east-1"
     source_region: str = "eu-west-1"
-    time_scale: float = 0.01  # Wait states and retry intervals, relative to AWS
+    time_scale: float = 0.01  # Wait states, retry intervals and RDS statuses, relative to AWS
     approval_timeout_seconds: int = 3600
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -79,6 +80,8 @@ class LocalStack:
             account=ACCOUNT, region=self.options.region, time_scale=self.options.time_scale
         )
         self.faults = AwsFaults()
+        # RDS statuses take no time until the seeded world exists, then `time_scale` of AWS's.
+        self.rds_rules = RdsRules(time_scale=0)
         self.slack = SlackEmulator(team_id=TEAM_ID)
         self.endpoint = SlackEndpoint(self.runtime, BOT_FUNCTION)
         self.signing_secret = secrets.token_hex(16)
@@ -109,7 +112,7 @@ class LocalStack:
         endpoint_url = f"http://{host}:{port}"
         self._set_env(_aws_env(endpoint_url, port, self.options.region))
         self._start_postgres()
-        moto_patches.install(self.runtime, self.faults, self.databases)
+        moto_patches.install(self.runtime, self.faults, self.databases, self.rds_rules)
         # moto keeps its state per process: a new stack starts from an empty account.
         reset = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 - our loopback moto server
@@ -123,6 +126,7 @@ class LocalStack:
             self.clients, source_region=self.options.source_region, master_password=master_password
         )
         self._seed_data(master_password)
+        self.rds_rules.time_scale = self.options.time_scale
         self._set_env(self._function_env(endpoint_url, names))
         self._reset_process_caches()
         state_machine_arn = self._deploy_functions_and_state_machine()

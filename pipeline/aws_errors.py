@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.errors import AwsThrottledError, FatalError, ResourceBusyError
+from pipeline.errors import AwsThrottledError, FatalError, ResourceBusyError, SnapshotQuotaError
 
 # Error codes AWS documents as transient; retrying the same call later succeeds.
 THROTTLING_CODES = frozenset(
@@ -31,8 +31,17 @@ BUSY_CODES = frozenset(
         "InvalidDBInstanceState",
         "InvalidDBInstanceStateFault",
         "InvalidDBClusterSnapshotStateFault",
-        "SnapshotQuotaExceeded",
     }
+)
+# Not busy: a quota stays reached until someone deletes snapshots or raises it, far longer than
+# any retry. RDS answers it for a manual cluster snapshot beyond the Region's quota (100 by default,
+# CreateDBClusterSnapshot, CopyDBClusterSnapshot, DeleteDBCluster's final snapshot) and for a copy
+# beyond 5 in progress to the Region (Aurora user guide, CHAP_Limits and USER_CopySnapshot).
+SNAPSHOT_QUOTA_CODE = "SnapshotQuotaExceeded"
+SNAPSHOT_QUOTA_ADVICE = (
+    "RDS keeps at most 100 manual cluster snapshots per Region (a quota you can raise in Service "
+    "Quotas) and copies at most 5 snapshots at a time into a Region: delete manual snapshots you "
+    "no longer need, or wait for copies in progress to finish, then request the restore again"
 )
 
 
@@ -58,6 +67,10 @@ def aws_call(
             raise AwsThrottledError(f"{action}: AWS throttled the call", aws_error=text) from exc
         if code in BUSY_CODES:
             raise ResourceBusyError(f"{action}: resource busy", aws_error=text) from exc
+        if code == SNAPSHOT_QUOTA_CODE:
+            raise SnapshotQuotaError(
+                f"{action} refused: {text}. {SNAPSHOT_QUOTA_ADVICE}", aws_error=text
+            ) from exc
         if fatal is not None:
             raise fatal(exc) from exc
         raise FatalError(f"{action} failed: {text}", aws_error=text) from exc

@@ -44,6 +44,10 @@ class TargetExistsError(FatalError):
     """The target cluster exists and replace was not asked for."""
 
 
+class SnapshotQuotaError(FatalError):
+    """RDS refused a new manual cluster snapshot (quota of the Region or copies in progress)."""
+
+
 class ResourceFailedError(FatalError):
     """An RDS resource reached a failure status while we waited for it."""
 

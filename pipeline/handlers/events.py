@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,18 @@ class CheckEvent(OperationEvent):
     """`{operation_id, attempt}`: the check stages of the wait loops."""
 
     attempt: int = Field(default=0, ge=0)
+
+
+class RestoreEvent(OperationEvent):
+    """`{operation_id, step}`: restore the cluster, then (once it is available) its instances."""
+
+    step: Literal["cluster", "instances"] = "cluster"
+
+
+class CheckRestoreEvent(CheckEvent):
+    """`{operation_id, attempt, wait_for}`: the restored cluster alone, or with its instances."""
+
+    wait_for: Literal["cluster", "instances"] = "instances"
 
 
 class LifecycleEvent(OperationEvent):

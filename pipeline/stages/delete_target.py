@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from pipeline import rds
 from pipeline.aws_errors import aws_call, error_code
 from pipeline.context import PipelineContext
+from pipeline.errors import FatalError, ProtectedClusterError, SnapshotQuotaError
 from pipeline.models import Plan, Stage, StageStatus
 from pipeline.stages.common import CheckResult, failing_stage, load_plan, ready, still_waiting
 
@@ -103,15 +104,30 @@ def _delete_instance(client: Any, instance_id: str) -> None:
 
 
 def _delete_cluster(client: Any, cluster_id: str, final_snapshot_id: str) -> None:
-    with aws_call(f"delete cluster {cluster_id}"):
-        try:
-            client.delete_db_cluster(
-                DBClusterIdentifier=cluster_id,
-                SkipFinalSnapshot=False,
-                FinalDBSnapshotIdentifier=final_snapshot_id,
-            )
-        except ClientError as exc:
-            if error_code(exc) != rds.CLUSTER_NOT_FOUND:
-                raise
+    kept = f"`{cluster_id}` is kept, with its data, but its instances are already deleted"
+    try:
+        with aws_call(f"delete cluster {cluster_id}"):
+            try:
+                client.delete_db_cluster(
+                    DBClusterIdentifier=cluster_id,
+                    SkipFinalSnapshot=False,
+                    FinalDBSnapshotIdentifier=final_snapshot_id,
+                )
+            except ClientError as exc:
+                if error_code(exc) != rds.CLUSTER_NOT_FOUND:
+                    raise
+    except SnapshotQuotaError as exc:
+        raise SnapshotQuotaError(f"{exc.message}. {kept}", aws_error=exc.aws_error) from exc
+    except FatalError as exc:
+        # RDS refuses DeleteDBCluster under deletion protection (InvalidParameterCombination):
+        # protection turned on after the check above. Say so, rather than RDS's bare code.
+        cluster = rds.describe_cluster(client, cluster_id)
+        if cluster is not None and cluster.get("DeletionProtection"):
+            raise ProtectedClusterError(
+                f"RDS refused to delete `{cluster_id}`: deletion protection was turned on while "
+                f"the restore ran. {kept}",
+                aws_error=exc.aws_error,
+            ) from exc
+        raise
     # Deleted concurrently by a retried invocation: the final snapshot check in the wait loop
     # proves whether the deletion kept it.

@@ -1,5 +1,8 @@
-"""Stages 6 and 7: restore the cluster from the snapshot and create its instances (Aurora creates
-none by itself), then wait until the cluster and every instance are available.
+"""Stages 6 and 7: restore the cluster from the snapshot, wait until it is available, create its
+instances (Aurora creates none by itself), then wait until the cluster and every instance are
+available. RDS creates instances only in an available cluster (RestoreDBClusterFromSnapshot: "You
+can create DB instances only after the RestoreDBClusterFromSnapshot operation has completed and
+the DB cluster is available"); before that, CreateDBInstance answers InvalidDBClusterStateFault.
 
 Everything created is tagged with the operation id, so a retried invocation skips what exists and
 refuses to adopt anything this operation did not create.
@@ -50,11 +53,35 @@ def restore_cluster(operation_id: str, ctx: PipelineContext) -> RestoreResult:
         cluster = rds.describe_cluster(client, target)
         if cluster is None:
             cluster = _restore(client, plan, tags, ctx.settings)
-        if not rds.made_by(cluster, operation_id):
-            raise TargetExistsError(
-                f"cluster `{target}` exists but was not created by operation {operation_id}; "
-                "it is left untouched"
-            )
+        _ensure_ours(cluster, target, operation_id)
+    ctx.store.update(operation_id, resources={**operation.resources, "cluster": target})
+    return RestoreResult(cluster_id=target, instance_ids=[])
+
+
+def check_cluster(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:
+    """Ready when the restored cluster is available; raises on a failure status."""
+    _, plan = load_plan(ctx, operation_id)
+    with failing_stage(ctx, operation_id, Stage.RESTORE_CLUSTER):
+        cluster = rds.describe_cluster(ctx.clients.rds(), plan.target_cluster)
+        if cluster is None:
+            raise ResourceFailedError(f"cluster `{plan.target_cluster}` no longer exists")
+        status = str(cluster.get("Status", ""))
+        rds.raise_if_failed("cluster", plan.target_cluster, status)
+    return ready(attempt) if status == rds.AVAILABLE else still_waiting(attempt)
+
+
+def create_instances(operation_id: str, ctx: PipelineContext) -> RestoreResult:
+    """Create the plan's instances in the restored cluster, which check_cluster found available
+    (if it is busy again, RDS refuses with InvalidDBClusterStateFault: retried as busy)."""
+    operation, plan = load_plan(ctx, operation_id)
+    target = plan.target_cluster
+    client = ctx.clients.rds()
+    tags = rds.operation_tags(operation_id, operation.request.requester)
+    with failing_stage(ctx, operation_id, Stage.RESTORE_CLUSTER):
+        cluster = rds.describe_cluster(client, target)
+        if cluster is None:
+            raise ResourceFailedError(f"cluster `{target}` no longer exists")
+        _ensure_ours(cluster, target, operation_id)
         for instance_id in plan.instance_ids:
             _ensure_instance(client, plan, instance_id, tags, operation_id)
     ctx.store.update(
@@ -66,6 +93,14 @@ def restore_cluster(operation_id: str, ctx: PipelineContext) -> RestoreResult:
         },
     )
     return RestoreResult(cluster_id=target, instance_ids=list(plan.instance_ids))
+
+
+def _ensure_ours(cluster: dict[str, Any], target: str, operation_id: str) -> None:
+    if not rds.made_by(cluster, operation_id):
+        raise TargetExistsError(
+            f"cluster `{target}` exists but was not created by operation {operation_id}; "
+            "it is left untouched"
+        )
 
 
 def check_restore(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:

@@ -39,7 +39,10 @@ def render(substitutions: dict[str, str], *, time_scale: float = 1.0) -> dict[st
 def _scale(definition: dict[str, Any], factor: float) -> None:
     for state in definition["States"].values():
         if state["Type"] == "Wait" and "Seconds" in state:
-            state["Seconds"] = int(state["Seconds"] * factor)
+            # Whole seconds (ASL), never rounded down to none while RDS statuses still take
+            # scaled time: a poll loop that does not wait exhausts its attempts too early.
+            seconds = state["Seconds"] * factor
+            state["Seconds"] = max(1, int(seconds)) if seconds > 0 else 0
         if factor >= 1:
             continue
         for retrier in state.get("Retry", []):

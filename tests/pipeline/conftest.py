@@ -12,6 +12,7 @@ import pytest
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from local_stack.rds_rules import MANUAL_CLUSTER_SNAPSHOT_QUOTA, RdsRules, enforced
 from pipeline.aws import AwsClients
 from pipeline.context import PipelineContext, set_default_context
 from pipeline.models import (
@@ -38,8 +39,9 @@ class RdsSeed:
     """Arranges RDS state for a test: clusters, instances and snapshots in any region, and
     statuses or creation times set directly on moto's backend objects."""
 
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, rules: RdsRules) -> None:
         self._clients = clients
+        self._rules = rules  # a status set here stays until the test changes it
 
     def backend(self, region: str = REGION) -> Any:
         return get_backend("rds")[DEFAULT_ACCOUNT_ID][region]
@@ -105,13 +107,27 @@ class RdsSeed:
         self.backend(region).cluster_snapshots[snapshot_id].created = created
 
     def set_cluster_status(self, cluster_id: str, status: str, *, region: str = REGION) -> None:
-        self.backend(region).clusters[cluster_id].status = status
+        self._set_status(self.backend(region).clusters[cluster_id], status)
 
     def set_instance_status(self, instance_id: str, status: str, *, region: str = REGION) -> None:
-        self.backend(region).databases[instance_id].status = status
+        self._set_status(self.backend(region).databases[instance_id], status)
 
     def set_snapshot_status(self, snapshot_id: str, status: str, *, region: str = REGION) -> None:
-        self.backend(region).cluster_snapshots[snapshot_id].status = status
+        self._set_status(self.backend(region).cluster_snapshots[snapshot_id], status)
+
+    def _set_status(self, resource: Any, status: str) -> None:
+        self._rules.forget(resource)
+        resource.status = status
+
+    def fill_snapshot_quota(self, cluster_id: str, *, region: str = REGION) -> None:
+        """Manual snapshots of `cluster_id` until the Region holds RDS's quota of them."""
+        manual = [
+            s
+            for s in self.backend(region).cluster_snapshots.values()
+            if s.snapshot_type == "manual"
+        ]
+        for number in range(MANUAL_CLUSTER_SNAPSHOT_QUOTA - len(manual)):
+            self.snapshot(cluster_id, f"{cluster_id}-keep-{number}", region=region)
 
     def drop_automated_snapshots(self, cluster_id: str, *, region: str = REGION) -> None:
         """AWS deletes a cluster's automated snapshots with the cluster; moto 5.2.5 keeps them, and
@@ -128,6 +144,13 @@ class RdsSeed:
 
     def instance_ids(self, region: str = REGION) -> set[str]:
         return set(self.backend(region).databases)
+
+
+@pytest.fixture(autouse=True)
+def rds_rules() -> Iterator[RdsRules]:
+    """moto as strict as RDS (local_stack/rds_rules.py); statuses end at the next call (scale 0)."""
+    with enforced(RdsRules(time_scale=0)) as rules:
+        yield rules
 
 
 @pytest.fixture
@@ -183,8 +206,8 @@ def ctx(
 
 
 @pytest.fixture
-def seed(aws: AwsClients) -> RdsSeed:
-    return RdsSeed(aws)
+def seed(aws: AwsClients, rds_rules: RdsRules) -> RdsSeed:
+    return RdsSeed(aws, rds_rules)
 
 
 @dataclass

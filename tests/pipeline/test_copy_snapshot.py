@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.context import PipelineContext
-from pipeline.errors import FatalError, ResourceFailedError
+from pipeline.errors import FatalError, ResourceFailedError, SnapshotQuotaError
 from pipeline.models import Stage, StageStatus
 from pipeline.rds import OPERATION_TAG, describe_cluster_snapshot, tags_of
 from pipeline.stages.copy_snapshot import check_copy, copy_snapshot
@@ -92,3 +92,20 @@ def test_check_copy_raises_on_a_failed_copy(
     ):
         check_copy(cross_region_op, 3, ctx)
     assert ctx.store.get(cross_region_op).stages[Stage.COPY_SNAPSHOT].status == StageStatus.FAILED
+
+
+def test_a_full_snapshot_quota_fails_the_copy_for_good_with_what_to_do(
+    ctx: PipelineContext, seed: RdsSeed, cross_region_op: str
+) -> None:
+    seed.cluster("other-db")
+    seed.fill_snapshot_quota("other-db")
+
+    # Not "busy": retrying cannot help until someone deletes snapshots or raises the quota.
+    with pytest.raises(SnapshotQuotaError) as refused:
+        copy_snapshot(cross_region_op, ctx)
+
+    assert "SnapshotQuotaExceeded" in refused.value.message
+    assert "100 manual cluster snapshots per Region" in refused.value.message
+    assert f"{cross_region_op}-copy" not in seed.snapshot_ids()
+    record = ctx.store.get(cross_region_op).stages[Stage.COPY_SNAPSHOT]
+    assert record.status == StageStatus.FAILED and "delete manual snapshots" in record.detail

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from pipeline.context import PipelineContext
-from pipeline.errors import ProtectedClusterError, ResourceFailedError
+from pipeline.errors import ProtectedClusterError, ResourceFailedError, SnapshotQuotaError
 from pipeline.models import Stage, StageStatus
 from pipeline.rds import describe_cluster_snapshot
-from pipeline.stages.delete_target import check_delete, delete_target
+from pipeline.stages.delete_target import _delete_cluster, check_delete, delete_target
 from pipeline.stages.plan import validate_request
 from tests.pipeline.conftest import Operations, RdsSeed
 
@@ -118,3 +118,32 @@ def test_protection_added_after_approval_is_refused_with_nothing_touched(
     assert {"staging-db-old-1", "staging-db-old-2"} <= seed.instance_ids()
     assert seed.snapshot_ids() == snapshots
     assert ctx.store.get(replace_op).stages[Stage.DELETE_TARGET].status == StageStatus.FAILED
+
+
+def test_a_full_snapshot_quota_refuses_the_final_snapshot_and_keeps_the_cluster(
+    ctx: PipelineContext, seed: RdsSeed, replace_op: str
+) -> None:
+    seed.fill_snapshot_quota("source-db")
+
+    with pytest.raises(SnapshotQuotaError) as refused:
+        delete_target(replace_op, ctx)
+
+    assert "100 manual cluster snapshots per Region" in refused.value.message
+    assert "`staging-db` is kept" in refused.value.message
+    assert "staging-db" in seed.cluster_ids()
+    assert f"staging-db-final-{replace_op}" not in seed.snapshot_ids()
+    record = ctx.store.get(replace_op).stages[Stage.DELETE_TARGET]
+    assert record.status == StageStatus.FAILED
+
+
+def test_deletion_protection_turned_on_late_is_named_when_rds_refuses_the_delete(
+    ctx: PipelineContext, seed: RdsSeed
+) -> None:
+    seed.cluster("late-lock-db", deletion_protection=True)
+
+    with pytest.raises(ProtectedClusterError, match="deletion protection was turned on") as refused:
+        _delete_cluster(ctx.clients.rds(), "late-lock-db", "late-lock-db-final")
+
+    assert (refused.value.aws_error or "").startswith("InvalidParameterCombination")
+    assert "late-lock-db" in seed.cluster_ids()
+    assert "late-lock-db-final" not in seed.snapshot_ids()

@@ -85,11 +85,22 @@ def test_a_cross_region_replace_through_every_handler(
     assert invoke(delete_target, one) == {"final_snapshot_id": final_id}
     assert invoke(check_delete, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
     seed.drop_automated_snapshots("staging-db")
-    assert invoke(restore_cluster, one) == {
+    assert invoke(restore_cluster, {**one, "step": "cluster"}) == {
+        "cluster_id": "staging-db",
+        "instance_ids": [],
+    }
+    assert invoke(check_restore, {**one, "attempt": 0, "wait_for": "cluster"}) == {
+        "ready": True,
+        "attempt": 1,
+    }
+    assert invoke(restore_cluster, {**one, "step": "instances"}) == {
         "cluster_id": "staging-db",
         "instance_ids": ["staging-db-1", "staging-db-2"],
     }
-    assert invoke(check_restore, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
+    assert invoke(check_restore, {**one, "attempt": 0, "wait_for": "instances"}) == {
+        "ready": True,
+        "attempt": 1,
+    }
     assert invoke(archive, one) == {"deleted": [copy_id]}
     assert invoke(notify, one) == {"status": "SUCCEEDED"}
 

@@ -78,8 +78,10 @@ PIPELINE: list[tuple[str, dict[str, Any]]] = [
     ("check-copy", {"attempt": 0}),
     ("delete-target", {}),
     ("check-delete", {"attempt": 0}),
-    ("restore-cluster", {}),
-    ("check-restore", {"attempt": 0}),
+    ("restore-cluster", {"step": "cluster"}),
+    ("check-restore", {"attempt": 0, "wait_for": "cluster"}),
+    ("restore-cluster", {"step": "instances"}),  # RDS: only once the cluster is available
+    ("check-restore", {"attempt": 0, "wait_for": "instances"}),
     ("setup-database", {}),
     ("archive", {}),
     ("notify", {}),
