@@ -16,10 +16,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from infra.constants import DEFAULT_STACK_NAME
 from infra.statemachine import execution_budget_seconds, state_machine_timeout_seconds
+from pipeline.database.connection import rds_ca_bundle_problem
 from pipeline.naming import validate_instance_class, validate_region
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO_ROOT / "infra" / "config.example.yaml"
+# The RDS CA bundle shipped with the repository (`make rds-ca-bundle` refreshes it).
+SHIPPED_CA_BUNDLE = Path("infra/certs/rds-ca-bundle.pem")
+CA_BUNDLE_HELP = (
+    "download AWS's bundle: curl -fsSLo infra/certs/rds-ca-bundle.pem "
+    "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem (docs/deploy.md)"
+)
 
 _CLUSTER_PATTERN = re.compile(r"^[A-Za-z0-9*?-]{1,63}$")
 _SNAPSHOT_PATTERN = re.compile(r"^(rds:)?[A-Za-z0-9*?-]{1,255}$")
@@ -142,8 +149,12 @@ class RdsConfig(_Strict):
 class DatabaseConfig(_Strict):
     """Files shipped with the set-up function (paths relative to the repository root)."""
 
-    config_file: Path  # users and post-restore SQL (pipeline.database); `file:` scripts beside it
-    ca_bundle_file: Path | None = None  # the RDS CA bundle (global-bundle.pem) for verified TLS
+    # Users and post-restore SQL (pipeline.database); `file:` scripts beside it. None: the stage
+    # only resets the master password (and proves it over TLS).
+    config_file: Path | None = None
+    # TLS to restored clusters is always verified; Lambda's trust store has no RDS CA, so the
+    # bundle is always shipped: the repository's by default.
+    ca_bundle_file: Path = SHIPPED_CA_BUNDLE
 
     def resolved(self, path: Path) -> Path:
         return path if path.is_absolute() else REPO_ROOT / path
@@ -162,7 +173,7 @@ class InfraConfig(_Strict):
     policy_file: Path  # the bot's policy YAML, relative to the repository root
     network: NetworkConfig
     rds: RdsConfig
-    database: DatabaseConfig | None = None
+    database: DatabaseConfig = DatabaseConfig()
     api: ApiConfig = ApiConfig()
     approval_expiry_seconds: int = Field(default=3600, ge=60, le=86_400)
     max_wait_attempts: int = Field(default=120, ge=1, le=1_000)
@@ -194,10 +205,14 @@ class InfraConfig(_Strict):
             )
         if not self.policy_path.is_file():
             raise ValueError(f"policy_file {self.policy_path} does not exist")
-        if self.database:
-            for path in (self.database.config_file, self.database.ca_bundle_file):
-                if path and not self.database.resolved(path).is_file():
-                    raise ValueError(f"database file {self.database.resolved(path)} does not exist")
+        database = self.database
+        if database.config_file and not database.resolved(database.config_file).is_file():
+            raise ValueError(
+                f"database file {database.resolved(database.config_file)} does not exist"
+            )
+        problem = rds_ca_bundle_problem(database.resolved(database.ca_bundle_file))
+        if problem:
+            raise ValueError(f"database.ca_bundle_file: {problem}; {CA_BUNDLE_HELP}")
         return self
 
     @property

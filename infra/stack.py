@@ -174,26 +174,22 @@ class AuroraRestoreStack(Stack):
     def _database_files(self) -> dict[str, Path]:
         """The database stage's configuration directory and CA bundle, shipped in the code."""
         database = self.config.database
-        if database is None:
-            return {}
-        files = {names.DATABASE_ASSET_DIR: database.resolved(database.config_file).parent}
-        if database.ca_bundle_file:
-            files[names.CA_BUNDLE_ASSET] = database.resolved(database.ca_bundle_file)
+        files = {names.CA_BUNDLE_ASSET: database.resolved(database.ca_bundle_file)}
+        if database.config_file:
+            files[names.DATABASE_ASSET_DIR] = database.resolved(database.config_file).parent
         return files
 
     def _database_environment(self) -> dict[Env, str]:
+        root = names.LAMBDA_TASK_ROOT
         env = {
             # The stack's key encrypts the credential secrets the stage creates.
             Env.SECRETS_KMS_KEY_ID: self.key.key_arn,
+            # TLS is on (the settings' default) and needs the RDS CAs: always shipped.
+            Env.DB_CA_BUNDLE_PATH: f"{root}/{names.CA_BUNDLE_ASSET}",
         }
-        database = self.config.database
-        if database:
-            root = names.LAMBDA_TASK_ROOT
-            env[Env.DATABASE_CONFIG_PATH] = (
-                f"{root}/{names.DATABASE_ASSET_DIR}/{database.config_file.name}"
-            )
-            if database.ca_bundle_file:
-                env[Env.DB_CA_BUNDLE_PATH] = f"{root}/{names.CA_BUNDLE_ASSET}"
+        config_file = self.config.database.config_file
+        if config_file:
+            env[Env.DATABASE_CONFIG_PATH] = f"{root}/{names.DATABASE_ASSET_DIR}/{config_file.name}"
         return env
 
     def _build_dependencies_layer(self) -> lambda_.LayerVersion:

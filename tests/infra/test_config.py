@@ -9,11 +9,18 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 from pathlib import Path
 from typing import Any
 
+import certifi
 import pytest
 import yaml
 
 from infra import app as infra_app
-from infra.config import EXAMPLE_CONFIG, ConfigError, load_config, parse_config
+from infra.config import (
+    EXAMPLE_CONFIG,
+    SHIPPED_CA_BUNDLE,
+    ConfigError,
+    load_config,
+    parse_config,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -56,6 +63,8 @@ def test_the_example_configuration_is_valid():
         ({"lock_ttl_seconds": 3_600}, "(config)", "lock could expire"),
         ({"policy_file": "config/missing.yaml"}, "(config)", "does not exist"),
         ({"database__config_file": "config/none.yaml"}, "(config)", "does not exist"),
+        ({"database__ca_bundle_file": "infra/none.pem"}, "(config)", "global-bundle.pem"),
+        ({"database__ca_bundle_file": certifi.where()}, "(config)", "no unexpired Amazon RDS"),
         ({"surprise": True}, "surprise", "Extra inputs"),
     ],
 )
@@ -66,6 +75,14 @@ def test_a_bad_setting_is_refused_naming_the_field(changes, field, message):
     assert text.startswith("test.yaml is not a valid configuration")
     assert field in text
     assert message in text
+
+
+def test_without_a_database_section_the_shipped_rds_ca_bundle_is_used():
+    data = example()
+    del data["database"]
+    config = parse_config(data, "test.yaml")
+    assert config.database.config_file is None
+    assert config.database.ca_bundle_file == SHIPPED_CA_BUNDLE
 
 
 def test_an_inline_context_configuration_is_used(monkeypatch: pytest.MonkeyPatch):

@@ -15,6 +15,7 @@ from bot.settings import BotSettings
 from infra import constants
 from infra.nag import render
 from infra.statemachine import placeholders
+from pipeline.database.connection import rds_ca_bundle_problem
 from pipeline.settings import PipelineSettings
 from pipeline.store_schema import (
     TTL_ATTRIBUTE,
@@ -319,6 +320,11 @@ def test_setup_database_runs_in_the_vpc_with_its_secret_prefix_only(synthesized)
     assert env["AURORA_RESTORE_DATABASE_CONFIG_PATH"] == (
         "/var/task/database-config/database.example.yaml"
     )
+    # TLS is on (the settings' default) and the RDS CA bundle travels with the code.
+    assert "AURORA_RESTORE_DB_TLS" not in env
+    assert env["AURORA_RESTORE_DB_CA_BUNDLE_PATH"] == f"/var/task/{constants.CA_BUNDLE_ASSET}"
+    shipped = synthesized.stack._database_files()[constants.CA_BUNDLE_ASSET]
+    assert rds_ca_bundle_problem(shipped) is None
     key = synthesized.logical_id(synthesized.stack.key)
     assert env["AURORA_RESTORE_SECRETS_KMS_KEY_ID"] == {"Fn::GetAtt": [key, "Arn"]}
     statements = statements_of(synthesized, "SetupDatabaseRole")
