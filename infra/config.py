@@ -7,8 +7,9 @@ state machine's own timeout cannot hold) stops `cdk synth` with a message naming
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from aws_cdk import aws_logs as logs
@@ -97,6 +98,9 @@ SubnetId = Annotated[
 SecurityGroupId = Annotated[
     str, _regex_check(re.compile(r"^sg-[0-9a-f]{8,17}$"), "a security group id (sg-...)")
 ]
+RouteTableId = Annotated[
+    str, _regex_check(re.compile(r"^rtb-[0-9a-f]{8,17}$"), "a route table id (rtb-...)")
+]
 KmsKeyArn = Annotated[str, _regex_check(_KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:...:key/...)")]
 ResourceName = Annotated[str, _regex_check(_NAME, "a resource name (letters, digits, -)")]
 Email = Annotated[str, _regex_check(_EMAIL, "an email address")]
@@ -112,6 +116,21 @@ class Subnet(_Strict):
     availability_zone: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
 
+class SetupService(StrEnum):
+    """The AWS APIs the database set-up function calls from inside the VPC (infra.network)."""
+
+    DYNAMODB = "dynamodb"  # operations and audit tables
+    RDS = "rds"  # DescribeDBClusters, ModifyDBCluster (master password)
+    SECRETS_MANAGER = "secretsmanager"  # the credential secrets
+    SNS = "sns"  # progress events
+
+    @property
+    def construct_name(self) -> str:
+        return {"dynamodb": "DynamoDb", "secretsmanager": "SecretsManager"}.get(
+            self.value, self.value.capitalize()
+        )
+
+
 class NetworkConfig(_Strict):
     """Where the database set-up function runs and where restored clusters are placed."""
 
@@ -120,6 +139,33 @@ class NetworkConfig(_Strict):
     function_security_group_ids: list[SecurityGroupId] = Field(min_length=1)
     database_security_group_ids: list[SecurityGroupId] = Field(default_factory=list)
     db_subnet_group_name: ResourceName | None = None  # None: the stack creates one from `subnets`
+    # How the set-up function reaches DynamoDB, SNS, RDS and Secrets Manager: no default, a VPC
+    # without either silently times out every restore at stage 8.
+    #   nat:       the subnets route to a NAT gateway (the operator vouches for it);
+    #   endpoints: the stack creates the VPC endpoints (less `existing_endpoints`).
+    aws_access: Literal["nat", "endpoints"]
+    route_table_ids: list[RouteTableId] = Field(default_factory=list)  # the subnets' (DynamoDB)
+    existing_endpoints: list[SetupService] = Field(default_factory=list)  # already in the VPC
+
+    @property
+    def endpoint_services(self) -> list[SetupService]:
+        """The services the stack creates VPC endpoints for."""
+        if self.aws_access == "nat":
+            return []
+        return [service for service in SetupService if service not in self.existing_endpoints]
+
+    @model_validator(mode="after")
+    def _access_is_complete(self) -> Self:
+        if self.aws_access == "nat" and (self.route_table_ids or self.existing_endpoints):
+            raise ValueError(
+                "route_table_ids and existing_endpoints apply to aws_access: endpoints only"
+            )
+        if SetupService.DYNAMODB in self.endpoint_services and not self.route_table_ids:
+            raise ValueError(
+                "aws_access: endpoints needs route_table_ids, the route tables of `subnets`, for "
+                "the DynamoDB gateway endpoint (or list dynamodb under existing_endpoints)"
+            )
+        return self
 
 
 class RdsConfig(_Strict):

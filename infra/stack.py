@@ -28,6 +28,7 @@ from infra.constants import Env, FunctionSpec, Role
 from infra.messaging import ProgressDelivery
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
+from infra.network import ServiceEndpoints
 from infra.packaging import dependencies_code, function_code
 from infra.permissions import RdsPermissions
 from infra.statemachine import ASL_PATH
@@ -231,6 +232,14 @@ class AuroraRestoreStack(Stack):
             )
             for index, group_id in enumerate(network.function_security_group_ids)
         ]
+        self.service_endpoints = ServiceEndpoints(
+            self,
+            "SetupDatabaseEndpoints",
+            network=network,
+            vpc=vpc,
+            subnets=subnets,
+            function_groups=groups,
+        )
         return {
             "vpc": vpc,
             "vpc_subnets": ec2.SubnetSelection(subnets=subnets),

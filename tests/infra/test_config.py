@@ -65,6 +65,11 @@ def test_the_example_configuration_is_valid():
         ({"database__config_file": "config/none.yaml"}, "(config)", "does not exist"),
         ({"database__ca_bundle_file": "infra/none.pem"}, "(config)", "global-bundle.pem"),
         ({"database__ca_bundle_file": certifi.where()}, "(config)", "no unexpired Amazon RDS"),
+        ({"network__aws_access": None}, "network.aws_access", "'nat' or 'endpoints'"),
+        ({"network__route_table_ids": []}, "network", "needs route_table_ids"),
+        ({"network__aws_access": "nat"}, "network", "endpoints only"),
+        ({"network__route_table_ids": ["rt-1"]}, "network.route_table_ids.0", "rtb-"),
+        ({"network__existing_endpoints": ["s3"]}, "network.existing_endpoints.0", "dynamodb"),
         ({"surprise": True}, "surprise", "Extra inputs"),
     ],
 )
