@@ -1,7 +1,8 @@
 """The deployment's typed configuration: a YAML file or CDK context, validated at synth.
 
-A mistake (a malformed VPC id, a pattern that would grant every cluster, an approval expiry the
-state machine's own timeout cannot hold) stops `cdk synth` with a message naming the field.
+A mistake (a malformed VPC id, a pattern that would grant every cluster, a policy whose approval
+expiry the state machine's own timeout cannot hold) stops `cdk synth` with a message naming the
+field.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import yaml
 from aws_cdk import aws_logs as logs
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.policy import Policy
 from infra.constants import DEFAULT_STACK_NAME
-from infra.statemachine import execution_budget_seconds, state_machine_timeout_seconds
 from pipeline.database.connection import rds_ca_bundle_problem
 from pipeline.naming import validate_instance_class, validate_region
+from pipeline.statemachine import approval_timing_problem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO_ROOT / "infra" / "config.example.yaml"
@@ -221,12 +223,23 @@ class InfraConfig(_Strict):
     rds: RdsConfig
     database: DatabaseConfig = DatabaseConfig()
     api: ApiConfig = ApiConfig()
-    approval_expiry_seconds: int = Field(default=3600, ge=60, le=86_400)
+    # The approval expiry is the policy file's `approval_expiry_seconds` (one source of truth,
+    # read by the bot at run time); these two are checked against it at synth.
     max_wait_attempts: int = Field(default=120, ge=1, le=1_000)
-    lock_ttl_seconds: int = Field(default=6 * 3600, ge=600)
+    lock_ttl_seconds: int = Field(default=6 * 3600, ge=600)  # the restore after approval
     audit_retention_days: int = Field(default=365, ge=1)
     log_retention_days: int = 90
     operator_emails: list[Email] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "approval_expiry_seconds" in data:
+            raise ValueError(
+                "approval_expiry_seconds is set in the policy file (policy_file), which the bot "
+                "reads: remove it here"
+            )
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -237,20 +250,14 @@ class InfraConfig(_Strict):
             )
         if (self.account is None) != (self.region is None):
             raise ValueError("set both account and region, or neither (environment-agnostic)")
-        budget = execution_budget_seconds(self.approval_expiry_seconds, self.max_wait_attempts)
-        limit = state_machine_timeout_seconds()
-        if budget >= limit:
-            raise ValueError(
-                f"approval_expiry_seconds + every wait loop at max_wait_attempts is {budget}s, "
-                f"beyond the state machine's own timeout of {limit}s: lower them"
-            )
-        if self.lock_ttl_seconds < budget:
-            raise ValueError(
-                f"lock_ttl_seconds {self.lock_ttl_seconds} is shorter than the longest restore "
-                f"({budget}s): the target lock could expire while a restore still runs"
-            )
         if not self.policy_path.is_file():
             raise ValueError(f"policy_file {self.policy_path} does not exist")
+        expiry = self.policy().approval_expiry_seconds
+        problem = approval_timing_problem(
+            expiry, max_wait_attempts=self.max_wait_attempts, lock_ttl_seconds=self.lock_ttl_seconds
+        )
+        if problem:
+            raise ValueError(f"{problem} (approval_expiry_seconds is {self.policy_file}'s)")
         database = self.database
         if database.config_file and not database.resolved(database.config_file).is_file():
             raise ValueError(
@@ -275,6 +282,15 @@ class InfraConfig(_Strict):
         if not isinstance(yaml.safe_load(text), dict):
             raise ConfigError(f"{self.policy_path} is not a YAML mapping")
         return text
+
+    def policy(self) -> Policy:
+        """The policy as the bot will read it: an invalid one stops the synth."""
+        try:
+            return Policy.from_yaml(self.policy_text())
+        except ValidationError as exc:
+            raise ValueError(
+                f"policy_file {self.policy_path} is not a valid policy: {exc}"
+            ) from exc
 
 
 def parse_config(data: Any, source: str) -> InfraConfig:

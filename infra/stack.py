@@ -268,7 +268,6 @@ class AuroraRestoreStack(Stack):
             Env.MAX_WAIT_ATTEMPTS: str(config.max_wait_attempts),
             Env.LOCK_TTL_SECONDS: str(config.lock_ttl_seconds),
             Env.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
-            Env.APPROVAL_TIMEOUT_SECONDS: str(config.approval_expiry_seconds),
             Env.SECRET_NAME_PREFIX: names.DB_SECRET_PREFIX,
         }
         if config.rds.kms_key_arn:
