@@ -178,6 +178,11 @@ def visibility_timeout_seconds(spec: FunctionSpec) -> int:
     return spec.timeout_seconds * VISIBILITY_TIMEOUT_FACTOR
 
 
+# The Slack endpoint's lazy self-invocations (asynchronous): Lambda's own retries, then the
+# on-failure queue. response_url answers for 30 minutes, so older work is not worth running.
+LAZY_RETRY_ATTEMPTS = 2
+LAZY_MAX_EVENT_AGE_SECONDS = 30 * 60
+
 SLACK_EVENTS_PATH = "slack/events"
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the function code
 DATABASE_ASSET_DIR = "database-config"  # the database config's directory, inside the code
