@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install test lint typecheck unit demo local synth bench clean
+.PHONY: install test lint typecheck unit demo local synth bench clean rds-ca-bundle
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ synth: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+rds-ca-bundle:  # refresh infra/certs/rds-ca-bundle.pem (needs npm)
+	infra/certs/refresh.sh
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ from pipeline.errors import ConfigurationError
 if TYPE_CHECKING:
     from bot.policy import Policy
     from pipeline.context import PipelineContext
+    from pipeline.settings import RestoreLimits
 
 logger = logging.getLogger("aurora_restore.bot")
 REFRESH_RETRY_SECONDS = 30  # after a failed re-read of the secrets and the policy
@@ -72,15 +73,31 @@ class _Sources:
             return None
 
 
-def load_policy(text: Callable[[], str]) -> Policy:
+def load_policy(
+    text: Callable[[], str], settings: Callable[[], RestoreLimits] | None = None
+) -> Policy:
+    """Parse the policy; with the pipeline's `settings`, also refuse an approval expiry that the
+    execution timeout or the target lock cannot hold (the parameter can change after a deploy,
+    so the synth's check is not enough)."""
     from pydantic import ValidationError
 
     from bot.policy import Policy
+    from pipeline.statemachine import approval_timing_problem
 
     try:
-        return Policy.from_yaml(text())
+        policy = Policy.from_yaml(text())
     except (OSError, ValidationError, ValueError) as exc:
         raise ConfigurationError(f"the restore policy is invalid: {exc}") from exc
+    if settings is not None:
+        limits = settings()
+        problem = approval_timing_problem(
+            policy.approval_expiry_seconds,
+            max_wait_attempts=limits.max_wait_attempts,
+            lock_ttl_seconds=limits.lock_ttl_seconds,
+        )
+        if problem:
+            raise ConfigurationError(f"the restore policy is invalid: {problem}")
+    return policy
 
 
 def dependencies_from_environment(
@@ -104,11 +121,21 @@ def dependencies_from_environment(
     sources = _Sources(settings, pipeline_context)
     return BotDependencies(
         settings=settings,
-        policy=lambda: load_policy(sources.policy_text),
+        policy=lambda: load_policy(sources.policy_text, lambda: _limits(pipeline)),
         signing_secret=sources.secret(settings.signing_secret, settings.signing_secret_arn),
         bot_token=sources.secret(settings.bot_token, settings.bot_token_secret_arn),
         pipeline=pipeline_context,
     )
+
+
+def _limits(pipeline: Callable[[], PipelineContext] | None) -> RestoreLimits:
+    """The pipeline's own settings when it is built already; else just these two from the
+    environment (reading the policy needs no table names and builds no AWS client)."""
+    if pipeline is not None:
+        return pipeline().settings
+    from pipeline.settings import RestoreLimits
+
+    return RestoreLimits()
 
 
 _dependencies: BotDependencies | None = None

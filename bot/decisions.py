@@ -7,28 +7,19 @@ the card from the store afterwards, so the card always shows what was actually d
 
 from __future__ import annotations
 
-import json
+import logging
 from contextlib import suppress
 from dataclasses import dataclass
-from enum import StrEnum
 
 from bot.deps import BotDependencies
 from bot.policy import can_approve, can_cancel
 from bot.restore_flow import BOT_ACTOR_PREFIX
-from bot.text import STATUS_WORDS, user
-from pipeline.aws_errors import is_code
-from pipeline.errors import AlreadyDecidedError, InvalidTransitionError
+from bot.task_answers import TaskError, send_task_failure, send_task_success
+from bot.text import STATUS_WORDS, slack_date, user
+from pipeline.errors import AlreadyDecidedError, AuroraRestoreError, InvalidTransitionError
 from pipeline.models import Operation, OperationStatus
 
-# Step Functions' answers when the token no longer waits: the task timed out, or was answered.
-_LATE_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
-
-
-class TaskError(StrEnum):
-    """The error names the state machine's Catch matches (docs/contracts.md)."""
-
-    DENIED = "ApprovalDenied"
-    CANCELLED = "RestoreCancelled"
+logger = logging.getLogger("aurora_restore.bot.decisions")
 
 
 @dataclass(frozen=True)
@@ -49,29 +40,6 @@ def _settled(operation: Operation) -> str:
         f":information_source: `{operation.operation_id}` was already decided: it is "
         f"{STATUS_WORDS[operation.status]}{who}. Nothing more to do."
     )
-
-
-def send_task_success(deps: BotDependencies, token: str, approvers: list[str]) -> bool:
-    """False when the workflow no longer waits for this token (it expired or was answered)."""
-    try:
-        deps.stepfunctions.send_task_success(
-            taskToken=token, output=json.dumps({"approvers": approvers})
-        )
-    except Exception as exc:
-        if is_code(exc, *_LATE_TOKEN_CODES):
-            return False
-        raise
-    return True
-
-
-def send_task_failure(deps: BotDependencies, token: str, error: TaskError, cause: str) -> bool:
-    try:
-        deps.stepfunctions.send_task_failure(taskToken=token, error=str(error), cause=cause)
-    except Exception as exc:
-        if is_code(exc, *_LATE_TOKEN_CODES):
-            return False
-        raise
-    return True
 
 
 def _refusal(
@@ -141,7 +109,11 @@ def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResu
         "approval.decided",
         {"outcome": "approved", "approvers": operation.approvers},
     )
-    if not send_task_success(deps, token, operation.approvers):
+    try:
+        handed_over = send_task_success(deps, token, operation.approvers)
+    except AuroraRestoreError as exc:
+        return _handoff_failed(deps, operation, clicker, exc)
+    if not handed_over:
         _too_late(deps, operation, clicker)
         return ClickResult(
             ":alarm_clock: Too late: this request had already expired, so nothing will run. "
@@ -243,10 +215,16 @@ def _close_pending(
     )
     store.audit(operation_id, _actor(clicker), *audit)
     token = store.task_token(operation_id)
-    # Without a token yet, the request-approval task sees the outcome and fails the task itself.
-    if token is not None:
-        send_task_failure(deps, token, error, f"{STATUS_WORDS[outcome]} by {clicker}")
-    store.release_lock(operation.target_cluster, operation_id)
+    try:
+        # Without a token yet, the request-approval task sees the outcome and fails the task.
+        if token is not None:
+            send_task_failure(deps, token, error, f"{STATUS_WORDS[outcome]} by {clicker}")
+    except AuroraRestoreError as exc:
+        # The decision stands (nothing can run: the restore begins only from APPROVED); the
+        # workflow, never told, ends at its approval expiry.
+        logger.warning("could not tell the workflow of %s: %s", operation_id, exc.message)
+    finally:
+        store.release_lock(operation.target_cluster, operation_id)
     return operation
 
 
@@ -303,3 +281,37 @@ def _too_late(deps: BotDependencies, operation: Operation, clicker: str) -> None
         )
     deps.store.audit(operation.operation_id, _actor(clicker), "approval.too_late", {})
     deps.store.release_lock(operation.target_cluster, operation.operation_id)
+
+
+def _handoff_failed(
+    deps: BotDependencies, operation: Operation, clicker: str, exc: AuroraRestoreError
+) -> ClickResult:
+    """The workflow could not be told: take this approval back, so the request is pending
+    again (its card shows the buttons) and a later click hands it over; nothing runs meanwhile.
+    Should the hand-off have reached Step Functions after all, BeginRestore finds the request
+    not approved and the restore fails before touching anything."""
+    operation_id = operation.operation_id
+    with suppress(InvalidTransitionError):  # decided otherwise meanwhile: the card will say so
+        deps.store.transition(
+            operation_id,
+            OperationStatus.PENDING_APPROVAL,
+            expected={OperationStatus.APPROVED},
+            decided_by=None,
+            approvers=[a for a in operation.approvers if a != clicker],
+        )
+    deps.store.audit(
+        operation_id,
+        _actor(clicker),
+        "approval.handoff_failed",
+        {"error": exc.aws_error or exc.message},
+    )
+    expires = (
+        f"; the request still expires {slack_date(operation.approval_expires_at)}"
+        if operation.approval_expires_at is not None
+        else ""
+    )
+    return ClickResult(
+        f":warning: Your approval could not be handed to the workflow ({exc.message}), so it "
+        f"was taken back and nothing is running. Click *Approve* again in a minute{expires}.",
+        changed=True,
+    )

@@ -20,8 +20,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.cards import post_card, refresh_card
 from bot.config import default_dependencies
-from bot.decisions import TaskError, send_task_failure
 from bot.deps import BotDependencies
+from bot.task_answers import TaskError, send_task_failure
 from bot.text import slack_date
 from pipeline.errors import FatalError, RetryableError
 from pipeline.models import Operation, OperationStatus, Stage

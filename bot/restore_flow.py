@@ -80,10 +80,11 @@ def _start_restore(
         # A repeat of a start that stopped half-way: locking and starting again are idempotent.
 
     try:
+        # Held through the whole approval wait and then the restore; BeginRestore renews it.
         deps.store.acquire_lock(
             request.target_cluster,
             operation_id,
-            ttl_seconds=deps.pipeline.settings.lock_ttl_seconds,
+            ttl_seconds=policy.approval_expiry_seconds + deps.pipeline.settings.lock_ttl_seconds,
         )
     except TargetLockedError as exc:
         _abandon(deps, operation_id, actor, f"target locked by {exc.holder}")

@@ -1,25 +1,35 @@
 """The deployment's typed configuration: a YAML file or CDK context, validated at synth.
 
-A mistake (a malformed VPC id, a pattern that would grant every cluster, an approval expiry the
-state machine's own timeout cannot hold) stops `cdk synth` with a message naming the field.
+A mistake (a malformed VPC id, a pattern that would grant every cluster, a policy whose approval
+expiry the state machine's own timeout cannot hold) stops `cdk synth` with a message naming the
+field.
 """
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from aws_cdk import aws_logs as logs
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.policy import Policy
 from infra.constants import DEFAULT_STACK_NAME
-from infra.statemachine import execution_budget_seconds, state_machine_timeout_seconds
+from pipeline.database.connection import rds_ca_bundle_problem
 from pipeline.naming import validate_instance_class, validate_region
+from pipeline.statemachine import approval_timing_problem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO_ROOT / "infra" / "config.example.yaml"
+# The RDS CA bundle shipped with the repository (`make rds-ca-bundle` refreshes it).
+SHIPPED_CA_BUNDLE = Path("infra/certs/rds-ca-bundle.pem")
+CA_BUNDLE_HELP = (
+    "download AWS's bundle: curl -fsSLo infra/certs/rds-ca-bundle.pem "
+    "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem (docs/deploy.md)"
+)
 
 _CLUSTER_PATTERN = re.compile(r"^[A-Za-z0-9*?-]{1,63}$")
 _SNAPSHOT_PATTERN = re.compile(r"^(rds:)?[A-Za-z0-9*?-]{1,255}$")
@@ -90,6 +100,9 @@ SubnetId = Annotated[
 SecurityGroupId = Annotated[
     str, _regex_check(re.compile(r"^sg-[0-9a-f]{8,17}$"), "a security group id (sg-...)")
 ]
+RouteTableId = Annotated[
+    str, _regex_check(re.compile(r"^rtb-[0-9a-f]{8,17}$"), "a route table id (rtb-...)")
+]
 KmsKeyArn = Annotated[str, _regex_check(_KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:...:key/...)")]
 ResourceName = Annotated[str, _regex_check(_NAME, "a resource name (letters, digits, -)")]
 Email = Annotated[str, _regex_check(_EMAIL, "an email address")]
@@ -105,6 +118,21 @@ class Subnet(_Strict):
     availability_zone: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
 
+class SetupService(StrEnum):
+    """The AWS APIs the database set-up function calls from inside the VPC (infra.network)."""
+
+    DYNAMODB = "dynamodb"  # operations and audit tables
+    RDS = "rds"  # DescribeDBClusters, ModifyDBCluster (master password)
+    SECRETS_MANAGER = "secretsmanager"  # the credential secrets
+    SNS = "sns"  # progress events
+
+    @property
+    def construct_name(self) -> str:
+        return {"dynamodb": "DynamoDb", "secretsmanager": "SecretsManager"}.get(
+            self.value, self.value.capitalize()
+        )
+
+
 class NetworkConfig(_Strict):
     """Where the database set-up function runs and where restored clusters are placed."""
 
@@ -113,6 +141,33 @@ class NetworkConfig(_Strict):
     function_security_group_ids: list[SecurityGroupId] = Field(min_length=1)
     database_security_group_ids: list[SecurityGroupId] = Field(default_factory=list)
     db_subnet_group_name: ResourceName | None = None  # None: the stack creates one from `subnets`
+    # How the set-up function reaches DynamoDB, SNS, RDS and Secrets Manager: no default, a VPC
+    # without either silently times out every restore at stage 8.
+    #   nat:       the subnets route to a NAT gateway (the operator vouches for it);
+    #   endpoints: the stack creates the VPC endpoints (less `existing_endpoints`).
+    aws_access: Literal["nat", "endpoints"]
+    route_table_ids: list[RouteTableId] = Field(default_factory=list)  # the subnets' (DynamoDB)
+    existing_endpoints: list[SetupService] = Field(default_factory=list)  # already in the VPC
+
+    @property
+    def endpoint_services(self) -> list[SetupService]:
+        """The services the stack creates VPC endpoints for."""
+        if self.aws_access == "nat":
+            return []
+        return [service for service in SetupService if service not in self.existing_endpoints]
+
+    @model_validator(mode="after")
+    def _access_is_complete(self) -> Self:
+        if self.aws_access == "nat" and (self.route_table_ids or self.existing_endpoints):
+            raise ValueError(
+                "route_table_ids and existing_endpoints apply to aws_access: endpoints only"
+            )
+        if SetupService.DYNAMODB in self.endpoint_services and not self.route_table_ids:
+            raise ValueError(
+                "aws_access: endpoints needs route_table_ids, the route tables of `subnets`, for "
+                "the DynamoDB gateway endpoint (or list dynamodb under existing_endpoints)"
+            )
+        return self
 
 
 class RdsConfig(_Strict):
@@ -142,8 +197,12 @@ class RdsConfig(_Strict):
 class DatabaseConfig(_Strict):
     """Files shipped with the set-up function (paths relative to the repository root)."""
 
-    config_file: Path  # users and post-restore SQL (pipeline.database); `file:` scripts beside it
-    ca_bundle_file: Path | None = None  # the RDS CA bundle (global-bundle.pem) for verified TLS
+    # Users and post-restore SQL (pipeline.database); `file:` scripts beside it. None: the stage
+    # only resets the master password (and proves it over TLS).
+    config_file: Path | None = None
+    # TLS to restored clusters is always verified; Lambda's trust store has no RDS CA, so the
+    # bundle is always shipped: the repository's by default.
+    ca_bundle_file: Path = SHIPPED_CA_BUNDLE
 
     def resolved(self, path: Path) -> Path:
         return path if path.is_absolute() else REPO_ROOT / path
@@ -162,14 +221,25 @@ class InfraConfig(_Strict):
     policy_file: Path  # the bot's policy YAML, relative to the repository root
     network: NetworkConfig
     rds: RdsConfig
-    database: DatabaseConfig | None = None
+    database: DatabaseConfig = DatabaseConfig()
     api: ApiConfig = ApiConfig()
-    approval_expiry_seconds: int = Field(default=3600, ge=60, le=86_400)
+    # The approval expiry is the policy file's `approval_expiry_seconds` (one source of truth,
+    # read by the bot at run time); these two are checked against it at synth.
     max_wait_attempts: int = Field(default=120, ge=1, le=1_000)
-    lock_ttl_seconds: int = Field(default=6 * 3600, ge=600)
+    lock_ttl_seconds: int = Field(default=6 * 3600, ge=600)  # the restore after approval
     audit_retention_days: int = Field(default=365, ge=1)
     log_retention_days: int = 90
     operator_emails: list[Email] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "approval_expiry_seconds" in data:
+            raise ValueError(
+                "approval_expiry_seconds is set in the policy file (policy_file), which the bot "
+                "reads: remove it here"
+            )
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -180,24 +250,22 @@ class InfraConfig(_Strict):
             )
         if (self.account is None) != (self.region is None):
             raise ValueError("set both account and region, or neither (environment-agnostic)")
-        budget = execution_budget_seconds(self.approval_expiry_seconds, self.max_wait_attempts)
-        limit = state_machine_timeout_seconds()
-        if budget >= limit:
-            raise ValueError(
-                f"approval_expiry_seconds + every wait loop at max_wait_attempts is {budget}s, "
-                f"beyond the state machine's own timeout of {limit}s: lower them"
-            )
-        if self.lock_ttl_seconds < budget:
-            raise ValueError(
-                f"lock_ttl_seconds {self.lock_ttl_seconds} is shorter than the longest restore "
-                f"({budget}s): the target lock could expire while a restore still runs"
-            )
         if not self.policy_path.is_file():
             raise ValueError(f"policy_file {self.policy_path} does not exist")
-        if self.database:
-            for path in (self.database.config_file, self.database.ca_bundle_file):
-                if path and not self.database.resolved(path).is_file():
-                    raise ValueError(f"database file {self.database.resolved(path)} does not exist")
+        expiry = self.policy().approval_expiry_seconds
+        problem = approval_timing_problem(
+            expiry, max_wait_attempts=self.max_wait_attempts, lock_ttl_seconds=self.lock_ttl_seconds
+        )
+        if problem:
+            raise ValueError(f"{problem} (approval_expiry_seconds is {self.policy_file}'s)")
+        database = self.database
+        if database.config_file and not database.resolved(database.config_file).is_file():
+            raise ValueError(
+                f"database file {database.resolved(database.config_file)} does not exist"
+            )
+        problem = rds_ca_bundle_problem(database.resolved(database.ca_bundle_file))
+        if problem:
+            raise ValueError(f"database.ca_bundle_file: {problem}; {CA_BUNDLE_HELP}")
         return self
 
     @property
@@ -214,6 +282,15 @@ class InfraConfig(_Strict):
         if not isinstance(yaml.safe_load(text), dict):
             raise ConfigError(f"{self.policy_path} is not a YAML mapping")
         return text
+
+    def policy(self) -> Policy:
+        """The policy as the bot will read it: an invalid one stops the synth."""
+        try:
+            return Policy.from_yaml(self.policy_text())
+        except ValidationError as exc:
+            raise ValueError(
+                f"policy_file {self.policy_path} is not a valid policy: {exc}"
+            ) from exc
 
 
 def parse_config(data: Any, source: str) -> InfraConfig:

@@ -38,7 +38,6 @@ class Env(StrEnum):
     MAX_WAIT_ATTEMPTS = "AURORA_RESTORE_MAX_WAIT_ATTEMPTS"
     LOCK_TTL_SECONDS = "AURORA_RESTORE_LOCK_TTL_SECONDS"
     AUDIT_RETENTION_DAYS = "AURORA_RESTORE_AUDIT_RETENTION_DAYS"
-    APPROVAL_TIMEOUT_SECONDS = "AURORA_RESTORE_APPROVAL_TIMEOUT_SECONDS"
     SECRET_NAME_PREFIX = "AURORA_RESTORE_SECRET_NAME_PREFIX"  # noqa: S105
     SECRETS_KMS_KEY_ID = "AURORA_RESTORE_SECRETS_KMS_KEY_ID"
     DATABASE_CONFIG_PATH = "AURORA_RESTORE_DATABASE_CONFIG_PATH"
@@ -178,6 +177,11 @@ NOTIFIER_MAX_CONCURRENCY = 5  # message groups (operations) delivered in paralle
 def visibility_timeout_seconds(spec: FunctionSpec) -> int:
     return spec.timeout_seconds * VISIBILITY_TIMEOUT_FACTOR
 
+
+# The Slack endpoint's lazy self-invocations (asynchronous): Lambda's own retries, then the
+# on-failure queue. response_url answers for 30 minutes, so older work is not worth running.
+LAZY_RETRY_ATTEMPTS = 2
+LAZY_MAX_EVENT_AGE_SECONDS = 30 * 60
 
 SLACK_EVENTS_PATH = "slack/events"
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the function code

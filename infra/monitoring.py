@@ -65,6 +65,7 @@ class Monitoring(Construct):
         api: apigw.RestApi,
         operator_topic: sns.ITopic,
         dead_letter_queues: Mapping[FunctionSpec, sqs.IQueue],
+        lazy_work_failures: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self._action = cw_actions.SnsAction(operator_topic)
@@ -73,6 +74,16 @@ class Monitoring(Construct):
         self._build_approval_alarm()
         self._build_function_alarms(functions)
         self._build_dead_letter_alarms(dead_letter_queues)
+        self._alarm(
+            "SlackLazyWorkFailed",
+            lazy_work_failures.metric_approximate_number_of_messages_visible(
+                period=ALARM_PERIOD, statistic=cw.Stats.MAXIMUM
+            ),
+            "An invocation of the Slack endpoint's lazy work (starting a restore, a decision, a "
+            "status answer) timed out, crashed or could not start on every attempt: someone's "
+            "command got no answer. It waits in the SlackLazyWorkFailures queue with its "
+            "error; tell that person.",
+        )
         self._alarm(
             "SlackApiServerErrors",
             api.metric_server_error(period=ALARM_PERIOD, statistic=cw.Stats.SUM),

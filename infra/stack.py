@@ -7,17 +7,28 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import (
+    Acknowledgment,
+    Annotations,
+    ArnFormat,
+    CfnOutput,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -28,6 +39,7 @@ from infra.constants import Env, FunctionSpec, Role
 from infra.messaging import ProgressDelivery
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
+from infra.network import ServiceEndpoints
 from infra.packaging import dependencies_code, function_code
 from infra.permissions import RdsPermissions
 from infra.statemachine import ASL_PATH
@@ -90,6 +102,9 @@ class AuroraRestoreStack(Stack):
         self._grant_permissions()
         self.api = self._build_api()
         self._build_progress_consumers()
+        self.lazy_work_failures = self._build_lazy_work_failures(
+            self.functions[names.SLACK_ENDPOINT]
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -98,6 +113,7 @@ class AuroraRestoreStack(Stack):
             api=self.api,
             operator_topic=self.operator_topic,
             dead_letter_queues=self.progress.dead_letter_queues,
+            lazy_work_failures=self.lazy_work_failures,
         )
         self._build_outputs()
         acknowledge_findings(self)
@@ -174,26 +190,22 @@ class AuroraRestoreStack(Stack):
     def _database_files(self) -> dict[str, Path]:
         """The database stage's configuration directory and CA bundle, shipped in the code."""
         database = self.config.database
-        if database is None:
-            return {}
-        files = {names.DATABASE_ASSET_DIR: database.resolved(database.config_file).parent}
-        if database.ca_bundle_file:
-            files[names.CA_BUNDLE_ASSET] = database.resolved(database.ca_bundle_file)
+        files = {names.CA_BUNDLE_ASSET: database.resolved(database.ca_bundle_file)}
+        if database.config_file:
+            files[names.DATABASE_ASSET_DIR] = database.resolved(database.config_file).parent
         return files
 
     def _database_environment(self) -> dict[Env, str]:
+        root = names.LAMBDA_TASK_ROOT
         env = {
             # The stack's key encrypts the credential secrets the stage creates.
             Env.SECRETS_KMS_KEY_ID: self.key.key_arn,
+            # TLS is on (the settings' default) and needs the RDS CAs: always shipped.
+            Env.DB_CA_BUNDLE_PATH: f"{root}/{names.CA_BUNDLE_ASSET}",
         }
-        database = self.config.database
-        if database:
-            root = names.LAMBDA_TASK_ROOT
-            env[Env.DATABASE_CONFIG_PATH] = (
-                f"{root}/{names.DATABASE_ASSET_DIR}/{database.config_file.name}"
-            )
-            if database.ca_bundle_file:
-                env[Env.DB_CA_BUNDLE_PATH] = f"{root}/{names.CA_BUNDLE_ASSET}"
+        config_file = self.config.database.config_file
+        if config_file:
+            env[Env.DATABASE_CONFIG_PATH] = f"{root}/{names.DATABASE_ASSET_DIR}/{config_file.name}"
         return env
 
     def _build_dependencies_layer(self) -> lambda_.LayerVersion:
@@ -235,6 +247,14 @@ class AuroraRestoreStack(Stack):
             )
             for index, group_id in enumerate(network.function_security_group_ids)
         ]
+        self.service_endpoints = ServiceEndpoints(
+            self,
+            "SetupDatabaseEndpoints",
+            network=network,
+            vpc=vpc,
+            subnets=subnets,
+            function_groups=groups,
+        )
         return {
             "vpc": vpc,
             "vpc_subnets": ec2.SubnetSelection(subnets=subnets),
@@ -263,7 +283,6 @@ class AuroraRestoreStack(Stack):
             Env.MAX_WAIT_ATTEMPTS: str(config.max_wait_attempts),
             Env.LOCK_TTL_SECONDS: str(config.lock_ttl_seconds),
             Env.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
-            Env.APPROVAL_TIMEOUT_SECONDS: str(config.approval_expiry_seconds),
             Env.SECRET_NAME_PREFIX: names.DB_SECRET_PREFIX,
         }
         if config.rds.kms_key_arn:
@@ -420,6 +439,35 @@ class AuroraRestoreStack(Stack):
             ],
         )
 
+    def _build_lazy_work_failures(self, function: lambda_.Function) -> sqs.Queue:
+        """Bolt's lazy listeners run as asynchronous invocations of the Slack endpoint itself;
+        one that times out, crashes or cannot start is retried twice by Lambda and then dropped,
+        unless an on-failure destination keeps it
+        (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+        The record carries the Slack request (encrypted at rest with the stack's key)."""
+        queue = sqs.Queue(
+            self,
+            "SlackLazyWorkFailures",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(names.DEAD_LETTER_RETENTION_DAYS),
+        )
+        Validations.of(queue).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="it is the last stop itself: Lambda's on-failure destination for the "
+                "Slack endpoint's lazy work, read by an operator when its alarm fires",
+            )
+        )
+        function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(queue),
+            retry_attempts=names.LAZY_RETRY_ATTEMPTS,
+            # Slack's response_url works for 30 minutes: later work could not answer anyway.
+            max_event_age=Duration.seconds(names.LAZY_MAX_EVENT_AGE_SECONDS),
+        )
+        return queue
+
     def _build_api(self) -> apigw.RestApi:
         access_logs = logs.LogGroup(
             self,
@@ -487,5 +535,6 @@ class AuroraRestoreStack(Stack):
         }
         for spec, queue in self.progress.dead_letter_queues.items():
             outputs[f"{spec.construct_id}DeadLetterQueueName"] = queue.queue_name
+        outputs["SlackLazyWorkFailuresQueueName"] = self.lazy_work_failures.queue_name
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

@@ -10,7 +10,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pipeline.naming import validate_instance_class
 
 
-class PipelineSettings(BaseSettings):
+class RestoreLimits(BaseSettings):
+    """What the approval expiry is checked against (pipeline.statemachine): the bot reads these
+    with the policy, without the rest of the pipeline's settings."""
+
+    model_config = SettingsConfigDict(env_prefix="AURORA_RESTORE_", extra="ignore", frozen=True)
+
+    max_wait_attempts: int = Field(default=120, ge=1, le=10_000)
+    # The target lock outlives the approval wait by this much, and is renewed for this long when
+    # the restore begins: at least the longest restore.
+    lock_ttl_seconds: int = Field(default=6 * 3600, ge=60)
+
+
+class PipelineSettings(RestoreLimits):
     """Environment variables are prefixed `AURORA_RESTORE_`, e.g. `AURORA_RESTORE_OPERATIONS_TABLE`."""
 
     model_config = SettingsConfigDict(env_prefix="AURORA_RESTORE_", extra="ignore", frozen=True)
@@ -27,10 +39,7 @@ class PipelineSettings(BaseSettings):
     db_cluster_parameter_group: str | None = None
     default_instance_class: str = "db.r6g.large"
     protected_clusters: list[str] = Field(default_factory=list)  # fnmatch patterns, never touched
-    max_wait_attempts: int = Field(default=120, ge=1, le=10_000)
-    lock_ttl_seconds: int = Field(default=6 * 3600, ge=60)
     audit_retention_days: int = Field(default=365, ge=1)
-    approval_timeout_seconds: int = Field(default=3600, ge=60)
     database_config_path: str | None = (
         None  # users and post-restore SQL (YAML); see pipeline.database
     )

@@ -8,14 +8,17 @@ libpq, unlike psycopg; it speaks SCRAM-SHA-256 and TLS, and `pg8000.native` offe
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pg8000.exceptions import DatabaseError, InterfaceError
 from pg8000.native import Connection
 
+from pipeline.errors import ConfigurationError
 from pipeline.settings import PipelineSettings
 
 # SQLSTATE classes and codes we act on.
@@ -39,7 +42,9 @@ class Pg8000Connector:
     each cluster is served by a database named after its identifier (the endpoint's first label).
     """
 
-    ca_bundle_path: str | None = None
+    # The RDS CAs (rds_ssl_context); None refuses TLS connections instead of trusting the
+    # system store, which has no RDS CA and so cannot verify Aurora.
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     endpoint_override: tuple[str, int] | None = None
     timeout_seconds: int = 10
 
@@ -61,15 +66,58 @@ class Pg8000Connector:
         )
 
     def _ssl_context(self) -> ssl.SSLContext:
-        # Aurora's certificates chain to the RDS CAs; on AWS ship their bundle and point at it.
-        context = ssl.create_default_context(cafile=self.ca_bundle_path)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        return context
+        if self.ssl_context is None:
+            return rds_ssl_context(None)  # raises: TLS without the RDS CAs cannot verify
+        return self.ssl_context
+
+
+RDS_CA_UNIT = "Amazon RDS"  # the organizational unit of every RDS certificate authority
+DB_CA_BUNDLE_ENV = "AURORA_RESTORE_DB_CA_BUNDLE_PATH"
+
+
+def rds_ssl_context(ca_bundle_path: str | None) -> ssl.SSLContext:
+    """A TLS context that trusts the RDS certificate authorities of `ca_bundle_path` only.
+
+    Aurora's server certificates chain to the RDS CAs, which Lambda's trust store lacks
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.SSL.html), so
+    without the bundle every verified connection fails: refuse that at start, not at stage 8.
+    """
+    if not ca_bundle_path:
+        raise ConfigurationError(
+            f"TLS to the restored cluster is on but no RDS CA bundle is configured: set "
+            f"{DB_CA_BUNDLE_ENV} to the RDS global bundle (the CDK app ships one)"
+        )
+    problem = rds_ca_bundle_problem(Path(ca_bundle_path))
+    if problem:
+        raise ConfigurationError(f"{DB_CA_BUNDLE_ENV}: {problem}")
+    context = ssl.create_default_context(cafile=ca_bundle_path)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def rds_ca_bundle_problem(path: Path, *, now: float | None = None) -> str | None:
+    """Why `path` cannot verify RDS certificates (None when it can): missing, not PEM, or
+    without an unexpired Amazon RDS certificate authority."""
+    if not path.is_file():
+        return f"the RDS CA bundle {path} does not exist"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=str(path))
+    except ssl.SSLError as exc:
+        return f"{path} is not a PEM certificate bundle ({exc.reason or exc})"
+    moment = time.time() if now is None else now
+    for ca in context.get_ca_certs():
+        subject = {pair[0]: pair[1] for rdn in ca.get("subject", ()) for pair in rdn}
+        not_after = ssl.cert_time_to_seconds(str(ca.get("notAfter")))
+        if subject.get("organizationalUnitName") == RDS_CA_UNIT and not_after > moment:
+            return None
+    return f"{path} holds no unexpired Amazon RDS certificate authority: it cannot verify Aurora"
 
 
 def connector_from_settings(settings: PipelineSettings) -> Pg8000Connector:
+    """Fails with a ConfigurationError when TLS is on without a usable RDS CA bundle."""
     return Pg8000Connector(
-        ca_bundle_path=settings.db_ca_bundle_path,
+        ssl_context=rds_ssl_context(settings.db_ca_bundle_path) if settings.db_tls else None,
         endpoint_override=parse_endpoint(settings.db_endpoint_override),
         timeout_seconds=settings.db_connect_timeout_seconds,
     )

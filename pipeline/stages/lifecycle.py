@@ -65,7 +65,15 @@ def run_lifecycle(
 def begin(operation_id: str, ctx: PipelineContext) -> Operation:
     """APPROVED → RUNNING once; end the approval stage and announce the stages this plan skips
     (each announcement is recorded once, so a retried invocation completes what a failed one
-    left out)."""
+    left out).
+
+    First the target lock is renewed for the restore (`lock_ttl_seconds`): should it have
+    expired and another restore of the target taken it, this one fails (TargetLockedError)
+    before it touches anything, instead of running beside the other."""
+    requested = ctx.store.get(operation_id)
+    ctx.store.acquire_lock(
+        requested.target_cluster, operation_id, ttl_seconds=ctx.settings.lock_ttl_seconds
+    )
     try:
         operation = ctx.store.transition(
             operation_id, OperationStatus.RUNNING, expected={OperationStatus.APPROVED}

@@ -50,3 +50,46 @@ def _scale(definition: dict[str, Any], factor: float) -> None:
             retrier["IntervalSeconds"] = max(1, int(retrier.get("IntervalSeconds", 1) * factor))
             retrier["BackoffRate"] = 1.0
             retrier.pop("MaxDelaySeconds", None)
+
+
+def timeout_seconds() -> int:
+    """The execution's own limit (`TimeoutSeconds`): past it Step Functions stops the execution
+    without running any state, so no Catch records the failure or releases the lock."""
+    return int(json.loads(definition_text())["TimeoutSeconds"])
+
+
+def restore_budget_seconds(max_wait_attempts: int) -> int:
+    """The longest a restore runs after approval: every poll loop to its maximum number of
+    attempts (Lambda run time is small beside the Waits)."""
+    waits = [
+        int(state["Seconds"])
+        for state in json.loads(definition_text())["States"].values()
+        if state["Type"] == "Wait" and "Seconds" in state
+    ]
+    return sum(waits) * max_wait_attempts
+
+
+def approval_timing_problem(
+    approval_expiry_seconds: int, *, max_wait_attempts: int, lock_ttl_seconds: int
+) -> str | None:
+    """Why this approval expiry cannot work with the deployment (None when it can).
+
+    The approval wait plus the longest restore must end inside the execution's timeout; the
+    target lock is taken for the wait plus `lock_ttl_seconds` and renewed for `lock_ttl_seconds`
+    when the restore begins, so `lock_ttl_seconds` must cover the longest restore.
+    """
+    restore = restore_budget_seconds(max_wait_attempts)
+    limit = timeout_seconds()
+    if approval_expiry_seconds + restore >= limit:
+        return (
+            f"approval_expiry_seconds {approval_expiry_seconds} plus the longest restore "
+            f"({restore}s: every wait loop at max_wait_attempts {max_wait_attempts}) is beyond "
+            f"the state machine's own timeout of {limit}s: set approval_expiry_seconds below "
+            f"{limit - restore}"
+        )
+    if lock_ttl_seconds < restore:
+        return (
+            f"lock_ttl_seconds {lock_ttl_seconds} is shorter than the longest restore "
+            f"({restore}s): the target lock could expire while a restore still runs"
+        )
+    return None

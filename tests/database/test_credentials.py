@@ -10,12 +10,10 @@ from botocore.exceptions import ClientError
 from moto.rds.models import RDSBackend
 from pg8000.exceptions import DatabaseError
 
-from pipeline.context import PipelineContext
 from pipeline.database import DatabaseConfig, parse_database_config, setup_database
 from pipeline.database.credentials import OPERATION_TAG
 from pipeline.errors import AwsThrottledError, DatabaseSetupError, RetryableError
 from pipeline.models import Stage, StageStatus
-from pipeline.settings import PipelineSettings
 from tests.database.conftest import PREFIX, Restored, connected
 
 USERS = """
@@ -154,17 +152,3 @@ def test_the_master_user_cannot_be_configured_as_a_user(restored: Restored) -> N
     )
     with pytest.raises(DatabaseSetupError, match="master user"):
         _run(restored, config)
-
-
-def test_tls_is_required_by_default(restored: Restored) -> None:
-    # The settings' defaults (TLS on, as on AWS), pointed at the local server, which has no TLS.
-    server = restored.server
-    settings = PipelineSettings(
-        **restored.ctx.settings.model_dump(exclude={"db_tls", "db_endpoint_override"}),
-        db_endpoint_override=f"{server.host}:{server.port}",
-    )
-    ctx = PipelineContext(settings, restored.ctx.clients)
-    assert settings.db_tls is True
-
-    with pytest.raises(DatabaseSetupError, match="refuses SSL"):
-        setup_database(restored.operation_id, ctx, config=DatabaseConfig())

@@ -9,11 +9,19 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 from pathlib import Path
 from typing import Any
 
+import certifi
 import pytest
 import yaml
 
 from infra import app as infra_app
-from infra.config import EXAMPLE_CONFIG, ConfigError, load_config, parse_config
+from infra.config import (
+    EXAMPLE_CONFIG,
+    REPO_ROOT,
+    SHIPPED_CA_BUNDLE,
+    ConfigError,
+    load_config,
+    parse_config,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -52,10 +60,18 @@ def test_the_example_configuration_is_valid():
         ({"rds__kms_key_arn": "alias/mine"}, "rds.kms_key_arn", "KMS key ARN"),
         ({"log_retention_days": 42}, "(config)", "log_retention_days 42"),
         ({"account": "123456789012"}, "(config)", "both account and region"),
-        ({"approval_expiry_seconds": 86_400, "max_wait_attempts": 1_000}, "(config)", "timeout"),
+        ({"approval_expiry_seconds": 3600}, "(config)", "set in the policy file"),
+        ({"max_wait_attempts": 1_000}, "(config)", "lock could expire"),
         ({"lock_ttl_seconds": 3_600}, "(config)", "lock could expire"),
         ({"policy_file": "config/missing.yaml"}, "(config)", "does not exist"),
         ({"database__config_file": "config/none.yaml"}, "(config)", "does not exist"),
+        ({"database__ca_bundle_file": "infra/none.pem"}, "(config)", "global-bundle.pem"),
+        ({"database__ca_bundle_file": certifi.where()}, "(config)", "no unexpired Amazon RDS"),
+        ({"network__aws_access": None}, "network.aws_access", "'nat' or 'endpoints'"),
+        ({"network__route_table_ids": []}, "network", "needs route_table_ids"),
+        ({"network__aws_access": "nat"}, "network", "endpoints only"),
+        ({"network__route_table_ids": ["rt-1"]}, "network.route_table_ids.0", "rtb-"),
+        ({"network__existing_endpoints": ["s3"]}, "network.existing_endpoints.0", "dynamodb"),
         ({"surprise": True}, "surprise", "Extra inputs"),
     ],
 )
@@ -66,6 +82,22 @@ def test_a_bad_setting_is_refused_naming_the_field(changes, field, message):
     assert text.startswith("test.yaml is not a valid configuration")
     assert field in text
     assert message in text
+
+
+def test_a_policy_whose_approval_wait_the_execution_cannot_hold_stops_the_synth(tmp_path: Path):
+    policy = yaml.safe_load((REPO_ROOT / example()["policy_file"]).read_text())
+    policy["approval_expiry_seconds"] = 7 * 24 * 3600  # the policy model's own maximum
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
+    with pytest.raises(ConfigError, match="state machine's own timeout of 172800s"):
+        parse_config(with_changes(policy_file=str(tmp_path / "policy.yaml")), "test.yaml")
+
+
+def test_without_a_database_section_the_shipped_rds_ca_bundle_is_used():
+    data = example()
+    del data["database"]
+    config = parse_config(data, "test.yaml")
+    assert config.database.config_file is None
+    assert config.database.ca_bundle_file == SHIPPED_CA_BUNDLE
 
 
 def test_an_inline_context_configuration_is_used(monkeypatch: pytest.MonkeyPatch):

@@ -15,6 +15,7 @@ from bot.settings import BotSettings
 from infra import constants
 from infra.nag import render
 from infra.statemachine import placeholders
+from pipeline.database.connection import rds_ca_bundle_problem
 from pipeline.settings import PipelineSettings
 from pipeline.store_schema import (
     TTL_ATTRIBUTE,
@@ -319,6 +320,11 @@ def test_setup_database_runs_in_the_vpc_with_its_secret_prefix_only(synthesized)
     assert env["AURORA_RESTORE_DATABASE_CONFIG_PATH"] == (
         "/var/task/database-config/database.example.yaml"
     )
+    # TLS is on (the settings' default) and the RDS CA bundle travels with the code.
+    assert "AURORA_RESTORE_DB_TLS" not in env
+    assert env["AURORA_RESTORE_DB_CA_BUNDLE_PATH"] == f"/var/task/{constants.CA_BUNDLE_ASSET}"
+    shipped = synthesized.stack._database_files()[constants.CA_BUNDLE_ASSET]
+    assert rds_ca_bundle_problem(shipped) is None
     key = synthesized.logical_id(synthesized.stack.key)
     assert env["AURORA_RESTORE_SECRETS_KMS_KEY_ID"] == {"Fn::GetAtt": [key, "Arn"]}
     statements = statements_of(synthesized, "SetupDatabaseRole")
@@ -498,7 +504,9 @@ def test_the_notifier_reports_batch_item_failures_in_small_bounded_batches(synth
 def test_progress_queues_refuse_plain_http_and_take_messages_only_from_the_topic(synthesized):
     topic = {"Ref": synthesized.logical_id(synthesized.stack.progress_topic)}
     queues = synthesized.of_type("AWS::SQS::Queue")
-    assert len(queues) == 4  # two consumers, each with its dead-letter queue
+    # Two consumers, each with its dead-letter queue, and the lazy work's failure queue (which
+    # takes messages from Lambda's destination, through the endpoint's role, not from the topic).
+    assert len(queues) == 5
     policies = {
         p["Properties"]["Queues"][0]["Ref"]: p["Properties"]["PolicyDocument"]["Statement"]
         for p in synthesized.of_type("AWS::SQS::QueuePolicy").values()
@@ -593,7 +601,8 @@ def test_a_message_in_a_dead_letter_queue_alarms_the_operator(synthesized):
         (dimension,) = entry["dimensions"]
         assert dimension["Name"] == "QueueName"
         watched.add(dimension["Value"]["Fn::GetAtt"][0])
-    assert watched == dead_letter_ids
+    lazy_failures = synthesized.logical_id(synthesized.stack.lazy_work_failures)
+    assert watched == dead_letter_ids | {lazy_failures}
 
 
 def test_the_dashboard_shows_outcomes_stage_durations_and_approval_latency(synthesized):
@@ -637,3 +646,34 @@ def test_the_cloud_assembly_is_written_offline_and_environment_agnostic(synthesi
         manifest["artifacts"]["AuroraRestore"]["environment"]
         == "aws://unknown-account/unknown-region"
     )
+
+
+def test_lazy_work_that_fails_every_attempt_is_kept_and_alarms(synthesized):
+    # Bolt's lazy listeners are asynchronous self-invocations: after Lambda's retries, the
+    # record goes to an encrypted queue instead of being dropped, and that queue alarms.
+    (config,) = synthesized.of_type("AWS::Lambda::EventInvokeConfig").values()
+    props = config["Properties"]
+    endpoint, _ = function_named(synthesized, constants.SLACK_ENDPOINT)
+    assert props["FunctionName"] == {"Ref": endpoint}
+    assert props["MaximumRetryAttempts"] == constants.LAZY_RETRY_ATTEMPTS
+    assert props["MaximumEventAgeInSeconds"] == constants.LAZY_MAX_EVENT_AGE_SECONDS
+    queue_id = synthesized.logical_id(synthesized.stack.lazy_work_failures)
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [queue_id, "Arn"]
+    }
+    queue = synthesized.resources[queue_id]["Properties"]
+    assert queue["KmsMasterKeyId"] == {
+        "Fn::GetAtt": [synthesized.logical_id(synthesized.stack.key), "Arn"]
+    }
+    assert actions_on(statements_of(synthesized, "SlackEndpointRole"), "sqs:SendMessage") == [
+        f"<{queue_id}.Arn>"
+    ]
+    alarms = [
+        alarm["Properties"]
+        for alarm in synthesized.of_type("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("Dimensions")
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    ]
+    assert len(alarms) == 1
+    operator = synthesized.logical_id(synthesized.stack.operator_topic)
+    assert alarms[0]["AlarmActions"] == [{"Ref": operator}]

@@ -1,0 +1,74 @@
+"""Every Task of the state machine retries every retryable error its function can raise.
+
+Step Functions matches `ErrorEquals` against the error's name exactly (Lambda reports the
+exception's class name as `errorType`), never against a base class: a Retry that lists
+`RetryableError` does not catch `AwsThrottledError`. So each name must be listed, for each Task.
+https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import cache
+
+import pytest
+
+from infra.constants import ALL_FUNCTIONS
+from pipeline.statemachine import definition_text, placeholders
+
+# Prints the names of every RetryableError subclass the handler's module graph defines.
+_PROBE = """
+import importlib, json, sys
+from pipeline.errors import RetryableError
+importlib.import_module(sys.argv[1])
+def walk(cls):
+    for sub in cls.__subclasses__():
+        yield sub.__name__
+        yield from walk(sub)
+print(json.dumps(sorted({RetryableError.__name__, *walk(RetryableError)})))
+"""
+
+
+@cache
+def retryable_names(handler_module: str) -> frozenset[str]:
+    # A fresh interpreter per handler: only the modules that handler imports define classes.
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, handler_module],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""},
+    ).stdout
+    return frozenset(json.loads(out))
+
+
+HANDLER_OF_PLACEHOLDER = {
+    spec.placeholder: spec.handler.rsplit(".", 1)[0] for spec in ALL_FUNCTIONS if spec.placeholder
+}
+
+
+def tasks() -> list[tuple[str, str, list[dict[str, object]]]]:
+    """(state name, handler module, Retry) of every Task that invokes one of our functions."""
+    found = []
+    for name, state in json.loads(definition_text())["States"].items():
+        if state["Type"] != "Task":
+            continue
+        text = json.dumps(state.get("Parameters", {})) + state["Resource"]
+        (placeholder,) = placeholders(text)
+        found.append((name, HANDLER_OF_PLACEHOLDER[placeholder], state.get("Retry", [])))
+    return found
+
+
+def test_every_task_is_checked():
+    assert {name for name, _, _ in tasks()} >= {"RequestApproval", "SetupDatabase", "Notify"}
+
+
+@pytest.mark.parametrize(("state", "module", "retry"), tasks(), ids=[t[0] for t in tasks()])
+def test_the_task_retries_every_retryable_error_its_function_raises(state, module, retry):
+    listed = {error for retrier in retry for error in retrier["ErrorEquals"]}
+    if "States.ALL" in listed:
+        return
+    missing = retryable_names(module) - listed
+    assert not missing, f"{state} ({module}) does not retry {sorted(missing)}"
