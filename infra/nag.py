@@ -49,9 +49,15 @@ UNSCOPABLE_ACTIONS: dict[frozenset[str], str] = {
     "with its role; EC2 does not scope these actions (AWSLambdaVPCAccessExecutionRole, inline)",
 }
 _KMS_KEY_ACTIONS = {"kms:ReEncrypt*", "kms:GenerateDataKey*"}
+_PLAN_REASON = (
+    "read-only Describe calls: /restore resolves the plan in the Slack endpoint and must see any "
+    "cluster and snapshot of this account (and the source regions) to refuse unsafe requests"
+)
 _STATEMENT_REASONS = {
     "DescribeRds": "read-only Describe calls: validation must see any cluster, instance and "
     "snapshot of this account (and the source regions) to plan and to refuse unsafe requests",
+    "ResolvePlanClusters": _PLAN_REASON,
+    "ResolvePlanSnapshots": _PLAN_REASON,
     "CopySnapshot": "scoped to the configured source snapshot patterns and this pipeline's own "
     "copies (named after the operation id)",
     "TagCopy": "only this pipeline's own snapshot copies",
