@@ -164,6 +164,7 @@ AUDIT_ACTIONS: dict[FunctionSpec, tuple[str, ...]] = {
     **{spec: AUDIT_APPEND for spec in STAGE_FUNCTIONS},
     SETUP_DATABASE: (*AUDIT_APPEND, "dynamodb:Query"),  # pipeline.database.stage reads it back
     SLACK_ENDPOINT: AUDIT_APPEND,
+    REQUEST_APPROVAL: AUDIT_APPEND,  # the approval stage's events (pipeline.progress.Reporter)
 }
 
 # Metrics infra.runtime.progress_metrics publishes and the dashboard and alarms read.

@@ -387,9 +387,9 @@ class AuroraRestoreStack(Stack):
     def _grant_audit(self, spec: FunctionSpec, role: iam.IRole) -> None:
         """The audit table is append-only for every role: PutItem (its condition refuses an
         overwrite, pipeline.store.audit), never UpdateItem, DeleteItem or BatchWriteItem. Only
-        what the code calls: every stage and the Slack endpoint append; the database stage also
-        reads its own operation's events back (Query), so a retry neither re-runs a post-restore
-        script nor loses the users it made; the approval task and the notifier never touch it."""
+        what the code calls: every stage, the approval task and the Slack endpoint append; the
+        database stage also reads its own operation's events back (Query), so a retry neither
+        re-runs a post-restore script nor loses the users it made; the notifier never touches it."""
         actions = names.AUDIT_ACTIONS.get(spec, ())
         if actions:
             self.audit_table.grant(role, *actions)

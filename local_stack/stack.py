@@ -21,9 +21,10 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from infra.constants import NOTIFIER, PROGRESS_MAX_RECEIVES, visibility_timeout_seconds
-from local_stack import moto_patches
+from local_stack import iam_credentials, moto_patches
 from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
+from local_stack.iam_roles import LocalResources, create_role
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases, LocalPostgres, remove_data_dir
 from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
@@ -92,6 +93,8 @@ class LocalStack:
         self.secrets_extension: SecretsExtensionEmulator | None = None
         self.bot_configuration: BotConfiguration | None = None
         self._saved_env: dict[str, str | None] = {}
+        self.roles: dict[str, str] = {}  # function name -> role ARN
+        self.local_resources: LocalResources | None = None  # what the CDK policies name, here
 
     # ----- lifecycle ----------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -110,6 +113,8 @@ class LocalStack:
         host, port = self._moto.get_host_and_port()
         endpoint_url = f"http://{host}:{port}"
         self._set_env(_aws_env(endpoint_url, port, self.options.region))
+        # Before any client exists: each function signs with its own role (iam_credentials).
+        iam_credentials.install()
         self._start_postgres()
         moto_patches.install(self.runtime, self.faults, self.databases)
         # moto keeps its state per process: a new stack starts from an empty account.
@@ -127,7 +132,7 @@ class LocalStack:
         self._seed_data(master_password)
         self._set_env(self._function_env(endpoint_url, names))
         self._reset_process_caches()
-        state_machine_arn = self._deploy_functions_and_state_machine()
+        state_machine_arn = self._deploy_functions_and_state_machine(names)
         self._start_progress_poller(names)
         self.endpoint.start()
         self.info = self._stack_file(endpoint_url, names, state_machine_arn)
@@ -143,6 +148,7 @@ class LocalStack:
             self._moto.stop,
             self.runtime.shutdown,
             moto_patches.uninstall,
+            iam_credentials.uninstall,
             self._stop_postgres,
         ):
             try:
@@ -340,14 +346,62 @@ class LocalStack:
     def _state_machine_arn(self) -> str:
         return f"arn:aws:states:{self.options.region}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
 
-    def _deploy_functions_and_state_machine(self) -> str:
+    def _local_resources(self, names: dict[str, str]) -> LocalResources:
+        """The local stack's resource for each construct path the CDK policies name."""
+        assert self.bot_configuration is not None
+        region = self.options.region
+        arn = f"arn:aws:{{}}:{region}:{ACCOUNT}:{{}}"
+        values: dict[str, dict[str, str]] = {
+            "RestoreStateMachine/Resource": {"Ref": self._state_machine_arn()},
+            "Progress/Topic/Resource": {"Ref": names["topic_arn"], "TopicArn": names["topic_arn"]},
+            "Progress/NotifierQueue/Resource": {"Arn": names["progress_queue_arn"]},
+            "DataKey/Resource": {"Arn": names["kms_key_id"]},
+            "SlackSigningSecret/Resource": {"Ref": self.bot_configuration.signing_secret_arn},
+            "SlackBotToken/Resource": {"Ref": self.bot_configuration.bot_token_secret_arn},
+            "PolicyParameter/Resource": {"Ref": self.bot_configuration.policy_parameter},
+        }
+        for path, table in (("AuditTable", "audit_table"), ("OperationsTable", "operations_table")):
+            values[f"{path}/Resource"] = {
+                "Ref": names[table],
+                "Arn": arn.format("dynamodb", f"table/{names[table]}"),
+            }
+        for spec in FUNCTIONS:
+            log_group = f"/aws/lambda/{spec.name}"
+            values[f"{spec.construct_id}/Resource"] = {
+                "Ref": spec.name,
+                "Arn": arn.format("lambda", f"function:{spec.name}"),
+            }
+            values[f"{spec.construct_id}Logs/Resource"] = {
+                "Ref": log_group,
+                "Arn": arn.format("logs", f"log-group:{log_group}:*"),
+            }
+        pseudo = {
+            "AWS::Partition": "aws",
+            "AWS::Region": region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::URLSuffix": "amazonaws.com",
+            "LocalStateMachineName": STATE_MACHINE_NAME,
+        }
+        return LocalResources(values, pseudo)
+
+    def _deploy_functions_and_state_machine(self, names: dict[str, str]) -> str:
         iam = self.clients.client("iam")
-        role = iam.create_role(RoleName="aurora-restore-local", AssumeRolePolicyDocument="{}")
-        role_arn = role["Role"]["Arn"]
+        sts = self.clients.client("sts")
+        resources = self.local_resources = self._local_resources(names)
         lambda_client = self.clients.client("lambda")
         substitutions: dict[str, str] = {}
         for spec in FUNCTIONS:
+            role_arn, credentials = create_role(
+                iam,
+                sts,
+                name=f"{spec.name}-role",
+                construct_id=spec.construct_id,
+                account=ACCOUNT,
+                resources=resources,
+            )
+            self.roles[spec.name] = role_arn
             self.runtime.register(spec.name, spec.handler)
+            self.runtime.run_as(spec.name, credentials)
             created = lambda_client.create_function(
                 FunctionName=spec.name,
                 Runtime="python3.12",
@@ -358,9 +412,25 @@ class LocalStack:
             )
             if spec.placeholder:
                 substitutions[spec.placeholder] = created["FunctionArn"]
+        # The state machine's own role is not emulated: moto's interpreter calls Lambda itself.
+        machine_role = iam.create_role(
+            RoleName="aurora-restore-state-machine",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "states.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
         definition = render(substitutions, time_scale=self.options.time_scale)
         created_machine = self.clients.stepfunctions.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=role_arn
+            name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=machine_role
         )
         return str(created_machine["stateMachineArn"])
 
@@ -399,6 +469,8 @@ class LocalStack:
             "progress_queue_url": names["progress_queue_url"],
             "progress_dead_letter_queue_url": names["progress_dead_letter_queue_url"],
             "time_scale": self.options.time_scale,
+            # Each function's role (its CDK policy): assume one to see what that function may do.
+            "roles": dict(self.roles),
             # One local server; each cluster is served by the database named after its identifier.
             "postgres": {
                 **(self.postgres.stack_info() if self.postgres else {}),

@@ -349,6 +349,8 @@ def test_the_audit_table_is_append_only_for_every_role(synthesized):
     # The database stage reads its own events back: a retry skips scripts already applied.
     expected[function_roles[constants.SETUP_DATABASE]] = {"dynamodb:PutItem", "dynamodb:Query"}
     expected[function_roles[constants.SLACK_ENDPOINT]] = {"dynamodb:PutItem"}
+    # The approval stage's started/finished events are audited (pipeline.progress.Reporter).
+    expected[function_roles[constants.REQUEST_APPROVAL]] = {"dynamodb:PutItem"}
     granted = {role: actions_on_table(statements, audit) for role, statements in roles.items()}
     assert granted == expected
     for role, actions in granted.items():
