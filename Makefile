@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install test lint typecheck unit demo local synth bench clean
+.PHONY: install test lint typecheck unit demo local synth bench clean iam-policies
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ local: $(STAMP)
 
 synth: $(STAMP)
 	$(BIN)/python -m infra.app --output cdk.out
+
+# The local stack's IAM roles: each function's policy as the CDK app synthesizes it.
+iam-policies: $(STAMP)
+	$(BIN)/python -m local_stack.iam_policies --write
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -40,6 +40,7 @@ LOCAL_TARGET_PATTERNS = [
     "secrets-*",
     "twice-*",
     "rate-*",
+    "failing-*",
 ]
 LOCAL_SNAPSHOT_PATTERNS = ["prod-*", "rds:prod-*", "dr-*"]
 STATE_MACHINE_NAME_TOKEN = "${LocalStateMachineName}"  # noqa: S105 - a name, not a secret

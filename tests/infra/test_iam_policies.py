@@ -22,8 +22,7 @@ def synthesized_for_local_stack() -> dict:
 def test_the_committed_policies_are_what_the_cdk_app_synthesizes(synthesized_for_local_stack):
     committed = iam_policies.load()
     assert committed == synthesized_for_local_stack, (
-        "local_stack/iam_policies.json is stale: run "
-        "`.venv/bin/python -m local_stack.iam_policies --write` and commit it"
+        "local_stack/iam_policies.json is stale: run `make iam-policies` and commit it"
     )
 
 
