@@ -20,7 +20,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -49,7 +51,9 @@ PARAMETERS_OF_VARIABLE: dict[str, tuple[str, ...]] = {
     "QueueName": ("QueueUrl",),
 }
 log = logging.getLogger("aurora_restore.local_stack.iam")
-denials: list[str] = []  # every refusal since the process started, for tests and people
+denials: list[str] = []
+USAGE_ENV = "AURORA_RESTORE_IAM_USAGE"
+_USAGE_LOCK = threading.Lock()  # every refusal since the process started, for tests and people
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -277,14 +281,36 @@ def authorize(response: Any) -> tuple[int, dict[str, str], str] | None:
     arns = resource_arns(
         prefix, action.split(":", 1)[1], params, partition=partition, region=region, account=account
     )
-    decision = evaluate(
-        role_statements(account, partition, session.role_name), action, arns, session.arn
-    )
+    statements = role_statements(account, partition, session.role_name)
+    decision = evaluate(statements, action, arns, session.arn)
     if decision.allowed:
+        _record_usage(session.role_name, action, statements, arns)
         return None
     log.warning("AccessDenied: %s", decision.message)
     denials.append(decision.message)
     return _denied(response, decision.message)
+
+
+def _record_usage(
+    role_name: str, action: str, statements: list[dict[str, Any]], resources: list[str]
+) -> None:
+    """With AURORA_RESTORE_IAM_USAGE set (make iam-mutation): which statements allowed this
+    call, per resource, so a statement that is the only one allowing some call is known."""
+    path = os.environ.get(USAGE_ENV)
+    if not path:
+        return
+    targets: list[str | None] = list(resources) or [None]
+    allowers = [
+        [
+            index
+            for index, statement in enumerate(statements)
+            if statement.get("Effect") == "Allow" and _applies(statement, action, target)
+        ]
+        for target in targets
+    ]
+    line = json.dumps({"role": role_name, "action": action, "allowers": allowers})
+    with _USAGE_LOCK, open(path, "a", encoding="utf-8") as usage:
+        usage.write(line + "\n")
 
 
 def _parameters(response: Any, operation: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -138,8 +139,12 @@ def render(policies: Mapping[str, Any]) -> str:
     return json.dumps(policies, indent=1, sort_keys=True) + "\n"
 
 
+POLICIES_ENV = "AURORA_RESTORE_IAM_POLICIES"  # another file (make iam-mutation's mutants)
+
+
 def load() -> dict[str, list[dict[str, Any]]]:
-    loaded: dict[str, list[dict[str, Any]]] = json.loads(POLICIES_FILE.read_text("utf-8"))
+    path = Path(os.environ.get(POLICIES_ENV) or POLICIES_FILE)
+    loaded: dict[str, list[dict[str, Any]]] = json.loads(path.read_text("utf-8"))
     return loaded
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from botocore.credentials import Credentials
 
 from local_stack import iam_policies
+from local_stack.functions import FUNCTIONS
+from local_stack.secrets_extension import BotConfiguration
 
 INLINE_POLICY_NAME = "synthesized-by-cdk"
 # IAM's own limit for a role's inline policies: 10,240 characters (IAM quotas), the same as AWS.
@@ -78,3 +80,65 @@ def create_role(
     session = sts.assume_role(RoleArn=role_arn, RoleSessionName=name, DurationSeconds=MAX_SESSION)
     keys = session["Credentials"]
     return role_arn, Credentials(keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"])
+
+
+def local_resources(
+    *,
+    region: str,
+    account: str,
+    names: Mapping[str, str],
+    bot: BotConfiguration,
+    state_machine: tuple[str, str],
+) -> LocalResources:
+    """The local stack's resource for each construct path the CDK policies name."""
+    arn = f"arn:aws:{{}}:{region}:{account}:{{}}"
+    machine_arn, machine_name = state_machine
+    values: dict[str, dict[str, str]] = {
+        "RestoreStateMachine/Resource": {"Ref": machine_arn},
+        "Progress/Topic/Resource": {"Ref": names["topic_arn"], "TopicArn": names["topic_arn"]},
+        "Progress/NotifierQueue/Resource": {"Arn": names["progress_queue_arn"]},
+        "DataKey/Resource": {"Arn": names["kms_key_id"]},
+        "SlackSigningSecret/Resource": {"Ref": bot.signing_secret_arn},
+        "SlackBotToken/Resource": {"Ref": bot.bot_token_secret_arn},
+        "PolicyParameter/Resource": {"Ref": bot.policy_parameter},
+    }
+    for path, table in (("AuditTable", "audit_table"), ("OperationsTable", "operations_table")):
+        values[f"{path}/Resource"] = {
+            "Ref": names[table],
+            "Arn": arn.format("dynamodb", f"table/{names[table]}"),
+        }
+    for spec in FUNCTIONS:
+        log_group = f"/aws/lambda/{spec.name}"
+        values[f"{spec.construct_id}/Resource"] = {
+            "Ref": spec.name,
+            "Arn": arn.format("lambda", f"function:{spec.name}"),
+        }
+        values[f"{spec.construct_id}Logs/Resource"] = {
+            "Ref": log_group,
+            "Arn": arn.format("logs", f"log-group:{log_group}:*"),
+        }
+    pseudo = {
+        "AWS::Partition": "aws",
+        "AWS::Region": region,
+        "AWS::AccountId": account,
+        "AWS::URLSuffix": "amazonaws.com",
+        "LocalStateMachineName": machine_name,
+    }
+    return LocalResources(values, pseudo)
+
+
+def create_state_machine_role(iam: Any) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(
+        RoleName="aurora-restore-state-machine", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    return str(role["Role"]["Arn"])

@@ -24,7 +24,12 @@ from infra.constants import NOTIFIER, PROGRESS_MAX_RECEIVES, visibility_timeout_
 from local_stack import iam_credentials, moto_patches
 from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
-from local_stack.iam_roles import LocalResources, create_role
+from local_stack.iam_roles import (
+    LocalResources,
+    create_role,
+    create_state_machine_role,
+    local_resources,
+)
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases, LocalPostgres, remove_data_dir
 from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
@@ -347,42 +352,14 @@ class LocalStack:
         return f"arn:aws:states:{self.options.region}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
 
     def _local_resources(self, names: dict[str, str]) -> LocalResources:
-        """The local stack's resource for each construct path the CDK policies name."""
         assert self.bot_configuration is not None
-        region = self.options.region
-        arn = f"arn:aws:{{}}:{region}:{ACCOUNT}:{{}}"
-        values: dict[str, dict[str, str]] = {
-            "RestoreStateMachine/Resource": {"Ref": self._state_machine_arn()},
-            "Progress/Topic/Resource": {"Ref": names["topic_arn"], "TopicArn": names["topic_arn"]},
-            "Progress/NotifierQueue/Resource": {"Arn": names["progress_queue_arn"]},
-            "DataKey/Resource": {"Arn": names["kms_key_id"]},
-            "SlackSigningSecret/Resource": {"Ref": self.bot_configuration.signing_secret_arn},
-            "SlackBotToken/Resource": {"Ref": self.bot_configuration.bot_token_secret_arn},
-            "PolicyParameter/Resource": {"Ref": self.bot_configuration.policy_parameter},
-        }
-        for path, table in (("AuditTable", "audit_table"), ("OperationsTable", "operations_table")):
-            values[f"{path}/Resource"] = {
-                "Ref": names[table],
-                "Arn": arn.format("dynamodb", f"table/{names[table]}"),
-            }
-        for spec in FUNCTIONS:
-            log_group = f"/aws/lambda/{spec.name}"
-            values[f"{spec.construct_id}/Resource"] = {
-                "Ref": spec.name,
-                "Arn": arn.format("lambda", f"function:{spec.name}"),
-            }
-            values[f"{spec.construct_id}Logs/Resource"] = {
-                "Ref": log_group,
-                "Arn": arn.format("logs", f"log-group:{log_group}:*"),
-            }
-        pseudo = {
-            "AWS::Partition": "aws",
-            "AWS::Region": region,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::URLSuffix": "amazonaws.com",
-            "LocalStateMachineName": STATE_MACHINE_NAME,
-        }
-        return LocalResources(values, pseudo)
+        return local_resources(
+            region=self.options.region,
+            account=ACCOUNT,
+            names=names,
+            bot=self.bot_configuration,
+            state_machine=(self._state_machine_arn(), STATE_MACHINE_NAME),
+        )
 
     def _deploy_functions_and_state_machine(self, names: dict[str, str]) -> str:
         iam = self.clients.client("iam")
@@ -413,21 +390,7 @@ class LocalStack:
             if spec.placeholder:
                 substitutions[spec.placeholder] = created["FunctionArn"]
         # The state machine's own role is not emulated: moto's interpreter calls Lambda itself.
-        machine_role = iam.create_role(
-            RoleName="aurora-restore-state-machine",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "states.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
+        machine_role = create_state_machine_role(iam)
         definition = render(substitutions, time_scale=self.options.time_scale)
         created_machine = self.clients.stepfunctions.create_state_machine(
             name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=machine_role
