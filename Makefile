@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install test lint typecheck unit demo local synth bench clean rds-ca-bundle
+.PHONY: install test lint typecheck unit demo local synth bench clean rds-ca-bundle iam-policies iam-mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ local: $(STAMP)
 
 synth: $(STAMP)
 	$(BIN)/python -m infra.app --output cdk.out
+
+# The local stack's IAM roles: each function's policy as the CDK app synthesizes it.
+iam-policies: $(STAMP)
+	$(BIN)/python -m local_stack.iam_policies --write
+
+# Removes each Allow statement of each role in turn and shows that some test then fails (long:
+# one run of the tests per statement; not part of `make test`). TESTS= picks other tests.
+iam-mutation: $(STAMP)
+	$(BIN)/python -m local_stack.iam_mutation $(TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

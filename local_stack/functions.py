@@ -15,6 +15,7 @@ class FunctionSpec:
     name: str
     handler: str
     placeholder: str | None = None  # the `${...}` in restore.asl.json this function's ARN fills
+    construct_id: str = ""  # the CDK app's, which names its role's policy (iam_policies.json)
 
 
 def local_name(function: InfraFunction) -> str:
@@ -24,7 +25,9 @@ def local_name(function: InfraFunction) -> str:
 
 # CloudWatch metrics have no reader on this machine, so the metrics function is not deployed.
 FUNCTIONS: tuple[FunctionSpec, ...] = tuple(
-    FunctionSpec(local_name(function), function.handler, function.placeholder)
+    FunctionSpec(
+        local_name(function), function.handler, function.placeholder, function.construct_id
+    )
     for function in ALL_FUNCTIONS
     if function is not PROGRESS_METRICS
 )

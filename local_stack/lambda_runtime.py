@@ -18,6 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.credentials import Credentials
+
+from local_stack.iam_credentials import acting_as
+
 Handler = Callable[[Any, Any], Any]
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class LambdaRuntime:
         self._region = region
         self._time_scale = time_scale
         self._handlers: dict[str, Handler] = {}
+        self._credentials: dict[str, Credentials] = {}
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lambda-async")
         self._pending = 0
         self._idle = threading.Condition()
@@ -65,6 +70,10 @@ class LambdaRuntime:
     def register(self, function_name: str, handler: Handler | str) -> None:
         """Register a callable or a `module.attribute` path (imported on first use, like Lambda)."""
         self._handlers[function_name] = handler if callable(handler) else _lazy(handler)
+
+    def run_as(self, function_name: str, credentials: Credentials) -> None:
+        """Every invocation of this function signs its AWS calls with these (its role's)."""
+        self._credentials[function_name] = credentials
 
     def knows(self, function_name: str) -> bool:
         return function_name in self._handlers
@@ -77,7 +86,8 @@ class LambdaRuntime:
             invoked_function_arn=f"arn:aws:lambda:{self._region}:{self._account}:function:{function_name}",
         )
         try:
-            result = handler(event, context)
+            with acting_as(self._credentials.get(function_name)):
+                result = handler(event, context)
         except Exception as exc:  # Lambda reports any unhandled exception as a function error
             payload = {
                 "errorType": type(exc).__name__,

@@ -20,11 +20,12 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
+from moto.core.responses import BaseResponse
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
 
+from local_stack import iam_enforcement, rds_timeline
 from local_stack import rds_rules as rds_rules_module
-from local_stack import rds_timeline
 from local_stack.faults import AwsFaults
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases, snapshot_database_name
@@ -65,6 +66,9 @@ def install(
     # What RDS refuses and how long its statuses last (rds_rules.py). Outside the data hooks, so
     # a refused call changes no data; inside the faults, so an injected status wins.
     rds_rules_module.install(_patch, rds_rules or RdsRules())
+    # moto checks IAM for actions only (and compares scoped grants with "*"): a call signed with
+    # a function role's session is authorized as AWS would, action and resource ARN.
+    _patch(BaseResponse, "call_action", _authorized(BaseResponse.call_action))
     # moto runs Lambda code in Docker, which this machine (and many CI runners) lacks: send
     # invocations to the project's handlers in process instead.
     _patch(LambdaFunction, "invoke", _invoke_in_process)
@@ -100,6 +104,15 @@ def uninstall() -> None:
 def _patch(owner: type, name: str, replacement: Any) -> None:
     _saved.append((owner, name, owner.__dict__.get(name, _ABSENT)))
     setattr(owner, name, replacement)
+
+
+def _authorized(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def call_action(self: BaseResponse) -> Any:
+        refusal = iam_enforcement.authorize(self)
+        return refusal if refusal is not None else original(self)
+
+    return call_action
 
 
 def _drop_automated_snapshots(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -25,7 +25,8 @@ from pipeline.aws import AwsClients
 
 SIGNING_SECRET_NAME = "aurora-restore/slack-signing-secret"  # noqa: S105 (a secret's name)
 BOT_TOKEN_SECRET_NAME = "aurora-restore/slack-bot-token"  # noqa: S105 (a secret's name)
-POLICY_PARAMETER_NAME = "/aurora-restore/policy"
+# As the deployed one is named: without a leading slash, since its grant is `parameter/<name>`.
+POLICY_PARAMETER_NAME = "aurora-restore-policy"
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,15 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from infra.constants import NOTIFIER, PROGRESS_MAX_RECEIVES, visibility_timeout_seconds
-from local_stack import moto_patches
+from local_stack import iam_credentials, moto_patches
 from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
+from local_stack.iam_roles import (
+    LocalResources,
+    create_role,
+    create_state_machine_role,
+    local_resources,
+)
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.postgres import ClusterDatabases
 from local_stack.postgres_server import LocalPostgres
@@ -93,6 +99,8 @@ class LocalStack:
         self.secrets_extension: SecretsExtensionEmulator | None = None
         self.bot_configuration: BotConfiguration | None = None
         self._saved_env: dict[str, str | None] = {}
+        self.roles: dict[str, str] = {}  # function name -> role ARN
+        self.local_resources: LocalResources | None = None  # what the CDK policies name, here
 
     # ----- lifecycle ----------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -111,6 +119,8 @@ class LocalStack:
         host, port = self._moto.get_host_and_port()
         endpoint_url = f"http://{host}:{port}"
         self._set_env(_aws_env(endpoint_url, port, self.options.region))
+        # Before any client exists: each function signs with its own role (iam_credentials).
+        iam_credentials.install()
         self._start_postgres()
         moto_patches.install(self.runtime, self.faults, self.databases, self.rds_rules)
         # moto keeps its state per process: a new stack starts from an empty account.
@@ -129,7 +139,7 @@ class LocalStack:
         self.rds_rules.time_scale = self.options.time_scale
         self._set_env(self._function_env(endpoint_url, names))
         self._reset_process_caches()
-        state_machine_arn = self._deploy_functions_and_state_machine()
+        state_machine_arn = self._deploy_functions_and_state_machine(names)
         self._start_progress_poller(names)
         self.endpoint.start()
         self.info = self._stack_file(endpoint_url, names, state_machine_arn)
@@ -145,6 +155,7 @@ class LocalStack:
             self._moto.stop,
             self.runtime.shutdown,
             moto_patches.uninstall,
+            iam_credentials.uninstall,
             self._stop_postgres,
         ):
             try:
@@ -338,14 +349,34 @@ class LocalStack:
     def _state_machine_arn(self) -> str:
         return f"arn:aws:states:{self.options.region}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
 
-    def _deploy_functions_and_state_machine(self) -> str:
+    def _local_resources(self, names: dict[str, str]) -> LocalResources:
+        assert self.bot_configuration is not None
+        return local_resources(
+            region=self.options.region,
+            account=ACCOUNT,
+            names=names,
+            bot=self.bot_configuration,
+            state_machine=(self._state_machine_arn(), STATE_MACHINE_NAME),
+        )
+
+    def _deploy_functions_and_state_machine(self, names: dict[str, str]) -> str:
         iam = self.clients.client("iam")
-        role = iam.create_role(RoleName="aurora-restore-local", AssumeRolePolicyDocument="{}")
-        role_arn = role["Role"]["Arn"]
+        sts = self.clients.client("sts")
+        resources = self.local_resources = self._local_resources(names)
         lambda_client = self.clients.client("lambda")
         substitutions: dict[str, str] = {}
         for spec in FUNCTIONS:
+            role_arn, credentials = create_role(
+                iam,
+                sts,
+                name=f"{spec.name}-role",
+                construct_id=spec.construct_id,
+                account=ACCOUNT,
+                resources=resources,
+            )
+            self.roles[spec.name] = role_arn
             self.runtime.register(spec.name, spec.handler)
+            self.runtime.run_as(spec.name, credentials)
             created = lambda_client.create_function(
                 FunctionName=spec.name,
                 Runtime="python3.12",
@@ -356,9 +387,11 @@ class LocalStack:
             )
             if spec.placeholder:
                 substitutions[spec.placeholder] = created["FunctionArn"]
+        # The state machine's own role is not emulated: moto's interpreter calls Lambda itself.
+        machine_role = create_state_machine_role(iam)
         definition = render(substitutions, time_scale=self.options.time_scale)
         created_machine = self.clients.stepfunctions.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=role_arn
+            name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=machine_role
         )
         return str(created_machine["stateMachineArn"])
 
@@ -397,6 +430,8 @@ class LocalStack:
             "progress_queue_url": names["progress_queue_url"],
             "progress_dead_letter_queue_url": names["progress_dead_letter_queue_url"],
             "time_scale": self.options.time_scale,
+            # Each function's role (its CDK policy): assume one to see what that function may do.
+            "roles": dict(self.roles),
             # One local server; each cluster is served by the database named after its identifier.
             "postgres": {
                 **(self.postgres.stack_info() if self.postgres else {}),

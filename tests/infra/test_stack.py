@@ -273,13 +273,98 @@ def test_each_stage_role_holds_only_its_own_rds_changes(synthesized, spec, allow
     assert changes == allowed_rds
 
 
-def test_the_bot_roles_hold_no_rds_permissions(synthesized):
-    for spec in (constants.SLACK_ENDPOINT, constants.REQUEST_APPROVAL, constants.NOTIFIER):
+def rds_actions(statements) -> set[str]:
+    return {
+        action
+        for statement in statements
+        for action in as_list(statement["Action"])
+        if action.startswith("rds:")
+    }
+
+
+def test_the_slack_endpoint_reads_what_resolving_a_plan_reads_and_no_bot_role_changes_rds(
+    synthesized,
+):
+    # /restore resolves the plan in the endpoint (bot.restore_flow -> pipeline.stages.plan):
+    # without these every request fails on AWS with AccessDenied.
+    endpoint = statements_of(synthesized, "SlackEndpoint")
+    assert rds_actions(endpoint) == {"rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusters"}
+    regions = {"<AWS.Region>", *synthesized.config.rds.source_regions}
+    for action, kinds in (
+        ("rds:DescribeDBClusters", {"cluster"}),
+        ("rds:DescribeDBClusterSnapshots", {"cluster", "cluster-snapshot"}),
+    ):
+        resources = [r.replace("AWS::", "AWS.") for r in actions_on(endpoint, action)]
+        assert "*" not in resources
+        # Read-only, so any name, but only RDS resources of this account and the source regions.
+        assert {r.split(":")[5] for r in resources} == kinds
+        assert all(r.split(":")[4] == "<AWS.AccountId>" for r in resources)
+        assert {r.split(":")[3] for r in resources} == regions
+    for spec in (constants.REQUEST_APPROVAL, constants.NOTIFIER):
         statements = statements_of(synthesized, f"{spec.construct_id}Role")
         assert statements
-        assert not any(
-            action.startswith("rds:") for s in statements for action in as_list(s["Action"])
+        assert rds_actions(statements) == set(), spec
+
+
+def roles_and_statements(synthesized) -> dict[str, list[dict[str, Any]]]:
+    """Every role of the template -> the statements of every identity policy attached to it."""
+    found: dict[str, list[dict[str, Any]]] = {
+        name: [
+            statement
+            for inline in role["Properties"].get("Policies", [])
+            for statement in inline["PolicyDocument"]["Statement"]
+        ]
+        for name, role in synthesized.of_type("AWS::IAM::Role").items()
+    }
+    for policy in synthesized.of_type("AWS::IAM::Policy").values():
+        for ref in policy["Properties"].get("Roles", []):
+            found[ref["Ref"]].extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def actions_on_table(statements, table_id: str) -> set[str]:
+    """The actions granted on a table or its indexes (a wildcard action counts as itself)."""
+    return {
+        action
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        and any(
+            table_id in json.dumps(resource) or resource == "*"
+            for resource in as_list(statement["Resource"])
         )
+        for action in as_list(statement["Action"])
+        if action.startswith("dynamodb:") or action == "*"
+    }
+
+
+def test_the_audit_table_is_append_only_for_every_role(synthesized):
+    audit = synthesized.logical_id(synthesized.stack.audit_table)
+    roles = roles_and_statements(synthesized)
+    function_roles = {
+        spec: function_named(synthesized, spec)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for spec in constants.ALL_FUNCTIONS
+    }
+    expected = {role: set() for role in roles}
+    for spec in constants.STAGE_FUNCTIONS:
+        expected[function_roles[spec]] = {"dynamodb:PutItem"}
+    # The database stage reads its own events back: a retry skips scripts already applied.
+    expected[function_roles[constants.SETUP_DATABASE]] = {"dynamodb:PutItem", "dynamodb:Query"}
+    expected[function_roles[constants.SLACK_ENDPOINT]] = {"dynamodb:PutItem"}
+    # The approval stage's started/finished events are audited (pipeline.progress.Reporter).
+    expected[function_roles[constants.REQUEST_APPROVAL]] = {"dynamodb:PutItem"}
+    granted = {role: actions_on_table(statements, audit) for role, statements in roles.items()}
+    assert granted == expected
+    for role, actions in granted.items():
+        assert not actions & {
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:PartiQLUpdate",
+            "dynamodb:PartiQLDelete",
+            "dynamodb:DeleteTable",
+            "dynamodb:*",
+            "*",
+        }, role
 
 
 def test_slack_endpoint_drives_this_state_machine_and_invokes_only_itself(synthesized):
