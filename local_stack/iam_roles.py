@@ -97,6 +97,11 @@ def local_resources(
         "RestoreStateMachine/Resource": {"Ref": machine_arn},
         "Progress/Topic/Resource": {"Ref": names["topic_arn"], "TopicArn": names["topic_arn"]},
         "Progress/NotifierQueue/Resource": {"Arn": names["progress_queue_arn"]},
+        "SlackLazyWorkFailures/Resource": {
+            "Arn": names["lazy_work_failures_queue_arn"],
+            "Ref": names["lazy_work_failures_queue_url"],
+            "QueueName": names["lazy_work_failures_queue_url"].rsplit("/", 1)[-1],
+        },
         "DataKey/Resource": {"Arn": names["kms_key_id"]},
         "SlackSigningSecret/Resource": {"Ref": bot.signing_secret_arn},
         "SlackBotToken/Resource": {"Ref": bot.bot_token_secret_arn},

@@ -23,6 +23,7 @@ from botocore.credentials import Credentials
 from local_stack.iam_credentials import acting_as
 
 Handler = Callable[[Any, Any], Any]
+FailureDestination = Callable[[str], None]  # sends one invocation record (JSON) somewhere
 log = logging.getLogger(__name__)
 
 # Lambda retries a failed asynchronous invocation twice (AWS documents 1 minute, then 2 minutes).
@@ -62,6 +63,7 @@ class LambdaRuntime:
         self._time_scale = time_scale
         self._handlers: dict[str, Handler] = {}
         self._credentials: dict[str, Credentials] = {}
+        self._on_failure: dict[str, FailureDestination] = {}
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lambda-async")
         self._pending = 0
         self._idle = threading.Condition()
@@ -75,6 +77,11 @@ class LambdaRuntime:
         """Every invocation of this function signs its AWS calls with these (its role's)."""
         self._credentials[function_name] = credentials
 
+    def send_failures_to(self, function_name: str, destination: FailureDestination) -> None:
+        """An on-failure destination: where an asynchronous invocation goes once its retries are
+        exhausted, sent with the function's own role, as Lambda does."""
+        self._on_failure[function_name] = destination
+
     def knows(self, function_name: str) -> bool:
         return function_name in self._handlers
 
@@ -82,8 +89,7 @@ class LambdaRuntime:
         """A RequestResponse invocation: the handler's result, or Lambda's error payload."""
         handler = self._handlers[function_name]
         context = LambdaContext(
-            function_name=function_name,
-            invoked_function_arn=f"arn:aws:lambda:{self._region}:{self._account}:function:{function_name}",
+            function_name=function_name, invoked_function_arn=self._arn(function_name)
         )
         try:
             with acting_as(self._credentials.get(function_name)):
@@ -113,10 +119,25 @@ class LambdaRuntime:
                 if attempt < ASYNC_RETRIES:
                     time.sleep(ASYNC_RETRY_DELAYS_SECONDS[attempt] * self._time_scale)
             self.failed_async.append((function_name, event, result.payload.decode()))
+            self._send_to_destination(function_name, event, result)
         finally:
             with self._idle:
                 self._pending -= 1
                 self._idle.notify_all()
+
+    def _send_to_destination(self, function_name: str, event: Any, result: FunctionResult) -> None:
+        destination = self._on_failure.get(function_name)
+        if destination is None:
+            return
+        record = invocation_record(self._arn(function_name), event, result, ASYNC_RETRIES + 1)
+        try:
+            with acting_as(self._credentials.get(function_name)):
+                destination(json.dumps(record))
+        except Exception:  # Lambda, too, can fail to deliver a record: it is then lost
+            log.exception("the on-failure destination of %s refused the record", function_name)
+
+    def _arn(self, function_name: str) -> str:
+        return f"arn:aws:lambda:{self._region}:{self._account}:function:{function_name}"
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no asynchronous invocation is queued or running (bounded)."""
@@ -143,3 +164,27 @@ def _lazy(path: str) -> Handler:
         return loaded[0](event, context)
 
     return call
+
+
+def invocation_record(
+    function_arn: str, event: Any, result: FunctionResult, attempts: int
+) -> dict[str, Any]:
+    """The record Lambda sends to an on-failure destination
+    (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html)."""
+    return {
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": json.loads(result.payload),
+    }

@@ -62,6 +62,7 @@ DATABASE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "database.exa
 PROGRESS_TOPIC = "aurora-restore-progress.fifo"
 NOTIFIER_QUEUE = "aurora-restore-notifier.fifo"
 NOTIFIER_DEAD_LETTER_QUEUE = "aurora-restore-notifier-dead-letters.fifo"
+LAZY_WORK_FAILURES_QUEUE = "aurora-restore-slack-lazy-work-failures"
 # Failed notifier batches come back after the queue's visibility timeout, scaled like the Wait
 # states; never sooner than this, so a Slack outage is retried, not spun on.
 MIN_RETRY_DELAY_SECONDS = 0.2
@@ -244,7 +245,23 @@ class LocalStack:
         names.update(self._create_progress_delivery())
         key = self.clients.client("kms").create_key(Description="aurora-restore snapshot copies")
         names["kms_key_id"] = key["KeyMetadata"]["Arn"]
+        names.update(self._create_lazy_work_failures(names["kms_key_id"]))
         return names
+
+    def _create_lazy_work_failures(self, key_arn: str) -> dict[str, str]:
+        """As infra/stack.py deploys it: the Slack endpoint's on-failure destination, where its
+        lazy work goes once Lambda's retries are exhausted (sent with the endpoint's role)."""
+        sqs = self.clients.client("sqs")
+        url = sqs.create_queue(
+            QueueName=LAZY_WORK_FAILURES_QUEUE, Attributes={"KmsMasterKeyId": key_arn}
+        )["QueueUrl"]
+        self.runtime.send_failures_to(
+            BOT_FUNCTION, lambda record: sqs.send_message(QueueUrl=url, MessageBody=record)
+        )
+        return {
+            "lazy_work_failures_queue_url": url,
+            "lazy_work_failures_queue_arn": queue_arn(sqs, url),
+        }
 
     def _start_secrets_extension(self) -> None:
         """The Slack secrets in Secrets Manager and the policy in Parameter Store, read by the
@@ -429,6 +446,7 @@ class LocalStack:
             "progress_topic_arn": names["topic_arn"],
             "progress_queue_url": names["progress_queue_url"],
             "progress_dead_letter_queue_url": names["progress_dead_letter_queue_url"],
+            "lazy_work_failures_queue_url": names["lazy_work_failures_queue_url"],
             "time_scale": self.options.time_scale,
             # Each function's role (its CDK policy): assume one to see what that function may do.
             "roles": dict(self.roles),
