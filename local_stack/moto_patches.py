@@ -24,7 +24,7 @@ from moto.core.responses import BaseResponse
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
 
-from local_stack import iam_enforcement, rds_timeline
+from local_stack import dynamodb_atomic, iam_enforcement, rds_timeline
 from local_stack import rds_rules as rds_rules_module
 from local_stack.faults import AwsFaults
 from local_stack.lambda_runtime import LambdaRuntime
@@ -62,6 +62,7 @@ def install(
     _state["stepfunctions_config"] = default_user_config.get("stepfunctions")
     # moto only records executions unless told to interpret the ASL; this runs the real definition.
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    dynamodb_atomic.install()  # conditional writes as atomic as DynamoDB's
     _install_data_hooks()
     # What RDS refuses and how long its statuses last (rds_rules.py). Outside the data hooks, so
     # a refused call changes no data; inside the faults, so an injected status wins.

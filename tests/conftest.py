@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local_stack import dynamodb_atomic
 from local_stack.postgres_install import PostgresStartError
 from pipeline.aws import AwsClients
 from pipeline.progress import ProgressPublisher, StageReporter
@@ -107,6 +108,7 @@ _leftovers = Leftovers()
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     _leftovers.remember_what_exists()
+    dynamodb_atomic.install()  # moto's conditional writes as atomic as DynamoDB's, for every test
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
