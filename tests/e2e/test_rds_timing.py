@@ -40,7 +40,7 @@ def test_the_restore_waits_for_an_available_cluster_before_creating_instances(
     driver: Driver, stack: LocalStack, operations: OperationStore
 ) -> None:
     seed = driver.info["seed"]
-    operation_id = request_restore(driver, f"{seed['snapshot']} timed-target --instances 2")
+    operation_id = request_restore(driver, f"{seed['snapshot']} staging-timed --instances 2")
     click(driver, operation_id, APPROVE, driver.info["users"]["approver"])
 
     execution = driver.wait_for_execution_end(operation_id, timeout=180)
@@ -53,9 +53,9 @@ def test_the_restore_waits_for_an_available_cluster_before_creating_instances(
     waited = CLUSTER_CREATE_SECONDS * TIME_SCALE
     assert _entered(driver, operation_id, "CheckCluster") >= min(3, int(waited))
     assert _entered(driver, operation_id, "CreateInstances") == 1
-    cluster = driver.rds.describe_db_clusters(DBClusterIdentifier="timed-target")["DBClusters"][0]
+    cluster = driver.rds.describe_db_clusters(DBClusterIdentifier="staging-timed")["DBClusters"][0]
     assert cluster["Status"] == "available"
     assert sorted(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]) == [
-        "timed-target-1",
-        "timed-target-2",
+        "staging-timed-1",
+        "staging-timed-2",
     ]
