@@ -51,9 +51,8 @@ PARAMETERS_OF_VARIABLE: dict[str, tuple[str, ...]] = {
     "QueueName": ("QueueUrl",),
 }
 log = logging.getLogger("aurora_restore.local_stack.iam")
-denials: list[str] = []
 USAGE_ENV = "AURORA_RESTORE_IAM_USAGE"
-_USAGE_LOCK = threading.Lock()  # every refusal since the process started, for tests and people
+_USAGE_LOCK = threading.Lock()  # one writer at a time to the usage file of make iam-mutation
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -287,7 +286,6 @@ def authorize(response: Any) -> tuple[int, dict[str, str], str] | None:
         _record_usage(session.role_name, action, statements, arns)
         return None
     log.warning("AccessDenied: %s", decision.message)
-    denials.append(decision.message)
     return _denied(response, decision.message)
 
 

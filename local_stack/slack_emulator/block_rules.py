@@ -31,7 +31,6 @@ from local_stack.slack_emulator.workspace import SlackMethodError
 
 TEXT_OBJECT_MAX = 3000
 SECTION_FIELD_MAX = 2000
-HEADER_TEXT_MAX = 150
 
 
 def _too_long(limit: int, pointer: str) -> str:
