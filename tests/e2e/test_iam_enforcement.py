@@ -12,7 +12,7 @@ import pytest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from local_stack import iam_enforcement
+from local_stack import iam_resources
 from local_stack.functions import FUNCTIONS
 from local_stack.iam_roles import INLINE_POLICY_NAME, policy_document
 from local_stack.stack import LocalStack, StackOptions
@@ -20,6 +20,7 @@ from local_stack.stack import LocalStack, StackOptions
 pytestmark = pytest.mark.e2e
 NOTIFIER = "aurora-restore-notifier"
 ENDPOINT = "aurora-restore-slack-endpoint"
+WHERE = iam_resources.Where("aws", "us-east-1", "1")
 
 
 @pytest.fixture(scope="module")
@@ -129,29 +130,25 @@ def test_a_handler_signs_with_its_own_role_even_through_a_shared_client(stack):
 
 
 def test_the_resource_arns_of_a_request_come_from_the_service_authorization_reference():
-    arns = iam_enforcement.resource_arns(
+    arns = iam_resources.resource_arns(
         "rds",
         "CopyDBClusterSnapshot",
         {
             "SourceDBClusterSnapshotIdentifier": "arn:aws:rds:eu-west-1:1:cluster-snapshot:dr-a",
             "TargetDBClusterSnapshotIdentifier": "ar-1-copy",
         },
-        partition="aws",
-        region="us-east-1",
-        account="1",
+        WHERE,
     )
     assert arns == [
         "arn:aws:rds:eu-west-1:1:cluster-snapshot:dr-a",
         "arn:aws:rds:us-east-1:1:cluster-snapshot:ar-1-copy",
     ]
-    assert iam_enforcement.iam_action("lambda", "Invoke") == "lambda:InvokeFunction"
-    query = iam_enforcement.resource_arns(
+    assert iam_resources.iam_action("lambda", "Invoke") == "lambda:InvokeFunction"
+    query = iam_resources.resource_arns(
         "dynamodb",
         "Query",
         {"TableName": "ops", "IndexName": "by_requester"},
-        partition="aws",
-        region="us-east-1",
-        account="1",
+        WHERE,
     )
     assert query == [
         "arn:aws:dynamodb:us-east-1:1:table/ops",

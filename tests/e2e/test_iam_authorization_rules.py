@@ -1,0 +1,197 @@
+"""The authorization rules AWS applies beyond "this action on the resource named": listings on
+every resource of the type, actions without resource-level permissions on `*`, tags on create as
+rds:AddTagsToResource, task tokens on their state machine, and each service's own denial code.
+Each test assumes a role made for it in the emulated account, as a person would."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local_stack import iam_resources
+from local_stack.scenario import Driver, wait_for
+from local_stack.stack import ACCOUNT, LocalStack
+from tests.e2e.flows import request_restore
+
+pytestmark = pytest.mark.e2e
+WHERE = iam_resources.Where("aws", "us-east-1", "1")
+
+
+def role_client(
+    stack: LocalStack, name: str, service: str, statements: list[dict[str, Any]]
+) -> Any:
+    """A client of a new role holding exactly these statements."""
+    iam = stack.clients.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    iam.put_role_policy(RoleName=name, PolicyName="probe", PolicyDocument=json.dumps(policy))
+    info = stack.info
+    sts = boto3.client("sts", endpoint_url=info["aws_endpoint_url"], region_name=info["region"])
+    keys = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="probe")["Credentials"]
+    return boto3.client(
+        service,
+        endpoint_url=info["aws_endpoint_url"],
+        region_name=info["region"],
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+    )
+
+
+def arn(stack: LocalStack, service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{stack.info['region']}:{ACCOUNT}:{resource}"
+
+
+def refusal(call: Any) -> dict[str, str]:
+    with pytest.raises(ClientError) as raised:
+        call()
+    return dict(raised.value.response["Error"])
+
+
+def test_a_listing_needs_a_grant_on_every_resource_of_the_type(stack):
+    scoped = role_client(
+        stack,
+        "probe-scoped-describe",
+        "rds",
+        [
+            {
+                "Effect": "Allow",
+                "Action": "rds:DescribeDBInstances",
+                "Resource": arn(stack, "rds", "db:staging-*"),
+            }
+        ],
+    )
+    error = refusal(lambda: scoped.describe_db_instances())
+    assert error["Code"] == "AccessDenied"
+    assert error["Message"].endswith(
+        ":db:* because no identity-based policy allows the rds:DescribeDBInstances action"
+    )
+    # Naming an instance the grant covers is allowed (it is simply not there).
+    missing = refusal(lambda: scoped.describe_db_instances(DBInstanceIdentifier="staging-x-1"))
+    assert missing["Code"] == "DBInstanceNotFound"
+
+
+def test_an_action_without_resource_level_permissions_needs_resource_star(stack):
+    statement = {"Effect": "Allow", "Action": "rds:DescribeOrderableDBInstanceOptions"}
+    scoped = role_client(
+        stack,
+        "probe-orderable-scoped",
+        "rds",
+        [{**statement, "Resource": arn(stack, "rds", "db:*")}],
+    )
+    error = refusal(
+        lambda: scoped.describe_orderable_db_instance_options(Engine="aurora-postgresql")
+    )
+    assert error["Code"] == "AccessDenied"
+    assert "rds:DescribeOrderableDBInstanceOptions because" in error["Message"]
+    everything = role_client(stack, "probe-orderable-star", "rds", [{**statement, "Resource": "*"}])
+    assert "OrderableDBInstanceOptions" in everything.describe_orderable_db_instance_options(
+        Engine="aurora-postgresql"
+    )
+
+
+def test_tags_on_create_need_add_tags_to_resource_on_the_new_resource(stack):
+    seed = stack.info["seed"]
+    cluster = seed["existing_target"]
+    create = {
+        "Effect": "Allow",
+        "Action": "rds:CreateDBClusterSnapshot",
+        "Resource": [
+            arn(stack, "rds", f"cluster:{cluster}"),
+            arn(stack, "rds", "cluster-snapshot:probe-*"),
+        ],
+    }
+    rds = role_client(stack, "probe-snapshot-no-tags", "rds", [create])
+    tags = [{"Key": "team", "Value": "data"}]
+    error = refusal(
+        lambda: rds.create_db_cluster_snapshot(
+            DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier="probe-tagged", Tags=tags
+        )
+    )
+    assert "rds:AddTagsToResource on resource: " in error["Message"]
+    assert (
+        error["Message"]
+        .split(" on resource: ")[1]
+        .startswith(arn(stack, "rds", "cluster-snapshot:probe-tagged "))
+    )
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier="probe-untagged"
+    )
+    tagging = {
+        "Effect": "Allow",
+        "Action": "rds:AddTagsToResource",
+        "Resource": arn(stack, "rds", "cluster-snapshot:probe-*"),
+    }
+    allowed = role_client(stack, "probe-snapshot-tags", "rds", [create, tagging])
+    allowed.create_db_cluster_snapshot(
+        DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier="probe-tagged", Tags=tags
+    )
+
+
+def test_a_task_token_is_answered_only_with_a_grant_on_its_state_machine(stack: LocalStack):
+    driver = Driver(stack.info)
+    seed = stack.info["seed"]
+    operation_id = request_restore(driver, f"{seed['snapshot']} staging-token-probe")
+    token = wait_for("the approval's task token", lambda: driver.store.task_token(operation_id), 20)
+    machine = stack.info["state_machine_arn"]
+    answers = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
+    other = machine.rsplit(":", 1)[0] + ":another-machine"
+    elsewhere = role_client(
+        stack,
+        "probe-other-machine",
+        "stepfunctions",
+        [{"Effect": "Allow", "Action": answers, "Resource": other}],
+    )
+    error = refusal(lambda: elsewhere.send_task_heartbeat(taskToken=token))
+    assert error["Message"].endswith(
+        f"states:SendTaskHeartbeat on resource: {machine} because no identity-based policy "
+        "allows the states:SendTaskHeartbeat action"
+    )
+    own = role_client(
+        stack,
+        "probe-own-machine",
+        "stepfunctions",
+        [{"Effect": "Allow", "Action": answers, "Resource": machine}],
+    )
+    answer = own.send_task_failure(taskToken=token, error="Probe", cause="authorized")
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_sns_refuses_with_its_own_authorization_error(stack):
+    other = {"Effect": "Allow", "Action": "sns:ListTopics", "Resource": "*"}
+    sns = role_client(stack, "probe-no-publish", "sns", [other])
+    error = refusal(lambda: sns.publish(TopicArn=stack.info["progress_topic_arn"], Message="{}"))
+    assert error["Code"] == "AuthorizationError"
+    assert "sns:Publish on resource: " in error["Message"]
+
+
+def test_the_reference_names_the_resources_of_listings_and_tagged_creates():
+    listing = iam_resources.resource_arns("rds", "DescribeDBClusterSnapshots", {}, WHERE)
+    assert listing == [
+        "arn:aws:rds:us-east-1:1:cluster:*",
+        "arn:aws:rds:us-east-1:1:cluster-snapshot:*",
+    ]
+    assert iam_resources.resource_arns("rds", "DescribeOrderableDBInstanceOptions", {}, WHERE) == [
+        "*"
+    ]
+    checks = iam_resources.authorizations(
+        "rds",
+        "CreateDBInstance",
+        {"DBInstanceIdentifier": "staging-a-1", "DBClusterIdentifier": "staging-a", "Tags": ["x"]},
+        WHERE,
+    )
+    assert [(c.action, c.resources) for c in checks] == [
+        (
+            "rds:CreateDBInstance",
+            ("arn:aws:rds:us-east-1:1:db:staging-a-1", "arn:aws:rds:us-east-1:1:cluster:staging-a"),
+        ),
+        ("rds:AddTagsToResource", ("arn:aws:rds:us-east-1:1:db:staging-a-1",)),
+    ]
