@@ -12,7 +12,7 @@ import pytest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from local_stack import iam_resources
+from local_stack import iam_enforcement, iam_policies, iam_resources
 from local_stack.functions import FUNCTIONS
 from local_stack.iam_roles import INLINE_POLICY_NAME, policy_document
 from local_stack.stack import LocalStack, StackOptions
@@ -154,3 +154,12 @@ def test_the_resource_arns_of_a_request_come_from_the_service_authorization_refe
         "arn:aws:dynamodb:us-east-1:1:table/ops",
         "arn:aws:dynamodb:us-east-1:1:table/ops/index/by_requester",
     ]
+
+
+def test_no_policy_needs_what_the_emulation_does_not_evaluate():
+    """Conditions and NotAction/NotResource are not evaluated locally (iam_enforcement): a
+    statement carrying one would be a grant the local stack cannot prove."""
+    for construct_id, statements in iam_policies.load().items():
+        for statement in statements:
+            unevaluated = set(statement) & set(iam_enforcement.UNEVALUATED)
+            assert not unevaluated, f"{construct_id}: {statement}"

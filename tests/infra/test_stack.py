@@ -316,9 +316,11 @@ def roles_and_statements(synthesized) -> dict[str, list[dict[str, Any]]]:
         ]
         for name, role in synthesized.of_type("AWS::IAM::Role").items()
     }
-    for policy in synthesized.of_type("AWS::IAM::Policy").values():
-        for ref in policy["Properties"].get("Roles", []):
-            found[ref["Ref"]].extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    # CDK moves statements past a role's size limit into managed policies naming the role.
+    for policy_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for policy in synthesized.of_type(policy_type).values():
+            for ref in policy["Properties"].get("Roles", []):
+                found[ref["Ref"]].extend(policy["Properties"]["PolicyDocument"]["Statement"])
     return found
 
 
