@@ -19,7 +19,7 @@ class RestoreLimits(BaseSettings):
     max_wait_attempts: int = Field(default=120, ge=1, le=10_000)
     # The target lock outlives the approval wait by this much, and is renewed for this long when
     # the restore begins: at least the longest restore.
-    lock_ttl_seconds: int = Field(default=6 * 3600, ge=60)
+    lock_ttl_seconds: int = Field(default=9 * 3600, ge=60)  # covers restore_budget_seconds
 
 
 class PipelineSettings(RestoreLimits):

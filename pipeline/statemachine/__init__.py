@@ -60,13 +60,47 @@ def timeout_seconds() -> int:
 
 def restore_budget_seconds(max_wait_attempts: int) -> int:
     """The longest a restore runs after approval: every poll loop to its maximum number of
-    attempts (Lambda run time is small beside the Waits)."""
+    attempts, plus every Task after approval exhausting each of its retriers once (Lambda run
+    time is small beside these)."""
+    states = json.loads(definition_text())["States"]
     waits = [
         int(state["Seconds"])
-        for state in json.loads(definition_text())["States"].values()
+        for state in states.values()
         if state["Type"] == "Wait" and "Seconds" in state
     ]
-    return sum(waits) * max_wait_attempts
+    retries = sum(retry_budget_seconds(states[name]) for name in _reachable(states, RESTORE_START))
+    return sum(waits) * max_wait_attempts + retries
+
+
+RESTORE_START = "BeginRestore"  # the first state after the approval
+
+
+def retry_budget_seconds(state: dict[str, Any]) -> int:
+    """What a state's Retry waits in total when every retrier runs out (the ASL's delay:
+    IntervalSeconds * BackoffRate^n, at most MaxDelaySeconds; defaults 1 s, 3 attempts, 2.0)."""
+    total = 0.0
+    for retrier in state.get("Retry", []):
+        interval = float(retrier.get("IntervalSeconds", 1))
+        backoff = float(retrier.get("BackoffRate", 2.0))
+        cap = float(retrier.get("MaxDelaySeconds", float("inf")))
+        for attempt in range(int(retrier.get("MaxAttempts", 3))):
+            total += min(interval * backoff**attempt, cap)
+    return int(total)
+
+
+def _reachable(states: dict[str, Any], start: str) -> list[str]:
+    seen: list[str] = []
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in states:
+            continue
+        seen.append(name)
+        state = states[name]
+        todo += [state[key] for key in ("Next", "Default") if key in state]
+        todo += [choice["Next"] for choice in state.get("Choices", [])]
+        todo += [catcher["Next"] for catcher in state.get("Catch", [])]
+    return [name for name in seen if states[name]["Type"] == "Task"]
 
 
 def approval_timing_problem(

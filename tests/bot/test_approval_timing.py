@@ -15,10 +15,15 @@ from bot.restore_flow import operation_id_for, start_restore
 from pipeline.errors import ConfigurationError, TargetLockedError
 from pipeline.models import RestoreRequest, utc_now
 from pipeline.settings import PipelineSettings
-from pipeline.statemachine import restore_budget_seconds, timeout_seconds
+from pipeline.statemachine import (
+    definition_text,
+    restore_budget_seconds,
+    retry_budget_seconds,
+    timeout_seconds,
+)
 from tests.bot.conftest import POLICY, REQUESTER, SNAPSHOT
 
-SEVEN_HOURS = 7 * 3600  # longer than the 6-hour lock TTL on its own
+TEN_HOURS = 10 * 3600  # longer than the 9-hour lock TTL on its own
 
 
 def policy_with_expiry(seconds: int) -> Policy:
@@ -29,10 +34,10 @@ def test_a_lock_outlives_an_approval_wait_longer_than_the_lock_ttl(
     deps: BotDependencies,
 ) -> None:
     settings = deps.pipeline.settings
-    assert settings.lock_ttl_seconds < SEVEN_HOURS
+    assert settings.lock_ttl_seconds < TEN_HOURS
     waiting = BotDependencies(
         settings=deps.settings,
-        policy=policy_with_expiry(SEVEN_HOURS),
+        policy=policy_with_expiry(TEN_HOURS),
         signing_secret=deps.signing_secret,
         bot_token=deps.bot_token,
         pipeline=deps.pipeline,
@@ -73,3 +78,27 @@ def test_a_lock_ttl_shorter_than_the_longest_restore_is_refused_at_load(
     short = deps.pipeline.settings.model_copy(update={"lock_ttl_seconds": 600})
     with pytest.raises(ConfigurationError, match="lock_ttl_seconds 600"):
         load_policy(lambda: policy_text(3600), lambda: short)
+
+
+def test_the_longest_restore_counts_every_retry_after_approval() -> None:
+    throttled = {
+        "Retry": [
+            {
+                "ErrorEquals": ["X"],
+                "IntervalSeconds": 5,
+                "MaxAttempts": 8,
+                "BackoffRate": 2.0,
+                "MaxDelaySeconds": 300,
+            }
+        ]
+    }
+    assert retry_budget_seconds(throttled) == 5 + 10 + 20 + 40 + 80 + 160 + 300 + 300
+    assert retry_budget_seconds({"Retry": [{"ErrorEquals": ["X"]}]}) == 1 + 2 + 4  # ASL defaults
+    states = json.loads(definition_text())["States"]
+    waits_only = sum(s["Seconds"] for s in states.values() if s["Type"] == "Wait") * 120
+    after_approval = ["BeginRestore", "CheckCopy", "SetupDatabase", "RecordFailure"]
+    retries = restore_budget_seconds(120) - waits_only
+    assert retries >= sum(retry_budget_seconds(states[name]) for name in after_approval)
+    # The approval's own states are not part of the restore.
+    everything = sum(retry_budget_seconds(s) for s in states.values())
+    assert retries < everything
