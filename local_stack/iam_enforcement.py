@@ -148,7 +148,7 @@ def authorize(response: Any) -> tuple[int, dict[str, str], str] | None:
         decision = evaluate(statements, check.action, list(check.resources), session.arn)
         if not decision.allowed:
             log.warning("AccessDenied: %s", decision.message)
-            return _denied(response, decision.message)
+            return _denied(response, decision.message, check.denial_code)
     for check in checks:
         _record_usage(session.role_name, check.action, statements, list(check.resources))
     return None
@@ -199,7 +199,9 @@ def _parameters(response: Any, operation: str) -> dict[str, Any]:
     return params
 
 
-def _denied(response: Any, message: str) -> tuple[int, dict[str, str], str]:
+def _denied(
+    response: Any, message: str, code: str | None = None
+) -> tuple[int, dict[str, str], str]:
     """AccessDenied in the service's own protocol (botocore's models: query services answer
     XML `AccessDenied`, JSON services `AccessDeniedException`), or the service's own denial
     error where its model declares one (SNS: AuthorizationErrorException, code
@@ -207,6 +209,7 @@ def _denied(response: Any, message: str) -> tuple[int, dict[str, str], str]:
     from botocore.session import get_session
 
     protocol, own_code = _protocol(get_session(), response.boto3_service_name)
+    own_code = code or own_code
     if protocol == "ec2":
         body = (
             "<Response><Errors><Error><Code>UnauthorizedOperation</Code>"
@@ -221,10 +224,11 @@ def _denied(response: Any, message: str) -> tuple[int, dict[str, str], str]:
             "</ErrorResponse>"
         )
         return 403, {"status": "403", "Content-Type": "text/xml"}, body
-    headers = {"status": "403", "x-amzn-ErrorType": "AccessDeniedException"}
+    json_code = own_code or "AccessDeniedException"
+    headers = {"status": "403", "x-amzn-ErrorType": json_code}
     if protocol == "json":
         headers["status"] = "400"
-        return 400, headers, json.dumps({"__type": "AccessDeniedException", "message": message})
+        return 400, headers, json.dumps({"__type": json_code, "message": message})
     return 403, headers, json.dumps({"Type": "User", "message": message, "Message": message})
 
 

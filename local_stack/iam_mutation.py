@@ -1,12 +1,15 @@
 """`make iam-mutation`: proof that the local stack's IAM bites, one Allow statement at a time.
 
 First the tests run once with the real policies, recording which statements allowed each call a
-function made (AURORA_RESTORE_IAM_USAGE). Then, for every Allow statement of every role:
+function made, and in which test (AURORA_RESTORE_IAM_USAGE). Then, for every Allow statement of
+every role:
 - no call of the tests was allowed by it: not covered (nothing the tests do needs it);
 - every call it allowed, another statement allowed too: not covered (redundant for the tests);
-- else it is removed (a mutant policies file, AURORA_RESTORE_IAM_POLICIES) and the tests run
-  again: covered when some test then fails, a survivor when all still pass.
-Not part of `make test`: each mutant is a run of the selected tests.
+- else it is removed (a mutant policies file, AURORA_RESTORE_IAM_POLICIES) and the tests whose
+  calls only it allowed run again, one at a time: covered as soon as one fails, a survivor when
+  all pass. Other tests cannot notice the removal: every call they made had another allower.
+The table is written to docs/iam-mutation.md. Not part of `make test`: it runs the suite once,
+then a few tests per statement.
 """
 
 from __future__ import annotations
@@ -17,19 +20,34 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from local_stack import iam_policies
 from local_stack.functions import FUNCTIONS
 
-DEFAULT_TESTS = [
-    "tests/e2e/test_restore_flows.py",
-    "tests/e2e/test_iam_enforcement.py",
-    "tests/e2e/test_demo.py",
-]
+DEFAULT_TESTS = ["tests"]
+REPORT = Path("docs/iam-mutation.md")
 ROLE_OF = {spec.construct_id: f"{spec.name}-role" for spec in FUNCTIONS}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authorized call: which statements allowed it on each resource, and in which test."""
+
+    allowers: list[list[int]]
+    test: str
+
+
+@dataclass(frozen=True)
+class Result:
+    construct_id: str
+    index: int
+    label: str
+    verdict: str
 
 
 def run_tests(tests: list[str], env: dict[str, str]) -> bool:
@@ -40,29 +58,58 @@ def run_tests(tests: list[str], env: dict[str, str]) -> bool:
     return completed.returncode == 0
 
 
-def usage_by_role(path: Path) -> dict[str, list[list[list[int]]]]:
-    found: dict[str, list[list[list[int]]]] = defaultdict(list)
+def usage_by_role(path: Path) -> dict[str, list[Call]]:
+    found: dict[str, list[Call]] = defaultdict(list)
     for line in path.read_text("utf-8").splitlines():
         record = json.loads(line)
-        found[record["role"]].append(record["allowers"])
+        found[record["role"]].append(Call(record["allowers"], record.get("test", "")))
     return found
 
 
-def classify(index: int, calls: list[list[list[int]]]) -> str | None:
+def classify(index: int, calls: list[Call]) -> str | None:
     """Why removing statement `index` cannot fail a test, or None when it might."""
-    if not any(index in allowers for call in calls for allowers in call):
-        return "no call of the tests is allowed by it"
-    if not any(allowers == [index] for call in calls for allowers in call):
-        return "redundant: another statement allows every call it allows"
+    if not any(index in allowers for call in calls for allowers in call.allowers):
+        return "not covered: no call of the tests is allowed by it"
+    if not sole_allower_tests(index, calls):
+        return "not covered: redundant, another statement allows every call it allows"
     return None
+
+
+def sole_allower_tests(index: int, calls: list[Call]) -> list[str]:
+    """The tests that made a call only this statement allowed, most calls first."""
+    counts: dict[str, int] = defaultdict(int)
+    for call in calls:
+        if any(allowers == [index] for allowers in call.allowers) and call.test:
+            counts[call.test] += 1
+    return sorted(counts, key=lambda test: -counts[test])
+
+
+def mutate(
+    policies: dict[str, list[dict[str, Any]]], construct_id: str, index: int, work: Path
+) -> Path:
+    statements = policies[construct_id]
+    mutant = {**policies, construct_id: statements[:index] + statements[index + 1 :]}
+    mutant_file = work / "mutant.json"
+    mutant_file.write_text(json.dumps(mutant), encoding="utf-8")
+    return mutant_file
+
+
+def verdict_of(mutant_file: Path, tests: list[str]) -> str:
+    for test in tests:
+        if not run_tests([test], {iam_policies.POLICIES_ENV: str(mutant_file)}):
+            return f"covered: {test} fails without it"
+    return f"SURVIVED: {len(tests)} test(s) still pass without it"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="construct ids of the roles to mutate")
+    parser.add_argument("--report", type=Path, default=REPORT, help="markdown table to write")
     parser.add_argument("tests", nargs="*", default=DEFAULT_TESTS, help="pytest selection")
     args = parser.parse_args(argv)
     policies = iam_policies.load()
+    started = time.monotonic()
+    results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="aurora-restore-iam-mutation-") as work:
         usage_file = Path(work) / "usage.jsonl"
         usage_file.touch()
@@ -70,31 +117,52 @@ def main(argv: list[str] | None = None) -> int:
             print("the tests fail with the real policies: fix that first")
             return 1
         usage = usage_by_role(usage_file)
-        results: list[tuple[str, int, str, str]] = []
         for construct_id, statements in policies.items():
             if args.only and construct_id not in args.only:
                 continue
+            calls = usage.get(ROLE_OF.get(construct_id, ""), [])
             for index, statement in enumerate(statements):
                 if statement.get("Effect") != "Allow":
                     continue
-                label = _label(statement)
-                role = ROLE_OF.get(construct_id)
-                reason = "not deployed by the local stack" if role is None else None
-                reason = reason or classify(index, usage.get(str(role), []))
-                if reason is None:
-                    mutant = {
-                        **policies,
-                        construct_id: statements[:index] + statements[index + 1 :],
-                    }
-                    mutant_file = Path(work) / "mutant.json"
-                    mutant_file.write_text(json.dumps(mutant), encoding="utf-8")
-                    survived = run_tests(args.tests, {iam_policies.POLICIES_ENV: str(mutant_file)})
-                    reason = "SURVIVED: every test still passes" if survived else "covered"
-                results.append((construct_id, index, label, reason))
-                print(f"{construct_id:16} #{index:<2} {label:60.60} {reason}", flush=True)
-    covered = sum(1 for *_, reason in results if reason == "covered")
-    print(f"\n{covered} of {len(results)} Allow statements covered (removing it fails a test)")
+                verdict = classify(index, calls)
+                if verdict is None:
+                    mutant = mutate(policies, construct_id, index, Path(work))
+                    verdict = verdict_of(mutant, sole_allower_tests(index, calls))
+                result = Result(construct_id, index, _label(statement), verdict)
+                results.append(result)
+                print(f"{construct_id:16} #{index:<2} {result.label:50.50} {verdict}", flush=True)
+    minutes = (time.monotonic() - started) / 60
+    summary = _summary(results)
+    print(f"\n{summary} ({minutes:.0f} min)")
+    args.report.write_text(_report(results, summary, args.tests), encoding="utf-8")
     return 0
+
+
+def _summary(results: list[Result]) -> str:
+    def count(prefix: str) -> int:
+        return sum(1 for r in results if r.verdict.startswith(prefix))
+
+    return (
+        f"{len(results)} Allow statements: {count('covered')} covered (removing it fails a "
+        f"test), {count('SURVIVED')} survived, {count('not covered')} not covered"
+    )
+
+
+def _report(results: list[Result], summary: str, tests: list[str]) -> str:
+    lines = [
+        "# IAM mutation run",
+        "",
+        "Written by `make iam-mutation` (local_stack/iam_mutation.py): each Allow statement of",
+        "each function's role removed in turn, and the tests whose calls only it allowed run",
+        f"again. Tests of the first run: `{' '.join(tests)}`.",
+        "",
+        f"**{summary}.**",
+        "",
+        "| Role | # | Statement | Verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {r.construct_id} | {r.index} | `{r.label}` | {r.verdict} |" for r in results]
+    return "\n".join(lines) + "\n"
 
 
 def _label(statement: dict[str, Any]) -> str:

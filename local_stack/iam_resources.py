@@ -17,7 +17,12 @@ source:
 - an RDS create call that carries Tags is also authorized as rds:AddTagsToResource on the new
   resource: "If tags are specified in the create action, RDS performs additional authorization
   on the rds:AddTagsToResource action" (RDS user guide,
-  security_iam_id-based-policy-examples-grant-permissions-tags-on-create).
+  security_iam_id-based-policy-examples-grant-permissions-tags-on-create);
+- a message sent to an SQS queue or SNS topic encrypted with a KMS key needs kms:GenerateDataKey
+  and kms:Decrypt on that key, and receiving one from such a queue kms:Decrypt (SQS developer
+  guide, sqs-key-management "Configure KMS permissions for producers/consumers"; SNS developer
+  guide, sns-key-management "Enable compatibility between event sources ... and encrypted
+  topics": publishers need kms:GenerateDataKey* and kms:Decrypt).
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class Authorization:
 
     action: str
     resources: tuple[str, ...]
+    denial_code: str | None = None  # the service's own error when this one is refused
 
 
 @cache
@@ -110,6 +116,10 @@ def authorizations(
         found = [machine] if machine else []
         return [Authorization(action, tuple(found))]
     checks = [Authorization(action, tuple(resource_arns(prefix, name, params, where)))]
+    checks += [
+        Authorization(use, (key,), KEY_DENIAL_CODES[prefix])
+        for use, key in _key_uses(prefix, name, params, where)
+    ]
     created = CREATED_BY_RDS.get(name) if prefix == "rds" else None
     if created is not None and _has_tags(params):
         resource_type, parameter = created
@@ -211,6 +221,57 @@ def _product(choices: list[list[str]]) -> Iterator[tuple[str, ...]]:
     for first in choices[0]:
         for rest in _product(choices[1:]):
             yield (first, *rest)
+
+
+# What the caller of each call must be allowed on the destination's KMS key (module docstring).
+KEY_USES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("sqs", "SendMessage"): ("kms:GenerateDataKey", "kms:Decrypt"),
+    ("sqs", "SendMessageBatch"): ("kms:GenerateDataKey", "kms:Decrypt"),
+    ("sqs", "ReceiveMessage"): ("kms:Decrypt",),
+    ("sns", "Publish"): ("kms:GenerateDataKey", "kms:Decrypt"),
+    ("sns", "PublishBatch"): ("kms:GenerateDataKey", "kms:Decrypt"),
+}
+
+
+# The error each service answers when the caller may not use the key (botocore models: SQS
+# KmsAccessDenied, SNS KMSAccessDeniedException with code KMSAccessDenied).
+KEY_DENIAL_CODES = {"sqs": "KmsAccessDenied", "sns": "KMSAccessDenied"}
+
+
+def _key_uses(
+    prefix: str, action: str, params: Mapping[str, Any], where: Where
+) -> list[tuple[str, str]]:
+    uses = KEY_USES.get((prefix, action))
+    if not uses:
+        return []
+    key = _destination_key(prefix, params, where)
+    return [(use, key) for use in uses] if key else []
+
+
+def _destination_key(prefix: str, params: Mapping[str, Any], where: Where) -> str | None:
+    """The ARN of the KMS key the queue or topic is encrypted with, None when it is not."""
+    from moto.kms.models import kms_backends
+    from moto.sns.models import sns_backends
+    from moto.sqs.models import sqs_backends
+
+    key_id: str | None = None
+    if prefix == "sqs":
+        name = str(params.get("QueueUrl", "")).rstrip("/").rsplit("/", 1)[-1]
+        queue = sqs_backends[where.account][where.region].queues.get(name)
+        key_id = getattr(queue, "kms_master_key_id", None) if queue is not None else None
+    else:
+        topic_arn = str(params.get("TopicArn", ""))
+        topic = sns_backends[where.account][where.region].topics.get(topic_arn)
+        key_id = getattr(topic, "kms_master_key_id", None) if topic is not None else None
+    if not key_id:
+        return None
+    kms = kms_backends[where.account][where.region]
+    try:
+        raw = kms.any_id_to_key_id(key_id)
+    except Exception:  # an alias that names no key: SQS and SNS refuse it themselves
+        return None
+    key = kms.keys.get(raw)
+    return str(key.arn) if key is not None else None
 
 
 def task_token_state_machine(token: str, where: Where) -> str | None:

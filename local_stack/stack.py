@@ -242,9 +242,10 @@ class LocalStack:
             "audit_table": "aurora-restore-audit",
         }
         create_tables(self.clients.dynamodb, names["operations_table"], names["audit_table"])
-        names.update(self._create_progress_delivery())
-        key = self.clients.client("kms").create_key(Description="aurora-restore snapshot copies")
+        # The data key (infra's DataKey): snapshot copies, the progress topic and every queue.
+        key = self.clients.client("kms").create_key(Description="aurora-restore data")
         names["kms_key_id"] = key["KeyMetadata"]["Arn"]
+        names.update(self._create_progress_delivery(names["kms_key_id"]))
         names.update(self._create_lazy_work_failures(names["kms_key_id"]))
         return names
 
@@ -287,15 +288,17 @@ class LocalStack:
             self.secrets_extension.stop()
             self.secrets_extension = None
 
-    def _create_progress_delivery(self) -> dict[str, str]:
+    def _create_progress_delivery(self, key_arn: str) -> dict[str, str]:
         """As infra/messaging.py deploys it: FIFO topic → FIFO queue (raw delivery) with a FIFO
-        dead-letter queue; the queue poller plays Lambda's event source mapping."""
+        dead-letter queue, all encrypted with the data key; the queue poller plays Lambda's event
+        source mapping."""
         sqs = self.clients.client("sqs")
+        encrypted = {"KmsMasterKeyId": key_arn}
         topic_arn = self.clients.sns.create_topic(
-            Name=PROGRESS_TOPIC, Attributes={"FifoTopic": "true"}
+            Name=PROGRESS_TOPIC, Attributes={"FifoTopic": "true", **encrypted}
         )["TopicArn"]
         dead_letters = sqs.create_queue(
-            QueueName=NOTIFIER_DEAD_LETTER_QUEUE, Attributes={"FifoQueue": "true"}
+            QueueName=NOTIFIER_DEAD_LETTER_QUEUE, Attributes={"FifoQueue": "true", **encrypted}
         )["QueueUrl"]
         redrive = {
             "deadLetterTargetArn": queue_arn(sqs, dead_letters),
@@ -303,7 +306,7 @@ class LocalStack:
         }
         queue_url = sqs.create_queue(
             QueueName=NOTIFIER_QUEUE,
-            Attributes={"FifoQueue": "true", "RedrivePolicy": json.dumps(redrive)},
+            Attributes={"FifoQueue": "true", "RedrivePolicy": json.dumps(redrive), **encrypted},
         )["QueueUrl"]
         notifier_queue_arn = queue_arn(sqs, queue_url)
         self.clients.sns.subscribe(

@@ -195,3 +195,35 @@ def test_the_reference_names_the_resources_of_listings_and_tagged_creates():
         ),
         ("rds:AddTagsToResource", ("arn:aws:rds:us-east-1:1:db:staging-a-1",)),
     ]
+
+
+def test_an_encrypted_queue_needs_the_key_to_send_and_to_receive(stack):
+    queue_url = stack.info["lazy_work_failures_queue_url"]
+    attributes = stack.clients.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn", "KmsMasterKeyId"]
+    )["Attributes"]
+    queue_arn, key = attributes["QueueArn"], attributes["KmsMasterKeyId"]
+    use_queue = {
+        "Effect": "Allow",
+        "Action": ["sqs:SendMessage", "sqs:ReceiveMessage"],
+        "Resource": queue_arn,
+    }
+    keyless = role_client(stack, "probe-queue-no-key", "sqs", [use_queue])
+    error = refusal(lambda: keyless.send_message(QueueUrl=queue_url, MessageBody="{}"))
+    assert error["Code"] == "KmsAccessDenied"
+    assert f"kms:GenerateDataKey on resource: {key} because" in error["Message"]
+    refusal(lambda: keyless.receive_message(QueueUrl=queue_url))
+    use_key = {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key}
+    keyed = role_client(stack, "probe-queue-key", "sqs", [use_queue, use_key])
+    keyed.send_message(QueueUrl=queue_url, MessageBody="{}")
+    assert keyed.receive_message(QueueUrl=queue_url)["Messages"]
+
+
+def test_publishing_to_the_encrypted_progress_topic_needs_the_key(stack):
+    topic = stack.info["progress_topic_arn"]
+    publish = {"Effect": "Allow", "Action": "sns:Publish", "Resource": topic}
+    sns = role_client(stack, "probe-topic-no-key", "sns", [publish])
+    message = {"TopicArn": topic, "Message": "{}", "MessageGroupId": "probe"}
+    error = refusal(lambda: sns.publish(**message, MessageDeduplicationId="one"))
+    assert error["Code"] == "KMSAccessDenied"
+    assert "kms:GenerateDataKey on resource: arn:aws:kms:" in error["Message"]
