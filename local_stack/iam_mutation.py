@@ -125,6 +125,13 @@ def main(argv: list[str] | None = None) -> int:
                 if statement.get("Effect") != "Allow":
                     continue
                 verdict = classify(index, calls)
+                unemulated = why_not_needed(statement)
+                if (
+                    verdict is not None
+                    and verdict.startswith("not covered: no call")
+                    and unemulated
+                ):
+                    verdict = f"not covered: {unemulated}"
                 if verdict is None:
                     mutant = mutate(policies, construct_id, index, Path(work))
                     verdict = verdict_of(mutant, sole_allower_tests(index, calls))
@@ -166,9 +173,49 @@ def _report(results: list[Result], summary: str, tests: list[str]) -> str:
 
 
 def _label(statement: dict[str, Any]) -> str:
+    """The statement's Sid or actions, and what it is on (construct paths, ARN tails)."""
     actions = statement.get("Action")
     actions = actions if isinstance(actions, list) else [actions]
-    return str(statement.get("Sid") or ",".join(actions))
+    shown = str(statement.get("Sid") or ", ".join(actions[:3]) + (" …" if actions[3:] else ""))
+    resources = statement.get("Resource")
+    resources = resources if isinstance(resources, list) else [resources]
+    on = sorted({_resource_name(resource) for resource in resources})
+    return f"{shown} on {', '.join(on[:3])}" + (f" (+{len(on) - 3})" if on[3:] else "")
+
+
+def _resource_name(resource: Any) -> str:
+    text = json.dumps(resource)
+    local = [part.split("/")[0] for part in text.split('"Local": "')[1:]]
+    if local:
+        return "+".join(dict.fromkeys(local))
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        parts = resource["Fn::Join"][1]
+        resource = "".join(part if isinstance(part, str) else "" for part in parts)
+    if not isinstance(resource, str):
+        return "…"
+    # arn:partition:service:region:account:resource -> the resource part
+    return resource.split(":", 5)[-1] if resource.startswith("arn:") else resource
+
+
+# Why a statement no test can need: the calls it allows are not made by our code on the local
+# stack, but by a service that the local stack does not emulate on the function's behalf.
+UNEMULATED = {
+    "logs": "Lambda writes the function's logs with its role",
+    "xray": "Lambda sends the function's traces with its role",
+    "kms": "DynamoDB, Secrets Manager and RDS use the key on the caller's behalf",
+    "dynamodb:GetRecords": "Lambda's DynamoDB stream event source reads with the role",
+    "dynamodb:GetShardIterator": "Lambda's DynamoDB stream event source reads with the role",
+}
+
+
+def why_not_needed(statement: dict[str, Any]) -> str | None:
+    """Which unemulated caller would need this statement, when every action it allows has one."""
+    actions = statement.get("Action")
+    actions = actions if isinstance(actions, list) else [actions]
+    reasons = [UNEMULATED.get(a) or UNEMULATED.get(str(a).split(":")[0]) for a in actions]
+    if not all(reasons):
+        return None
+    return "; ".join(dict.fromkeys(str(r) for r in reasons)) + ", not emulated"
 
 
 if __name__ == "__main__":
