@@ -18,6 +18,9 @@ source:
   resource: "If tags are specified in the create action, RDS performs additional authorization
   on the rds:AddTagsToResource action" (RDS user guide,
   security_iam_id-based-policy-examples-grant-permissions-tags-on-create);
+- a parameter group an RDS create call leaves out is the engine's default, and authorized as
+  such (the RDS user guide's example policy for CreateDBInstance allows only `pg:default*` and
+  `og:default*`, security_iam_id-based-policy-examples-create-and-modify-examples);
 - a message sent to an SQS queue or SNS topic encrypted with a KMS key needs kms:GenerateDataKey
   and kms:Decrypt on that key, and receiving one from such a queue kms:Decrypt (SQS developer
   guide, sqs-key-management "Configure KMS permissions for producers/consumers"; SNS developer
@@ -120,6 +123,10 @@ def authorizations(
         Authorization(use, (key,), KEY_DENIAL_CODES[prefix])
         for use, key in _key_uses(prefix, name, params, where)
     ]
+    if prefix == "rds" and name in DEFAULT_GROUPS:
+        defaults = _default_groups(name, params, where)
+        if defaults:
+            checks[0] = Authorization(action, checks[0].resources + tuple(defaults))
     created = CREATED_BY_RDS.get(name) if prefix == "rds" else None
     if created is not None and _has_tags(params):
         resource_type, parameter = created
@@ -221,6 +228,48 @@ def _product(choices: list[list[str]]) -> Iterator[tuple[str, ...]]:
     for first in choices[0]:
         for rest in _product(choices[1:]):
             yield (first, *rest)
+
+
+# The groups RDS picks when a create call names none: (resource type, parameter, name format).
+# Aurora's default parameter groups are `default.<family>` (aurora-postgresql15) and its option
+# groups `default:<engine>-<major>` (RDS user guide, USER_WorkingWithParamGroups and
+# USER_WorkingWithOptionGroups). RestoreDBClusterFromSnapshot's option group is left out: the
+# reference lists it, but whether Aurora PostgreSQL checks a default one is not published.
+DEFAULT_GROUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "RestoreDBClusterFromSnapshot": (
+        ("cluster-pg", "DBClusterParameterGroupName", "default.{engine}{major}"),
+    ),
+    "CreateDBInstance": (
+        ("pg", "DBParameterGroupName", "default.{engine}{major}"),
+        ("og", "OptionGroupName", "default:{engine}-{major}"),
+    ),
+}
+
+
+def _default_groups(action: str, params: Mapping[str, Any], where: Where) -> list[str]:
+    engine, version = str(params.get("Engine", "")), str(params.get("EngineVersion", ""))
+    if action == "CreateDBInstance" and params.get("DBClusterIdentifier"):
+        from moto.rds.models import rds_backends
+
+        clusters = rds_backends[where.account][where.region].clusters
+        cluster = clusters.get(str(params["DBClusterIdentifier"]))
+        if cluster is None:
+            return []  # RDS answers DBClusterNotFoundFault itself
+        engine, version = str(cluster.engine), str(cluster.engine_version)
+    if not engine or not version:
+        return []
+    major = version.split(".")[0]
+    arns: list[str] = []
+    for resource_type, parameter, name_format in DEFAULT_GROUPS[action]:
+        if params.get(parameter):
+            continue  # named: authorized as the request names it
+        name = name_format.format(engine=engine, major=major)
+        arn_format = definition("rds")["resources"][resource_type]["arn"]
+        variable = _VARIABLE.findall(arn_format)[-1]
+        arns.extend(
+            _fill(arn_format, {PARAMETERS_OF_VARIABLE[variable][0]: name}, where, wildcard=False)
+        )
+    return arns
 
 
 # What the caller of each call must be allowed on the destination's KMS key (module docstring).

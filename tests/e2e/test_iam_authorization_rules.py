@@ -227,3 +227,59 @@ def test_publishing_to_the_encrypted_progress_topic_needs_the_key(stack):
     error = refusal(lambda: sns.publish(**message, MessageDeduplicationId="one"))
     assert error["Code"] == "KMSAccessDenied"
     assert "kms:GenerateDataKey on resource: arn:aws:kms:" in error["Message"]
+
+
+def test_a_parameter_group_left_out_is_authorized_as_the_engines_default():
+    checks = iam_resources.authorizations(
+        "rds",
+        "RestoreDBClusterFromSnapshot",
+        {
+            "DBClusterIdentifier": "staging-a",
+            "SnapshotIdentifier": "prod-nightly",
+            "Engine": "aurora-postgresql",
+            "EngineVersion": "15.4",
+            "DBSubnetGroupName": "private",
+        },
+        WHERE,
+    )
+    assert "arn:aws:rds:us-east-1:1:cluster-pg:default.aurora-postgresql15" in checks[0].resources
+    named = iam_resources.authorizations(
+        "rds",
+        "RestoreDBClusterFromSnapshot",
+        {
+            "DBClusterIdentifier": "staging-a",
+            "Engine": "aurora-postgresql",
+            "EngineVersion": "15.4",
+            "DBClusterParameterGroupName": "tuned",
+        },
+        WHERE,
+    )
+    groups = [arn for arn in named[0].resources if ":cluster-pg:" in arn]
+    assert groups == ["arn:aws:rds:us-east-1:1:cluster-pg:tuned"]
+
+
+def test_an_instance_without_groups_needs_the_clusters_default_groups(stack):
+    cluster = stack.info["seed"]["existing_target"]
+    version = stack.clients.rds().describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][
+        0
+    ]["EngineVersion"]
+    major = version.split(".")[0]
+    create = {
+        "Effect": "Allow",
+        "Action": "rds:CreateDBInstance",
+        "Resource": [
+            arn(stack, "rds", f"db:{cluster}-probe"),
+            arn(stack, "rds", f"cluster:{cluster}"),
+            arn(stack, "rds", "og:default:*"),
+        ],
+    }
+    rds = role_client(stack, "probe-instance-no-pg", "rds", [create])
+    error = refusal(
+        lambda: rds.create_db_instance(
+            DBInstanceIdentifier=f"{cluster}-probe",
+            DBClusterIdentifier=cluster,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
+    )
+    assert f":pg:default.aurora-postgresql{major} because" in error["Message"]
