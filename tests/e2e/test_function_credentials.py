@@ -1,0 +1,88 @@
+"""What the functions, and Lambda on their behalf, do with their own role's credentials: the bot's
+self-invocation, its reads through the Parameters and Secrets extension, and the SQS event source
+mapping. Each test deploys the stack with one grant taken out of the CDK policies (a mutant
+policies file, as `make iam-mutation` writes) and shows that AWS's refusal is what happens."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_stack import iam_policies
+from local_stack.functions import BOT_FUNCTION
+from local_stack.scenario import Driver
+from local_stack.stack import LocalStack, StackOptions
+from tests.conftest import running_stack
+
+pytestmark = pytest.mark.e2e
+StackWithout = Callable[..., AbstractContextManager[LocalStack]]
+
+
+def without_grant(construct_id: str, action: str, resource: str = "") -> dict[str, Any]:
+    """The CDK policies with `action` taken out of the role's statements (those whose Resource
+    names `resource`, when given)."""
+    policies = iam_policies.load()
+    kept: list[dict[str, Any]] = []
+    removed = 0
+    for statement in policies[construct_id]:
+        actions = statement["Action"]
+        actions = actions if isinstance(actions, list) else [actions]
+        if action in actions and resource in json.dumps(statement.get("Resource")):
+            removed += 1
+            actions = [other for other in actions if other != action]
+            if not actions:
+                continue
+            statement = {**statement, "Action": actions}
+        kept.append(statement)
+    assert removed, f"{construct_id} has no grant of {action} on {resource or 'anything'}"
+    return {**policies, construct_id: kept}
+
+
+@pytest.fixture
+def stack_without(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StackWithout:
+    """A stack deployed with one grant fewer: `with stack_without(construct, action): ...`."""
+
+    def deploy(construct_id: str, action: str, resource: str = "") -> Iterator[LocalStack]:
+        mutant = tmp_path / "policies.json"
+        mutant.write_text(json.dumps(without_grant(construct_id, action, resource)), "utf-8")
+        monkeypatch.setenv(iam_policies.POLICIES_ENV, str(mutant))
+        with running_stack(StackOptions(time_scale=0)) as stack:
+            yield stack
+
+    return contextmanager(deploy)
+
+
+def access_denied(caplog: pytest.LogCaptureFixture, action: str, role: str) -> list[str]:
+    """The refusals the local stack's IAM logged for this action and role."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "aurora_restore.local_stack.iam"
+        and f"perform: {action}" in record.getMessage()
+        and f"assumed-role/{role}/" in record.getMessage()
+    ]
+
+
+def test_the_bot_invokes_itself_with_its_own_role(
+    stack_without: StackWithout, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bolt's lazy work is an Invoke of the bot's own function, signed with the credentials
+    Lambda puts in its environment: without lambda:InvokeFunction on itself, only the ack runs."""
+    caplog.set_level(logging.WARNING)
+    with stack_without("SlackEndpoint", "lambda:InvokeFunction") as stack:
+        driver = Driver(stack.info)
+        text = f"{stack.info['seed']['snapshot']} staging-orders"
+
+        reply, response_url = driver.request(stack.info["users"]["requester"], text)
+
+        assert reply.status == 200  # the ack needs no AWS call
+        assert stack.runtime.wait_idle(timeout=10)
+        assert driver.responses(response_url) == []  # the lazy work never ran
+        refused = access_denied(caplog, "lambda:InvokeFunction", f"{BOT_FUNCTION}-role")
+        assert refused and all(f"function:{BOT_FUNCTION}" in message for message in refused)
