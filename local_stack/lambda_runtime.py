@@ -83,6 +83,24 @@ class LambdaRuntime:
         function's behalf (its event source mappings, its on-failure destination)."""
         return iam_credentials.acting_as(self._credentials.get(function_name))
 
+    def session(self, session_token: str) -> Credentials | None:
+        """The role credentials of the function whose session token this is, if any (how the
+        Parameters and Secrets extension knows its caller: local_stack/secrets_extension.py)."""
+        for credentials in self._credentials.values():
+            if session_token and credentials.token == session_token:
+                return credentials
+        return None
+
+    def credential_variables(self, function_name: str) -> dict[str, str]:
+        """The credential variables Lambda sets in this function's environment: what a process
+        playing one of its containers needs (bench/cold_start.py)."""
+        credentials = self._credentials[function_name].get_frozen_credentials()
+        return {
+            "AWS_ACCESS_KEY_ID": credentials.access_key,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+            "AWS_SESSION_TOKEN": credentials.token or "",
+        }
+
     def send_failures_to(self, function_name: str, destination: FailureDestination) -> None:
         """An on-failure destination: where an asynchronous invocation goes once its retries are
         exhausted, sent with the function's own role, as Lambda does."""

@@ -57,7 +57,8 @@ USERS = {
 }
 CHANNEL = ("C0LRESTORE", "db-restores")
 TEAM_ID = "T0LOCAL001"
-SESSION_TOKEN = "local"  # noqa: S105 (the fake credentials' session token, as Lambda sets one)
+# The harness's own fake credentials' session token; each function has its role session's.
+SESSION_TOKEN = "local"  # noqa: S105
 DATABASE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "database.example.yaml"
 PROGRESS_TOPIC = "aurora-restore-progress.fifo"
 NOTIFIER_QUEUE = "aurora-restore-notifier.fifo"
@@ -279,7 +280,7 @@ class LocalStack:
             bot_token=self.slack.bot_token,
             policy=policy,
         )
-        self.secrets_extension = SecretsExtensionEmulator(self.clients, SESSION_TOKEN)
+        self.secrets_extension = SecretsExtensionEmulator(self.clients, self.runtime.session)
         self.secrets_extension.start()
 
     def _stop_secrets_extension(self) -> None:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 
+from bot.secrets_extension import ExtensionUnavailableError, ParametersAndSecretsExtension
 from local_stack import iam_policies
 from local_stack.functions import BOT_FUNCTION
 from local_stack.scenario import Driver
@@ -86,3 +89,61 @@ def test_the_bot_invokes_itself_with_its_own_role(
         assert driver.responses(response_url) == []  # the lazy work never ran
         refused = access_denied(caplog, "lambda:InvokeFunction", f"{BOT_FUNCTION}-role")
         assert refused and all(f"function:{BOT_FUNCTION}" in message for message in refused)
+
+
+def role_session(stack: LocalStack, function: str) -> Credentials:
+    """A fresh sts:AssumeRole session of the function's role (its own session token)."""
+    sts = stack.clients.client("sts")
+    keys = sts.assume_role(RoleArn=stack.roles[function], RoleSessionName="probe")["Credentials"]
+    return Credentials(keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"])
+
+
+def read_through_extension(stack: LocalStack, function: str, credentials: Credentials) -> str:
+    """Run, as `function` with these credentials, the bot's own extension client on the signing
+    secret: its value, or why the extension did not give it."""
+    secret_arn = stack.bot_configuration.signing_secret_arn if stack.bot_configuration else ""
+
+    def probe(event: Any, context: Any) -> str:
+        extension = ParametersAndSecretsExtension.from_environment(os.environ)
+        assert extension is not None
+        try:
+            return extension.secret(secret_arn)
+        except ExtensionUnavailableError as exc:
+            return f"refused: {exc}"
+
+    stack.runtime.register(function, probe)
+    stack.runtime.run_as(function, credentials)
+    return str(json.loads(stack.runtime.invoke(function, {}).payload))
+
+
+def test_the_extension_reads_with_the_calling_functions_role(
+    stack_without: StackWithout, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The extension knows its caller by the session token and reads with that role: the
+    endpoint without secretsmanager:GetSecretValue on its signing secret cannot start."""
+    caplog.set_level(logging.WARNING)
+    with stack_without(
+        "SlackEndpoint", "secretsmanager:GetSecretValue", "SlackSigningSecret"
+    ) as stack:
+        driver = Driver(stack.info)
+        endpoint_role = f"{BOT_FUNCTION}-role"
+
+        reply, _ = driver.request(stack.info["users"]["requester"], "help")
+
+        assert reply.status == 502  # the cold start failed: no signing secret, no answer
+        # Refused through the extension, then through the SDK fallback: both as the endpoint.
+        assert len(access_denied(caplog, "secretsmanager:GetSecretValue", endpoint_role)) == 2
+
+        # The same extension gives the secret to a function whose role may read it...
+        approval = role_session(stack, "aurora-restore-request-approval")
+        assert read_through_extension(stack, "probe-approval", approval) == stack.signing_secret
+        # ...not to the endpoint's role (IAM refuses: GetSecretValue's 400 passed on)...
+        endpoint = role_session(stack, BOT_FUNCTION)
+        assert read_through_extension(stack, "probe-endpoint", endpoint) == (
+            "refused: the extension answered 400"
+        )
+        # ...and to no caller without a function's session token.
+        assert stack.secrets_extension is not None
+        for token in ("", "local", "not-a-session"):
+            status, _ = stack.secrets_extension.answer("/secretsmanager/get?secretId=x", token)
+            assert status == 403
