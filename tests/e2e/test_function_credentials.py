@@ -18,8 +18,9 @@ from botocore.credentials import Credentials
 
 from bot.secrets_extension import ExtensionUnavailableError, ParametersAndSecretsExtension
 from local_stack import iam_policies
-from local_stack.functions import BOT_FUNCTION
-from local_stack.scenario import Driver
+from local_stack.functions import BOT_FUNCTION, NOTIFIER_FUNCTION
+from local_stack.queue_poller import queued_messages
+from local_stack.scenario import Driver, wait_for
 from local_stack.stack import LocalStack, StackOptions
 from tests.conftest import running_stack
 
@@ -147,3 +148,28 @@ def test_the_extension_reads_with_the_calling_functions_role(
         for token in ("", "local", "not-a-session"):
             status, _ = stack.secrets_extension.answer("/secretsmanager/get?secretId=x", token)
             assert status == 403
+
+
+def test_the_event_source_mapping_consumes_with_the_notifiers_role(
+    stack_without: StackWithout, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lambda's SQS poller uses the function's execution role: without sqs:ReceiveMessage on
+    its queue the notifier receives nothing, the event stays queued, the mapping stays on."""
+    caplog.set_level(logging.WARNING)
+    with stack_without("Notifier", "sqs:ReceiveMessage", "NotifierQueue") as stack:
+        poller = stack.progress_poller
+        assert poller is not None
+        sqs = stack.clients.client("sqs")
+        queue_url = stack.info["progress_queue_url"]
+        sqs.send_message(
+            QueueUrl=queue_url, MessageBody="{}", MessageGroupId="probe", MessageDeduplicationId="1"
+        )
+
+        refusal = wait_for("the mapping's refusal", lambda: poller.last_error, timeout=10)
+
+        assert refusal.startswith("AccessDenied")
+        assert f"assumed-role/{NOTIFIER_FUNCTION}-role/" in refusal
+        assert "sqs:ReceiveMessage" in refusal
+        assert poller.invocations == 0 and poller.polling
+        assert queued_messages(sqs, queue_url) == 1  # still there for when the grant is back
+        assert any("event source mapping was refused" in r.getMessage() for r in caplog.records)
