@@ -23,13 +23,17 @@ from typing import Any
 
 from local_stack import iam_policies
 from local_stack.functions import FUNCTIONS
+from local_stack.iam_roles import STATE_MACHINE_ROLE
 
 DEFAULT_TESTS = [
     "tests/e2e/test_restore_flows.py",
     "tests/e2e/test_iam_enforcement.py",
     "tests/e2e/test_demo.py",
 ]
-ROLE_OF = {spec.construct_id: f"{spec.name}-role" for spec in FUNCTIONS}
+ROLE_OF = {
+    **{spec.construct_id: f"{spec.name}-role" for spec in FUNCTIONS},
+    iam_policies.STATE_MACHINE: STATE_MACHINE_ROLE,
+}
 
 
 def run_tests(tests: list[str], env: dict[str, str]) -> bool:

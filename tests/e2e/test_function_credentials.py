@@ -18,7 +18,8 @@ from botocore.credentials import Credentials
 
 from bot.secrets_extension import ExtensionUnavailableError, ParametersAndSecretsExtension
 from local_stack import iam_policies
-from local_stack.functions import BOT_FUNCTION, NOTIFIER_FUNCTION
+from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
+from local_stack.iam_roles import STATE_MACHINE_ROLE
 from local_stack.queue_poller import queued_messages
 from local_stack.scenario import Driver, wait_for
 from local_stack.stack import LocalStack, StackOptions
@@ -173,3 +174,68 @@ def test_the_event_source_mapping_consumes_with_the_notifiers_role(
         assert poller.invocations == 0 and poller.polling
         assert queued_messages(sqs, queue_url) == 1  # still there for when the grant is back
         assert any("event source mapping was refused" in r.getMessage() for r in caplog.records)
+
+
+def without_resource(construct_id: str, action: str, resource: str) -> dict[str, Any]:
+    """The CDK policies with one resource (a construct path) taken out of `action`'s grants."""
+    policies = iam_policies.load()
+    statements = []
+    for statement in policies[construct_id]:
+        resources = statement.get("Resource")
+        if action in json.dumps(statement.get("Action")) and isinstance(resources, list):
+            kept = [item for item in resources if resource not in json.dumps(item)]
+            statement = {**statement, "Resource": kept}
+        statements.append(statement)
+    assert statements != policies[construct_id], f"{construct_id}: no {action} on {resource}"
+    return {**policies, construct_id: statements}
+
+
+@pytest.mark.parametrize(
+    ("construct", "state"),
+    [("Validate", "ValidateRequest"), ("RequestApproval", "RequestApproval")],
+    ids=["function ARN task", "lambda:invoke.waitForTaskToken task"],
+)
+def test_the_state_machine_invokes_its_tasks_with_its_own_role(
+    construct: str,
+    state: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Step Functions invokes each Task's function with the state machine's role: without
+    lambda:InvokeFunction on one function, that Task fails as Lambda's AccessDenied, reported
+    as Step Functions reports it, and the execution ends in its failure path."""
+    mutant = tmp_path / "policies.json"
+    policies = without_resource(iam_policies.STATE_MACHINE, "lambda:InvokeFunction", construct)
+    mutant.write_text(json.dumps(policies), "utf-8")
+    monkeypatch.setenv(iam_policies.POLICIES_ENV, str(mutant))
+    with running_stack(StackOptions(time_scale=0)) as stack:
+        driver = Driver(stack.info)
+        text = f"{stack.info['seed']['snapshot']} staging-sfn-role"
+        _, response_url = driver.request(stack.info["users"]["requester"], text)
+        operation_id = driver.operation_id_from(response_url)
+
+        execution = driver.wait_for_execution_end(operation_id, timeout=60)
+
+        assert execution["status"] == "FAILED"
+        history = driver.sfn.get_execution_history(executionArn=execution["executionArn"])
+        # A function-ARN Task fails as LambdaFunctionFailed, an integration's as TaskFailed.
+        failures = [
+            event.get("lambdaFunctionFailedEventDetails") or event["taskFailedEventDetails"]
+            for event in history["events"]
+            if event["type"] in {"LambdaFunctionFailed", "TaskFailed"}
+        ]
+        assert failures, [event["type"] for event in history["events"]]
+        function = next(f"function:{f.name}" for f in FUNCTIONS if f.construct_id == construct)
+        for failure in failures:  # the Task's every attempt (its Retry matches this error)
+            assert failure["error"] == "Lambda.AWSLambdaException"
+            cause = failure["cause"]
+            assert f"assumed-role/{STATE_MACHINE_ROLE}/" in cause
+            assert "perform: lambda:InvokeFunction on resource: arn:aws:lambda:" in cause
+            assert function in cause and "Error Code: AccessDeniedException" in cause
+        entered = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in history["events"]
+            if "stateEnteredEventDetails" in e
+        ]
+        assert state in entered and entered[-1] != state  # then its Catch: the failure path
+        assert driver.store.get(operation_id).status.value == "FAILED"
