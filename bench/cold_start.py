@@ -25,6 +25,7 @@ from bench.results import BenchResult, Goal, Measure
 from bench.scenes import drain, pending_restore
 from bench.slack_events import api_gateway_event, bot_function_context, slash_command_body
 from bench.stats import Summary, summarize
+from local_stack.functions import BOT_FUNCTION
 from local_stack.scenario import Driver
 from local_stack.stack import LocalStack, StackOptions
 
@@ -95,7 +96,8 @@ def _probe(stack: LocalStack, kind: str, *, importtime: bool = False) -> dict[st
         capture_output=True,
         text=True,
         timeout=PROBE_TIMEOUT_SECONDS,
-        env=dict(os.environ),  # the stack's AWS endpoint and the bot function's settings
+        # The stack's AWS endpoint, the bot function's settings and its role's credentials.
+        env={**os.environ, **stack.runtime.credential_variables(BOT_FUNCTION)},
         cwd=REPOSITORY,
         check=False,
     )

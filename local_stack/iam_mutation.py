@@ -28,10 +28,14 @@ from typing import Any
 
 from local_stack import iam_policies
 from local_stack.functions import FUNCTIONS
+from local_stack.iam_roles import STATE_MACHINE_ROLE
 
 DEFAULT_TESTS = ["tests"]
 REPORT = Path("docs/iam-mutation.md")
-ROLE_OF = {spec.construct_id: f"{spec.name}-role" for spec in FUNCTIONS}
+ROLE_OF = {
+    **{spec.construct_id: f"{spec.name}-role" for spec in FUNCTIONS},
+    iam_policies.STATE_MACHINE: STATE_MACHINE_ROLE,
+}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Each function's IAM policy as the CDK app synthesizes it, for the local stack's roles.
+"""Each function's IAM policy, and the state machine's, as the CDK app synthesizes them, for the
+local stack's roles.
 
 The CDK app is the only source: `python -m local_stack.iam_policies --write` synthesizes it (with
 the local stack's configuration, `local_config`) and writes every function role's statements to
@@ -67,29 +68,42 @@ def local_config() -> Any:
     return config.model_copy(update={"rds": rds, "network": network})
 
 
+STATE_MACHINE = "RestoreStateMachine"  # the key of the state machine's role (its construct id)
+
+
 def extract(stack: Any, template: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Function construct id -> the statements of its role, references as construct paths."""
+    """Function construct id (and STATE_MACHINE) -> the statements of its role, references as
+    construct paths."""
     from infra.constants import ALL_FUNCTIONS
 
     paths = _paths_by_logical_id(stack)
     resources = template["Resources"]
-    policies: dict[str, list[dict[str, Any]]] = {}
+    role_ids: dict[str, str] = {}
     for spec in ALL_FUNCTIONS:
         function_id = stack.resolve(stack.get_logical_id(stack.functions[spec].node.default_child))
-        role_id = resources[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-        role = resources[role_id]["Properties"]
-        if role.get("ManagedPolicyArns"):
-            raise ValueError(f"{role_id}: managed policies are not copied to the local stack")
-        statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
-        for resource in resources.values():
-            # Overflow managed policies (CDK splits a role's statements past IAM's size limit)
-            # name their roles as policies do.
-            attached = resource["Properties"].get("Roles", []) if "Properties" in resource else []
-            if resource["Type"] in _POLICY_TYPES and {"Ref": role_id} in attached:
-                statements.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+        role_ids[spec.construct_id] = resources[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    machine_id = stack.resolve(stack.get_logical_id(stack.state_machine.node.default_child))
+    role_ids[STATE_MACHINE] = resources[machine_id]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    policies: dict[str, list[dict[str, Any]]] = {}
+    for key, role_id in role_ids.items():
+        statements = _role_statements(resources, role_id)
         symbolic = _symbolize(statements, paths, stack.state_machine_name)
-        policies[spec.construct_id] = sorted(symbolic, key=lambda s: json.dumps(s, sort_keys=True))
+        policies[key] = sorted(symbolic, key=lambda s: json.dumps(s, sort_keys=True))
     return policies
+
+
+def _role_statements(resources: Mapping[str, Any], role_id: str) -> list[dict[str, Any]]:
+    role = resources[role_id]["Properties"]
+    if role.get("ManagedPolicyArns"):
+        raise ValueError(f"{role_id}: managed policies are not copied to the local stack")
+    statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    for resource in resources.values():
+        # Policies attached to the role (CDK's default policy, and the overflow managed policies
+        # it splits a role's statements into past IAM's size limit) name it in their Roles.
+        attached = resource["Properties"].get("Roles", []) if "Properties" in resource else []
+        if resource["Type"] in _POLICY_TYPES and {"Ref": role_id} in attached:
+            statements.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    return statements
 
 
 def _paths_by_logical_id(stack: Any) -> dict[str, str]:

@@ -1,9 +1,11 @@
-"""One IAM role per function in the emulated account, from the CDK app's synthesized policies.
+"""One IAM role per function, and the state machine's, in the emulated account, from the CDK
+app's synthesized policies.
 
-Each role gets its function's statements (local_stack/iam_policies.json, resolved to the local
-stack's resources) as one inline policy, a trust policy for Lambda and for this account (so a
-person can assume it and see what the function may do), and the function is created with it.
-The function then runs with an sts:AssumeRole session of that role (LambdaRuntime.run_as).
+Each role gets its statements (local_stack/iam_policies.json, resolved to the local stack's
+resources) as one inline policy, a trust policy for its service (Lambda, Step Functions) and for
+this account (so a person can assume it and see what it may do), and the function or the state
+machine is created with it. The function then runs with an sts:AssumeRole session of its role
+(LambdaRuntime.run_as), the state machine's Lambda tasks with one of its (stepfunctions_role.py).
 """
 
 from __future__ import annotations
@@ -36,14 +38,18 @@ class LocalResources:
         return self.values.get(path, {}).get(attribute)
 
 
-def trust_policy(account: str) -> str:
+LAMBDA = "lambda.amazonaws.com"
+STEP_FUNCTIONS = "states.amazonaws.com"
+
+
+def trust_policy(account: str, service: str = LAMBDA) -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Principal": {"Service": service},
                     "Action": "sts:AssumeRole",
                 },
                 {
@@ -63,13 +69,20 @@ def policy_document(construct_id: str, resources: LocalResources) -> dict[str, A
 
 
 def create_role(
-    iam: Any, sts: Any, *, name: str, construct_id: str, account: str, resources: LocalResources
+    iam: Any,
+    sts: Any,
+    *,
+    name: str,
+    construct_id: str,
+    account: str,
+    resources: LocalResources,
+    service: str = LAMBDA,
 ) -> tuple[str, Credentials]:
     """The role's ARN and the credentials of a session of it."""
     role_arn = str(
         iam.create_role(
             RoleName=name,
-            AssumeRolePolicyDocument=trust_policy(account),
+            AssumeRolePolicyDocument=trust_policy(account, service),
             MaxSessionDuration=MAX_SESSION,
         )["Role"]["Arn"]
     )
@@ -132,18 +145,19 @@ def local_resources(
     return LocalResources(values, pseudo)
 
 
-def create_state_machine_role(iam: Any) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "states.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = iam.create_role(
-        RoleName="aurora-restore-state-machine", AssumeRolePolicyDocument=json.dumps(trust)
+STATE_MACHINE_ROLE = "aurora-restore-state-machine"
+
+
+def create_state_machine_role(
+    iam: Any, sts: Any, account: str, resources: LocalResources
+) -> tuple[str, Credentials]:
+    """The state machine's role, from its CDK policy, and a session of it for its Lambda tasks."""
+    return create_role(
+        iam,
+        sts,
+        name=STATE_MACHINE_ROLE,
+        construct_id=iam_policies.STATE_MACHINE,
+        account=account,
+        resources=resources,
+        service=STEP_FUNCTIONS,
     )
-    return str(role["Role"]["Arn"])

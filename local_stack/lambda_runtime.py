@@ -15,12 +15,13 @@ import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.credentials import Credentials
 
-from local_stack.iam_credentials import acting_as
+from local_stack import iam_credentials
 
 Handler = Callable[[Any, Any], Any]
 FailureDestination = Callable[[str], None]  # sends one invocation record (JSON) somewhere
@@ -77,6 +78,29 @@ class LambdaRuntime:
         """Every invocation of this function signs its AWS calls with these (its role's)."""
         self._credentials[function_name] = credentials
 
+    def acting_as(self, function_name: str) -> AbstractContextManager[None]:
+        """Run a block with the function's role, as Lambda does for what it does on the
+        function's behalf (its event source mappings, its on-failure destination)."""
+        return iam_credentials.acting_as(self._credentials.get(function_name))
+
+    def session(self, session_token: str) -> Credentials | None:
+        """The role credentials of the function whose session token this is, if any (how the
+        Parameters and Secrets extension knows its caller: local_stack/secrets_extension.py)."""
+        for credentials in self._credentials.values():
+            if session_token and credentials.token == session_token:
+                return credentials
+        return None
+
+    def credential_variables(self, function_name: str) -> dict[str, str]:
+        """The credential variables Lambda sets in this function's environment: what a process
+        playing one of its containers needs (bench/cold_start.py)."""
+        credentials = self._credentials[function_name].get_frozen_credentials()
+        return {
+            "AWS_ACCESS_KEY_ID": credentials.access_key,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+            "AWS_SESSION_TOKEN": credentials.token or "",
+        }
+
     def send_failures_to(self, function_name: str, destination: FailureDestination) -> None:
         """An on-failure destination: where an asynchronous invocation goes once its retries are
         exhausted, sent with the function's own role, as Lambda does."""
@@ -92,7 +116,7 @@ class LambdaRuntime:
             function_name=function_name, invoked_function_arn=self._arn(function_name)
         )
         try:
-            with acting_as(self._credentials.get(function_name)):
+            with self.acting_as(function_name):
                 result = handler(event, context)
         except Exception as exc:  # Lambda reports any unhandled exception as a function error
             payload = {
@@ -131,7 +155,7 @@ class LambdaRuntime:
             return
         record = invocation_record(self._arn(function_name), event, result, ASYNC_RETRIES + 1)
         try:
-            with acting_as(self._credentials.get(function_name)):
+            with self.acting_as(function_name):
                 destination(json.dumps(record))
         except Exception:  # Lambda, too, can fail to deliver a record: it is then lost
             log.exception("the on-failure destination of %s refused the record", function_name)

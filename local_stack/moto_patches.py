@@ -18,13 +18,14 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from botocore.credentials import Credentials
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.core.responses import BaseResponse
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
 
-from local_stack import dynamodb_atomic, iam_enforcement, rds_timeline
+from local_stack import dynamodb_atomic, iam_enforcement, rds_timeline, stepfunctions_role
 from local_stack import rds_rules as rds_rules_module
 from local_stack.faults import AwsFaults
 from local_stack.lambda_runtime import LambdaRuntime
@@ -54,8 +55,10 @@ def install(
     faults: AwsFaults,
     databases: ClusterDatabases | None = None,
     rds_rules: RdsRules | None = None,
+    role_sessions: Mapping[str, Credentials] | None = None,
 ) -> None:
-    """Patch moto for one running local stack; `uninstall()` puts moto back as it was."""
+    """Patch moto for one running local stack; `uninstall()` puts moto back as it was.
+    `role_sessions` (role ARN -> a session of it) holds the state machine's role."""
     if _saved:
         raise RuntimeError("a local stack is already running in this process")
     _state.update(runtime=runtime, faults=faults, databases=databases)
@@ -70,6 +73,9 @@ def install(
     # moto checks IAM for actions only (and compares scoped grants with "*"): a call signed with
     # a function role's session is authorized as AWS would, action and resource ARN.
     _patch(BaseResponse, "call_action", _authorized(BaseResponse.call_action))
+    # moto's interpreter invokes Lambda tasks with a fixed key IAM never checks: with a session
+    # of the state machine's role instead, refused as Step Functions reports it.
+    stepfunctions_role.install(_patch, role_sessions if role_sessions is not None else {})
     # moto runs Lambda code in Docker, which this machine (and many CI runners) lacks: send
     # invocations to the project's handlers in process instead.
     _patch(LambdaFunction, "invoke", _invoke_in_process)

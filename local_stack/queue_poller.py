@@ -10,6 +10,15 @@ queue's redrive policy by SQS (moto) itself.
 moto counts visibility timeouts in whole seconds, too coarse for a scaled-down stack: the poller
 receives with a generous lease and makes failed records visible again itself, `retry_delay`
 seconds after they were received (the queue's visibility timeout at the stack's time scale).
+
+The mapping polls with the function's execution role, as Lambda's does: the role needs
+sqs:ReceiveMessage, sqs:DeleteMessage and sqs:GetQueueAttributes on the queue ("Creating and
+configuring an Amazon SQS event source mapping",
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html, and the SQS Developer
+Guide's "Configuring an Amazon SQS queue to trigger an AWS Lambda function"). A refused call
+leaves the messages in the queue and the mapping enabled: it keeps polling (less often) and logs
+the refusal; `last_error` holds it. AWS documents no automatic disabling of an SQS mapping (it
+does for Amazon MQ, EVENT_SOURCE_AUTHZ_ERROR: .../lambda/latest/dg/services-mq-errors.html).
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from local_stack.lambda_runtime import LambdaRuntime
 
 log = logging.getLogger(__name__)
@@ -29,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 10  # the most SQS hands out per receive, and a FIFO event source per invocation
 LEASE_SECONDS = 120  # longer than any local invocation: moto never releases a batch on its own
 IDLE_WAIT_SECONDS = 0.05  # between empty receives; also how soon `stop()` is noticed
+REFUSED_WAIT_SECONDS = 0.5  # after SQS refused a call (the role may not consume the queue)
 
 
 @dataclass
@@ -64,6 +76,7 @@ class QueuePoller:
         self._thread: threading.Thread | None = None
         self.invocations = 0
         self.failed_records = 0
+        self.last_error: str | None = None  # the last call SQS refused, until one succeeds
 
     def start(self) -> QueuePoller:
         self._thread = threading.Thread(
@@ -79,15 +92,33 @@ class QueuePoller:
             self._thread.join(timeout)
             self._thread = None
 
+    @property
+    def polling(self) -> bool:
+        """The mapping is enabled: its poller runs until `stop()`."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            wait = IDLE_WAIT_SECONDS
             try:
-                busy = self._poll_once()
+                with self._runtime.acting_as(self._function):  # the function's role polls
+                    busy = self._poll_once()
+                self.last_error = None
+            except ClientError as exc:  # refused (AccessDenied): the messages stay queued
+                self._refused(exc)
+                busy, wait = False, REFUSED_WAIT_SECONDS
             except Exception:  # the stack is stopping, or moto hiccuped: try again shortly
                 log.debug("polling %s failed", self._queue_url, exc_info=True)
                 busy = False
             if not busy:
-                self._stop.wait(IDLE_WAIT_SECONDS)
+                self._stop.wait(wait)
+
+    def _refused(self, exc: ClientError) -> None:
+        error = exc.response.get("Error", {})
+        described = f"{error.get('Code', '')}: {error.get('Message', '')}"
+        if described != self.last_error:  # once per refusal, not once per poll
+            log.warning("the %s event source mapping was refused: %s", self._function, described)
+        self.last_error = described
 
     def _poll_once(self) -> bool:
         """Release due retries, then hand one batch to the function; False when there was none."""

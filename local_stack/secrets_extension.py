@@ -2,15 +2,25 @@
 functions read their Slack secrets and policy through (infra gives them the extension layer).
 
 It answers the extension's two documented GETs from the stack's moto Secrets Manager and Parameter
-Store, with the same JSON bodies as `GetSecretValue` and `GetParameter`, and refuses a request
-without the function's session token in `X-Aws-Parameters-Secrets-Token`, as the extension does.
+Store, with the same JSON bodies as `GetSecretValue` and `GetParameter`.
 `store_bot_configuration` puts the values there the way an operator does after `cdk deploy`.
+
+The real extension runs inside one function's execution environment: a caller proves it is that
+function by sending the function's AWS_SESSION_TOKEN in X-Aws-Parameters-Secrets-Token, and the
+extension calls GetSecretValue and GetParameter with the function's execution role, which must
+allow them (and kms:Decrypt on a customer managed key): "Use Secrets Manager secrets in Lambda
+functions", https://docs.aws.amazon.com/lambda/latest/dg/with-secrets-manager.html, and
+https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-integration-lambda-extensions.html.
+Here one emulator serves every function: the token names the calling function's role session
+(each has its own), and the calls are made with that role's credentials, so the local stack's
+IAM authorizes secretsmanager:GetSecretValue and ssm:GetParameter as AWS would.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,15 +28,23 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from bot.secrets_extension import PORT_VARIABLE, TOKEN_HEADER
+from local_stack.iam_credentials import acting_as
 from pipeline.aws import AwsClients
 
 SIGNING_SECRET_NAME = "aurora-restore/slack-signing-secret"  # noqa: S105 (a secret's name)
 BOT_TOKEN_SECRET_NAME = "aurora-restore/slack-bot-token"  # noqa: S105 (a secret's name)
 # As the deployed one is named: without a leading slash, since its grant is `parameter/<name>`.
 POLICY_PARAMETER_NAME = "aurora-restore-policy"
+# A missing or wrong token: AWS's open-source Secrets Manager Agent, which serves the extension's
+# `/secretsmanager/get` with the same header and AWS_SESSION_TOKEN as its token in Lambda, answers
+# 403 "Bad Token" (github.com/aws/aws-secretsmanager-agent, aws_secretsmanager_agent/src/server.rs,
+# validate_token); the Lambda extension's own documentation gives no status for it.
+BAD_TOKEN = 403
+Sessions = Callable[[str], Credentials | None]  # a session token -> that function's credentials
 
 
 @dataclass(frozen=True)
@@ -56,11 +74,12 @@ def store_bot_configuration(
 
 
 class SecretsExtensionEmulator:
-    """`start()` serves on a free loopback port; `environment()` is what a function sees."""
+    """`start()` serves on a free loopback port; `environment()` is what a function sees.
+    `sessions` finds the function whose session token a request carries (LambdaRuntime.session)."""
 
-    def __init__(self, clients: AwsClients, session_token: str) -> None:
+    def __init__(self, clients: AwsClients, sessions: Sessions) -> None:
         self._clients = clients
-        self._session_token = session_token
+        self._sessions = sessions
         self._server: ThreadingHTTPServer | None = None
         self.requests = 0  # answered GETs: the tests read how often the cache was asked
         self.not_ready_answers = 0  # the next this many GETs get "not ready", as at start-up
@@ -96,8 +115,9 @@ class SecretsExtensionEmulator:
         return {PORT_VARIABLE: str(self._server.server_port)}
 
     def answer(self, path: str, token: str) -> tuple[int, dict[str, Any]]:
-        if token != self._session_token:
-            return 401, {"message": "missing or wrong X-Aws-Parameters-Secrets-Token"}
+        caller = self._sessions(token) if token else None
+        if caller is None:
+            return BAD_TOKEN, {"message": "Bad Token"}
         with self._counting:
             not_ready = self.not_ready_answers > 0
             self.not_ready_answers -= int(not_ready)
@@ -106,22 +126,26 @@ class SecretsExtensionEmulator:
         url = urlsplit(path)
         query = {name: values[0] for name, values in parse_qs(url.query).items()}
         try:
-            if url.path == "/secretsmanager/get" and "secretId" in query:
-                answer = self._clients.secretsmanager.get_secret_value(SecretId=query["secretId"])
-            elif url.path == "/systemsmanager/parameters/get" and "name" in query:
-                decrypt = query.get("withDecryption", "false").lower() == "true"
-                answer = self._clients.client("ssm").get_parameter(
-                    Name=query["name"], WithDecryption=decrypt
-                )
-            else:
-                return 400, {"message": f"unknown request {url.path}"}
+            with acting_as(caller):  # the extension's calls are the function's own
+                answer = self._read(url.path, query)
         except ClientError as exc:
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
             return status, {"message": str(exc.response.get("Error", {}).get("Code", ""))}
+        if answer is None:
+            return 400, {"message": f"unknown request {url.path}"}
         with self._counting:
             self.requests += 1
         answer.pop("ResponseMetadata", None)
         return 200, answer
+
+    def _read(self, path: str, query: dict[str, str]) -> dict[str, Any] | None:
+        if path == "/secretsmanager/get" and "secretId" in query:
+            return dict(self._clients.secretsmanager.get_secret_value(SecretId=query["secretId"]))
+        if path == "/systemsmanager/parameters/get" and "name" in query:
+            decrypt = query.get("withDecryption", "false").lower() == "true"
+            ssm = self._clients.client("ssm")
+            return dict(ssm.get_parameter(Name=query["name"], WithDecryption=decrypt))
+        return None
 
 
 def _json_default(value: object) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.credentials import Credentials
 from moto.server import ThreadedMotoServer
 
 from infra.constants import NOTIFIER, PROGRESS_MAX_RECEIVES, visibility_timeout_seconds
@@ -57,7 +58,8 @@ USERS = {
 }
 CHANNEL = ("C0LRESTORE", "db-restores")
 TEAM_ID = "T0LOCAL001"
-SESSION_TOKEN = "local"  # noqa: S105 (the fake credentials' session token, as Lambda sets one)
+# The harness's own fake credentials' session token; each function has its role session's.
+SESSION_TOKEN = "local"  # noqa: S105
 DATABASE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "database.example.yaml"
 PROGRESS_TOPIC = "aurora-restore-progress.fifo"
 NOTIFIER_QUEUE = "aurora-restore-notifier.fifo"
@@ -101,6 +103,7 @@ class LocalStack:
         self.bot_configuration: BotConfiguration | None = None
         self._saved_env: dict[str, str | None] = {}
         self.roles: dict[str, str] = {}  # function name -> role ARN
+        self.role_sessions: dict[str, Credentials] = {}  # role ARN -> the session moto acts with
         self.local_resources: LocalResources | None = None  # what the CDK policies name, here
 
     # ----- lifecycle ----------------------------------------------------------------------------
@@ -123,7 +126,9 @@ class LocalStack:
         # Before any client exists: each function signs with its own role (iam_credentials).
         iam_credentials.install()
         self._start_postgres()
-        moto_patches.install(self.runtime, self.faults, self.databases, self.rds_rules)
+        moto_patches.install(
+            self.runtime, self.faults, self.databases, self.rds_rules, self.role_sessions
+        )
         # moto keeps its state per process: a new stack starts from an empty account.
         reset = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 - our loopback moto server
@@ -280,7 +285,7 @@ class LocalStack:
             bot_token=self.slack.bot_token,
             policy=policy,
         )
-        self.secrets_extension = SecretsExtensionEmulator(self.clients, SESSION_TOKEN)
+        self.secrets_extension = SecretsExtensionEmulator(self.clients, self.runtime.session)
         self.secrets_extension.start()
 
     def _stop_secrets_extension(self) -> None:
@@ -407,8 +412,10 @@ class LocalStack:
             )
             if spec.placeholder:
                 substitutions[spec.placeholder] = created["FunctionArn"]
-        # The state machine's own role is not emulated: moto's interpreter calls Lambda itself.
-        machine_role = create_state_machine_role(iam)
+        # The state machine's role, from its CDK policy: its Lambda tasks invoke with a session of
+        # it (stepfunctions_role.py), so lambda:InvokeFunction is authorized on each function.
+        machine_role, machine_session = create_state_machine_role(iam, sts, ACCOUNT, resources)
+        self.role_sessions[machine_role] = machine_session
         definition = render(substitutions, time_scale=self.options.time_scale)
         created_machine = self.clients.stepfunctions.create_state_machine(
             name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=machine_role

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 
 from bot import lambda_entry
 from bot.config import default_dependencies, dependencies_from_environment, set_default_dependencies
@@ -31,6 +32,12 @@ POLICY = {
     "protected_targets": ["prod-*"],
 }
 SESSION_TOKEN = "testing"  # what tests/conftest.py gives the process as AWS_SESSION_TOKEN
+FUNCTION_CREDENTIALS = Credentials("testing", "testing", SESSION_TOKEN)  # the function's role
+
+
+def function_session(token: str) -> Credentials | None:
+    """The extension's caller: the one function whose session token this is."""
+    return FUNCTION_CREDENTIALS if token == SESSION_TOKEN else None
 
 
 @pytest.fixture
@@ -40,7 +47,7 @@ def extension(
     configuration = store_bot_configuration(
         aws, signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, policy=POLICY
     )
-    emulator = SecretsExtensionEmulator(aws, SESSION_TOKEN)
+    emulator = SecretsExtensionEmulator(aws, function_session)
     emulator.start()
     environment = {
         **configuration.environment(),
@@ -89,7 +96,7 @@ def test_a_refusing_extension_falls_back_to_the_sdk_without_logging_values(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "not-this-functions-token")  # the extension says 401
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "not-this-functions-token")  # the extension says 403
     caplog.set_level(logging.INFO)  # as deployed (botocore logs bodies at DEBUG)
 
     deps = dependencies_from_environment()
