@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,9 +139,18 @@ def _limits(pipeline: Callable[[], PipelineContext] | None) -> RestoreLimits:
     return RestoreLimits()
 
 
-_dependencies: BotDependencies | None = None
-_built_at = 0.0
-_pinned = False
+@dataclass
+class _Container:
+    dependencies: BotDependencies
+    built_at: float
+
+
+# One container per execution environment, which Lambda gives each function. A container is
+# bound to the credentials it was read with (the secrets extension's token is the function's
+# session token), so it is kept per session token: on Lambda there is one; in the local stack,
+# where the bot's functions share a process, each function keeps its own, as on AWS.
+_containers: dict[str, _Container] = {}
+_pinned: BotDependencies | None = None
 
 
 def default_dependencies() -> BotDependencies:
@@ -148,31 +158,35 @@ def default_dependencies() -> BotDependencies:
     again once older than `secret_max_age_seconds`: a secret put again (a rotated Slack signing
     secret, say) or a changed policy applies within minutes, without a redeploy. A failed re-read
     keeps the values in hand and tries again shortly: it never takes a working container down."""
-    global _dependencies, _built_at
+    if _pinned is not None:
+        return _pinned
     now = time.monotonic()
-    if _dependencies is None:
-        _dependencies, _built_at = dependencies_from_environment(), now
-        return _dependencies
-    max_age = _dependencies.settings.secret_max_age_seconds
-    if _pinned or now - _built_at < max_age:
-        return _dependencies
-    current = _dependencies
+    identity = os.environ.get("AWS_SESSION_TOKEN", "")
+    container = _containers.get(identity)
+    if container is None:
+        container = _Container(dependencies_from_environment(), now)
+        _containers[identity] = container
+        return container.dependencies
+    max_age = container.dependencies.settings.secret_max_age_seconds
+    if now - container.built_at < max_age:
+        return container.dependencies
+    current = container.dependencies
     try:
-        _dependencies = dependencies_from_environment(pipeline=lambda: current.pipeline)
-        _built_at = now
+        container.dependencies = dependencies_from_environment(pipeline=lambda: current.pipeline)
+        container.built_at = now
     except Exception as exc:
         logger.warning(
             "could not read the bot's configuration again (%s: %s); keeping the values in hand",
             type(exc).__name__,
             exc,
         )
-        _built_at = now - max_age + min(max_age, REFRESH_RETRY_SECONDS)
-    return _dependencies
+        container.built_at = now - max_age + min(max_age, REFRESH_RETRY_SECONDS)
+    return container.dependencies
 
 
 def set_default_dependencies(dependencies: BotDependencies | None) -> None:
     """The local stack and tests run the handlers in one process with their own dependencies
     (kept as given until replaced; None builds them from the environment again)."""
-    global _dependencies, _pinned
-    _dependencies = dependencies
-    _pinned = dependencies is not None
+    global _pinned
+    _pinned = dependencies
+    _containers.clear()

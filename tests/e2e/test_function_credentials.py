@@ -151,6 +151,28 @@ def test_the_extension_reads_with_the_calling_functions_role(
             assert status == 403
 
 
+def test_each_bot_function_reads_its_configuration_with_its_own_role(
+    stack_without: StackWithout, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On Lambda each function has its own execution environment, so the notifier reads its
+    bot token itself; here the bot's functions share a process, and still the notifier's read
+    is its own (bot.config keeps a container per session token), refused without its grant."""
+    caplog.set_level(logging.WARNING)
+    with stack_without("Notifier", "secretsmanager:GetSecretValue", "SlackBotToken") as stack:
+        driver = Driver(stack.info)
+        notifier_role = f"{NOTIFIER_FUNCTION}-role"
+        seed = stack.info["seed"]
+
+        reply, _ = driver.request(stack.info["users"]["requester"], f"{seed['snapshot']} staging-x")
+
+        assert reply.status == 200  # the endpoint reads its own secrets: it answers
+        wait_for(
+            "the notifier's own read of the bot token refused",
+            lambda: access_denied(caplog, "secretsmanager:GetSecretValue", notifier_role) or None,
+            30,
+        )
+
+
 def test_the_event_source_mapping_consumes_with_the_notifiers_role(
     stack_without: StackWithout, caplog: pytest.LogCaptureFixture
 ) -> None:
