@@ -30,6 +30,7 @@ from local_stack.iam_roles import (
     local_resources,
 )
 from local_stack.lambda_runtime import LambdaRuntime
+from local_stack.manifest import messages_tab_enabled
 from local_stack.postgres import ClusterDatabases
 from local_stack.postgres_server import LocalPostgres
 from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
@@ -89,7 +90,7 @@ class LocalStack:
         self.faults = AwsFaults()
         # RDS statuses take no time until the seeded world exists, then `time_scale` of AWS's.
         self.rds_rules = RdsRules(time_scale=0)
-        self.slack = SlackEmulator(team_id=TEAM_ID)
+        self.slack = SlackEmulator(team_id=TEAM_ID, messages_tab_enabled=messages_tab_enabled())
         self.endpoint = SlackEndpoint(self.runtime, BOT_FUNCTION)
         self.signing_secret = secrets.token_hex(16)
         self.info: dict[str, Any] = {}

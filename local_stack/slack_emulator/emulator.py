@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from local_stack.slack_emulator.errors import SlackMethodError
 from local_stack.slack_emulator.faults import FaultPlan
 from local_stack.slack_emulator.server import API_PREFIX, RESPONSE_PREFIX, EmulatorHTTPServer
 from local_stack.slack_emulator.shapes import BotIdentity
@@ -139,6 +140,10 @@ class SlackEmulator:
             channel_id, name, bot_is_member=bot_is_member, is_private=is_private, members=members
         )
 
+    def set_messages_tab(self, enabled: bool) -> None:
+        """Turn the App Home messages tab on or off, as in the app's configuration."""
+        self._workspace.messages_tab_enabled = enabled
+
     def set_bot_membership(self, channel_id: str, member: bool) -> None:
         """Invite the app to the channel (`/invite @app`) or remove it from it."""
         self._workspace.set_bot_membership(channel_id, member)
@@ -190,6 +195,13 @@ class SlackEmulator:
     def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         """The thread: its parent first, then replies oldest first."""
         return self._workspace.thread(channel, thread_ts)
+
+    def direct_messages(self, user_id: str) -> list[dict[str, Any]]:
+        """What the app wrote in its DM with the user (their App Home), oldest first."""
+        try:
+            return self._workspace.top_level(user_id)
+        except SlackMethodError:
+            return []  # the app never opened it
 
     def ephemerals(self, channel: str | None = None) -> list[dict[str, Any]]:
         """chat.postEphemeral calls: channel, user (the recipient), text, blocks, thread_ts,
