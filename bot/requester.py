@@ -5,7 +5,7 @@ Three ways, each with what Slack requires of it:
   requester must both be in the channel, and it does not last ("ephemeral messages do not
   persist across reloads");
 - the `/restore` command's response_url, which Slack takes without the app being in the channel,
-  for 30 minutes and 5 uses;
+  for 30 minutes and 5 uses (bot/response_url.py);
 - a direct message from the app: chat.postMessage with the user's id as the channel opens the
   app's DM with them ("Begin a conversation in a user's App Home",
   https://docs.slack.dev/reference/methods/chat.postMessage). It needs chat:write only (not
@@ -20,14 +20,13 @@ from __future__ import annotations
 import logging
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
 from bot.deps import BotDependencies
+from bot.response_url import response_urls
 from bot.slack import PERMANENT_SLACK_ERRORS, slack_error_code
 from pipeline.models import Operation
 
 logger = logging.getLogger("aurora_restore.bot.requester")
-RESPONSE_URL_TIMEOUT_SECONDS = 10
 
 
 def tell_requester(deps: BotDependencies, operation: Operation, text: str) -> bool:
@@ -49,7 +48,7 @@ def tell_requester(deps: BotDependencies, operation: Operation, text: str) -> bo
                 operation.operation_id,
                 code,
             )
-    return _send_to_response_url(operation, text)
+    return response_urls(deps).send(operation.operation_id, text, now=deps.clock())
 
 
 def message_requester(deps: BotDependencies, operation: Operation, text: str) -> bool:
@@ -64,23 +63,6 @@ def message_requester(deps: BotDependencies, operation: Operation, text: str) ->
             raise
         logger.warning(
             "could not message the requester of %s directly (%s)", operation.operation_id, code
-        )
-        return False
-    return True
-
-
-def _send_to_response_url(operation: Operation, text: str) -> bool:
-    if not operation.slack_response_url:
-        return False
-    answer = WebhookClient(operation.slack_response_url, timeout=RESPONSE_URL_TIMEOUT_SECONDS).send(
-        text=text, response_type="ephemeral", replace_original=False
-    )
-    if answer.status_code != 200:
-        # Expired (30 minutes) or used up.
-        logger.warning(
-            "could not tell the requester of %s: response_url answered %s",
-            operation.operation_id,
-            answer.status_code,
         )
         return False
     return True

@@ -352,6 +352,7 @@ class LocalStack:
             "AURORA_RESTORE_AWS_ENDPOINT_URL": endpoint_url,
             "AURORA_RESTORE_STATE_MACHINE_ARN": self._state_machine_arn(),
             "AURORA_RESTORE_SLACK_API_URL": self.slack.api_url,
+            "AURORA_RESTORE_RESPONSE_URL_BASE": self.slack.response_url_base,
             **self.bot_configuration.environment(),
             **self.secrets_extension.environment(),
             "AURORA_RESTORE_DATABASE_CONFIG_PATH": str(DATABASE_CONFIG),

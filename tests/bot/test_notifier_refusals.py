@@ -10,6 +10,7 @@ import pytest
 
 from bot.deps import BotDependencies
 from bot.notifier import delivery_log
+from bot.response_url import response_urls
 from bot.slack import SERVER_ERROR_RETRIES
 from local_stack.slack_emulator import SlackEmulator
 from pipeline.models import (
@@ -93,7 +94,8 @@ def test_the_outcome_reaches_the_requester_in_a_direct_message_once(
 def test_a_refused_dm_falls_back_to_the_commands_response_url(
     handler, deps: BotDependencies, running: Operation, slack_world: SlackEmulator
 ) -> None:
-    deps.store.update(OP_ID, slack_response_url=slack_world.response_url("the-command"))
+    url = slack_world.response_url("the-command")
+    assert response_urls(deps).keep(OP_ID, url, issued_at=deps.clock())
     slack_world.set_messages_tab(False)  # an admin turned the App Home messages tab off
     remove_app(slack_world, running)
 
