@@ -13,8 +13,7 @@ from slack_bolt.authorization import AuthorizeResult
 from bot import actions, commands, home
 from bot.deps import BotDependencies
 from bot.errors import friendly_error
-from bot.response_url import quiet_webhook_logs
-from bot.slack import build_web_client
+from bot.slack import build_web_client, quiet_webhook_logs
 
 logger = logging.getLogger("aurora_restore.bot")
 

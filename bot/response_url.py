@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from slack_sdk.webhook import WebhookClient
 
 from bot.deps import BotDependencies
+from bot.slack import WEBHOOK_LOGGER
 from pipeline.aws_errors import aws_call, is_code
 from pipeline.store_schema import OPERATION_KEY
 
@@ -44,14 +45,6 @@ _URL, _EXPIRES, _USES = (
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 logger = logging.getLogger("aurora_restore.bot.response_url")
-# slack_sdk's webhook client logs the URL it posts to at DEBUG, and on a retried connection
-# error at INFO ("Going to retry the same request: POST https://hooks.slack.com/..."). Bolt's
-# `respond` uses the same client with this logger: both are kept to warnings, which carry no URL.
-WEBHOOK_LOGGER = logging.getLogger("slack_sdk.webhook.client")
-
-
-def quiet_webhook_logs() -> None:
-    WEBHOOK_LOGGER.setLevel(max(WEBHOOK_LOGGER.level, logging.WARNING))
 
 
 def is_response_url(url: str, extra_base: str | None = None) -> bool:

@@ -4,6 +4,7 @@ group members."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -47,6 +48,17 @@ PERMANENT_SLACK_ERRORS = frozenset(
         "messages_tab_disabled",  # the app's DM with a user, without the App Home messages tab
     }
 )
+
+
+# slack_sdk's webhook client logs the URL it posts to at DEBUG, and on a retried connection error
+# at INFO ("Going to retry the same request: POST https://hooks.slack.com/..."): a response_url is
+# a credential. Bolt's `respond` uses the client with this logger, and so does
+# bot/response_url.py: it is kept to warnings, which name no URL.
+WEBHOOK_LOGGER = logging.getLogger("slack_sdk.webhook.client")
+
+
+def quiet_webhook_logs() -> None:
+    WEBHOOK_LOGGER.setLevel(max(WEBHOOK_LOGGER.level, logging.WARNING))
 
 
 def slack_error_code(exc: BaseException) -> str | None:
