@@ -13,13 +13,14 @@ from slack_bolt.authorization import AuthorizeResult
 from bot import actions, commands, home
 from bot.deps import BotDependencies
 from bot.errors import friendly_error
-from bot.slack import build_web_client
+from bot.slack import build_web_client, quiet_webhook_logs
 
 logger = logging.getLogger("aurora_restore.bot")
 
 
 def build_app(deps: BotDependencies) -> App:
     """Build the app. The token comes from our settings, so no auth.test call slows the ack."""
+    quiet_webhook_logs()  # `respond` must not log the response_url it posts to
 
     def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         return AuthorizeResult(

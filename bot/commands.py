@@ -113,6 +113,7 @@ def _lazy_answer(
             parsed.request,
             operation_id=operation_id,
             response_url=str(command.get("response_url") or "") or None,
+            requested_at=_requested_at(request),
         )
     if isinstance(parsed, StatusCommand):
         return queries.status_answer(deps, user_id, parsed.operation_id)

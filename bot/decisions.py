@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from bot.deps import BotDependencies
 from bot.policy import can_approve, can_cancel
 from bot.restore_flow import BOT_ACTOR_PREFIX
-from bot.task_answers import TaskError, send_task_failure, send_task_success
+from bot.task_answers import TaskAnswer, TaskError, send_task_failure, send_task_success
 from bot.text import STATUS_WORDS, slack_date, user
-from pipeline.errors import AlreadyDecidedError, AuroraRestoreError, InvalidTransitionError
+from pipeline.errors import (
+    AlreadyDecidedError,
+    AuroraRestoreError,
+    InvalidTransitionError,
+    RetryableError,
+)
 from pipeline.models import Operation, OperationStatus
 
 logger = logging.getLogger("aurora_restore.bot.decisions")
@@ -110,16 +115,11 @@ def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResu
         {"outcome": "approved", "approvers": operation.approvers},
     )
     try:
-        handed_over = send_task_success(deps, token, operation.approvers)
+        answer = send_task_success(deps, token, operation.approvers)
     except AuroraRestoreError as exc:
         return _handoff_failed(deps, operation, clicker, exc)
-    if not handed_over:
-        _too_late(deps, operation, clicker)
-        return ClickResult(
-            ":alarm_clock: Too late: this request had already expired, so nothing will run. "
-            "Ask for a new restore if it is still needed.",
-            changed=True,
-        )
+    if answer != TaskAnswer.ANSWERED:
+        return _no_longer_waiting(deps, operation, clicker, answer)
     return ClickResult(
         f":white_check_mark: Approved. The restore into `{operation.target_cluster}` is starting; "
         "progress follows in the card's thread.",
@@ -273,14 +273,53 @@ def _cancel_running(deps: BotDependencies, operation: Operation, clicker: str) -
     )
 
 
-def _too_late(deps: BotDependencies, operation: Operation, clicker: str) -> None:
-    """The workflow stopped waiting before the approval arrived: record expiry, free the target."""
-    with suppress(InvalidTransitionError):  # the workflow's own expiry got there first
-        deps.store.transition(
-            operation.operation_id, OperationStatus.EXPIRED, expected={OperationStatus.APPROVED}
+def _no_longer_waiting(
+    deps: BotDependencies, operation: Operation, clicker: str, answer: TaskAnswer
+) -> ClickResult:
+    """The workflow no longer waits for this approval, so it can never reach it: settle the
+    operation (its terminal event, the target freed), so nothing stays pending.
+    - CLOSED (TaskTimedOut): the wait expired (or the task was closed): EXPIRED, as the
+      workflow's own expiry records it (whichever comes first stands; the other adds nothing).
+    - TASK_UNKNOWN: no execution knows the token (it ended without a decision, stopped say,
+      or the token is damaged): its execution is stopped, should it still wait, and the
+      operation FAILED with the reason."""
+    from pipeline.stages.lifecycle import finish_operation
+
+    operation_id, target = operation.operation_id, operation.target_cluster
+    deps.store.audit(operation_id, _actor(clicker), "approval.too_late", {"answer": str(answer)})
+    if answer == TaskAnswer.CLOSED:
+        finish_operation(
+            deps.pipeline,
+            operation_id,
+            OperationStatus.EXPIRED,
+            f"Nobody approved the restore of `{target}` in time; the request expired",
         )
-    deps.store.audit(operation.operation_id, _actor(clicker), "approval.too_late", {})
-    deps.store.release_lock(operation.target_cluster, operation.operation_id)
+        return ClickResult(
+            ":alarm_clock: Too late: this request had already expired, so nothing will run. "
+            "Ask for a new restore if it is still needed.",
+            changed=True,
+        )
+    reason = "Step Functions no longer knows its approval task (its workflow ended without one)"
+    if operation.execution_arn:
+        try:
+            deps.stepfunctions.stop_execution(
+                executionArn=operation.execution_arn, error="ApprovalTaskUnknown", cause=reason
+            )
+        except Exception as exc:  # ended already: nothing waits, which is the point
+            logger.info("execution of %s not stopped: %s", operation_id, type(exc).__name__)
+    finish_operation(
+        deps.pipeline,
+        operation_id,
+        OperationStatus.FAILED,
+        f"Restore of `{target}` failed: {reason}",
+        error=reason,
+    )
+    return ClickResult(
+        ":no_entry: This request is no longer waiting for a decision: "
+        f"{reason}, so your approval cannot reach it and nothing will run. It is closed as "
+        "failed; ask for a new restore if it is still needed.",
+        changed=True,
+    )
 
 
 def _handoff_failed(
@@ -289,7 +328,9 @@ def _handoff_failed(
     """The workflow could not be told: take this approval back, so the request is pending
     again (its card shows the buttons) and a later click hands it over; nothing runs meanwhile.
     Should the hand-off have reached Step Functions after all, BeginRestore finds the request
-    not approved and the restore fails before touching anything."""
+    not approved and the restore fails before touching anything. Clicking again helps only
+    when the failure was transient (throttling, AWS unreachable); a refusal (AccessDenied, the
+    state machine's KMS key) stays until an operator fixes the deployment, and says so."""
     operation_id = operation.operation_id
     with suppress(InvalidTransitionError):  # decided otherwise meanwhile: the card will say so
         deps.store.transition(
@@ -299,19 +340,45 @@ def _handoff_failed(
             decided_by=None,
             approvers=[a for a in operation.approvers if a != clicker],
         )
+    retryable = isinstance(exc, RetryableError)
     deps.store.audit(
         operation_id,
         _actor(clicker),
         "approval.handoff_failed",
-        {"error": exc.aws_error or exc.message},
+        {"error": exc.aws_error or exc.message, "retryable": retryable},
     )
     expires = (
         f"; the request still expires {slack_date(operation.approval_expires_at)}"
         if operation.approval_expires_at is not None
         else ""
     )
+    if retryable:
+        return ClickResult(
+            f":warning: Your approval could not be handed to the workflow ({exc.message}), so "
+            f"it was taken back and nothing is running. Click *Approve* again in a minute"
+            f"{expires}.",
+            changed=True,
+        )
+    logger.error("the approval of %s was refused: %s", operation_id, exc.aws_error or exc.message)
     return ClickResult(
-        f":warning: Your approval could not be handed to the workflow ({exc.message}), so it "
-        f"was taken back and nothing is running. Click *Approve* again in a minute{expires}.",
+        f":no_entry: Your approval could not be handed to the workflow: {exc.message}. "
+        f"Clicking again will not help until {_who_fixes(exc)}. Your approval was taken back "
+        f"and nothing is running{expires}; once it is fixed, approve again.",
         changed=True,
     )
+
+
+# What the workflow's refusals need, by AWS error code (SendTaskSuccess's errors).
+_FIXES = {
+    "AccessDenied": "an operator allows the Slack endpoint's IAM role `states:SendTaskSuccess` "
+    "on this state machine (the deployment's IAM policy)",
+    "KmsAccessDeniedException": "an operator lets the Slack endpoint use the state machine's "
+    "KMS key (its key policy, or the role's)",
+    "KmsInvalidStateException": "an operator enables the state machine's KMS key again",
+}
+
+
+def _who_fixes(exc: AuroraRestoreError) -> str:
+    code = (exc.aws_error or "").split(":", 1)[0].strip()
+    fix = _FIXES.get("AccessDenied" if code.startswith("AccessDenied") else code)
+    return fix or "an operator looks into it (the Slack endpoint's log has this error)"

@@ -3,7 +3,9 @@
 One marker item per event id in the operations table, moved by conditional writes:
 `delivering` (claimed, with a lease) → `delivered`. A failed delivery releases its claim so the
 retry delivers it; a duplicate of a delivered event is dropped. `replied` remembers that the
-thread reply was posted, so a retry after a failed card update does not post it twice. The FIFO
+thread reply was posted, so a retry after a failed card update does not post it twice, and
+`told_elsewhere` that the requester was told of the outcome directly (the thread or card being
+refused), so a retry does not tell them twice. The FIFO
 queue deduplicates only within five minutes and redelivers after a timeout; these markers are
 what make a late duplicate harmless.
 """
@@ -33,6 +35,7 @@ class DeliveryInProgressError(RetryableError):
 class Claim:
     event_id: str
     replied: bool
+    told_elsewhere: bool = False
 
 
 class DeliveryLog:
@@ -80,11 +83,18 @@ class DeliveryLog:
             if state == "delivered":
                 return None
             raise DeliveryInProgressError(f"event {event_id} is being delivered") from exc
-        replied = answer["Attributes"].get("replied", {}).get("BOOL", False)
-        return Claim(event_id, bool(replied))
+        attributes = answer["Attributes"]
+        return Claim(
+            event_id,
+            replied=bool(attributes.get("replied", {}).get("BOOL", False)),
+            told_elsewhere=bool(attributes.get("told_elsewhere", {}).get("BOOL", False)),
+        )
 
     def mark_replied(self, event_id: str) -> None:
         self._set(event_id, "SET replied = :yes", {":yes": {"BOOL": True}})
+
+    def mark_told_elsewhere(self, event_id: str) -> None:
+        self._set(event_id, "SET told_elsewhere = :yes", {":yes": {"BOOL": True}})
 
     def mark_delivered(self, event_id: str) -> None:
         self._set(event_id, "SET #state = :s", {":s": {"S": "delivered"}})

@@ -11,9 +11,14 @@ Duplicates are dropped (DeliveryLog). Slack's 429s are waited out (Retry-After) 
 connection errors retried a bounded number of times inside one delivery. The restore itself
 never waits for Slack.
 
-A refusal no retry can change (the message's blocks, or a channel the app is not in) is logged
-and the event dropped: redelivering it would hold back every later event of the operation for
-the queue's whole retention and then dead-letter them all, for a message Slack will never take.
+A refusal no retry can change (the message's blocks, a channel the app is not in or that was
+archived, a deleted card) is logged and the event dropped: redelivering it would hold back every
+later event of the operation for the queue's whole retention and then dead-letter them all, for
+a message Slack will never take. The operation's outcome (its terminal event) is not left at
+that: the requester is told directly, once (bot/requester.py): in a direct message, which lasts
+and notifies, else ephemerally where they asked or through the command's response_url. A
+failure always ends in a terminal event that carries its error, so telling that event is
+telling the failure, once rather than once per failed stage.
 """
 
 from __future__ import annotations
@@ -25,52 +30,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
 from bot.blocks import progress_text
 from bot.cards import refresh_card, reply_in_thread
 from bot.config import default_dependencies
 from bot.delivery import DeliveryLog
 from bot.deps import BotDependencies
+from bot.requester import message_requester, tell_requester
+from bot.slack import PERMANENT_SLACK_ERRORS, slack_error_code
 from pipeline.models import Operation, ProgressEvent, StageStatus
 
 logger = logging.getLogger("aurora_restore.bot.notifier")
 
-# Slack's answers about this message or its destination: the same call gets the same answer
-# however often it is retried (chat.postMessage / chat.update / chat.postEphemeral error lists,
-# https://docs.slack.dev/reference/methods/chat.postMessage). Rate limits, server errors and
-# auth errors (an operator can fix a token) are not here: those are retried.
-PERMANENT_SLACK_ERRORS = frozenset(
-    {
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "msg_blocks_too_long",
-        "no_text",
-        "invalid_arguments",
-        "invalid_metadata_format",
-        "not_in_channel",
-        "channel_not_found",
-        "is_archived",
-        "user_not_in_channel",
-        "message_not_found",
-        "cant_update_message",
-        "thread_not_found",
-        "restricted_action",
-    }
-)
-# Where the requester cannot be told in the channel they asked in: the app is not there.
-_CHANNEL_CLOSED = frozenset(
-    {"not_in_channel", "channel_not_found", "is_archived", "user_not_in_channel"}
-)
-RESPONSE_URL_TIMEOUT_SECONDS = 10
-
-
-def slack_error_code(exc: BaseException) -> str | None:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error") or "unknown_error")
-    return None
+# Why the thread and card can no longer be reached, in the requester's words.
+_UNREACHABLE = {
+    "not_in_channel": "the app is no longer in that channel",
+    "channel_not_found": "the app is no longer in that channel",
+    "is_archived": "the channel was archived",
+    "is_inactive": "the channel was archived",
+    "message_not_found": "the card was deleted",
+    "cant_update_message": "the card was deleted",
+    "thread_not_found": "the card was deleted",
+}
 
 
 def delivery_log(deps: BotDependencies) -> DeliveryLog:
@@ -82,6 +63,7 @@ def deliver(deps: BotDependencies, event: ProgressEvent, log: DeliveryLog) -> bo
     claim = log.claim(event.event_id)
     if claim is None:
         return False
+    operation: Operation | None = None
     try:
         operation = deps.store.get(event.operation_id)
         if operation.slack_message_ts:
@@ -91,7 +73,11 @@ def deliver(deps: BotDependencies, event: ProgressEvent, log: DeliveryLog) -> bo
             refresh_card(deps, operation)
         elif event.operation_status is not None or event.status == StageStatus.FAILED:
             # Ended before any card was posted: tell the requester where they asked.
-            tell_requester(deps, operation, f"`{operation.operation_id}`: {progress_text(event)}")
+            text = f"`{operation.operation_id}`: {progress_text(event)}"
+            if not (
+                tell_requester(deps, operation, text) or message_requester(deps, operation, text)
+            ):
+                logger.error("nobody could be told how %s ended", operation.operation_id)
         # Earlier events (before the card exists) are shown by the card's checklist once posted.
     except Exception as exc:
         code = slack_error_code(exc)
@@ -104,39 +90,37 @@ def deliver(deps: BotDependencies, event: ProgressEvent, log: DeliveryLog) -> bo
             event.operation_id,
             code,
         )
+        ended = event.operation_status is not None
+        if ended and operation is not None and not claim.told_elsewhere:
+            _tell_outcome_elsewhere(deps, operation, event, log, str(code))
     log.mark_delivered(event.event_id)
     return True
 
 
-def tell_requester(deps: BotDependencies, operation: Operation, text: str) -> None:
-    """An ephemeral message to the requester in the channel they asked in; where the app cannot
-    post there (not a member), the answer goes through the command's response_url instead,
-    which Slack accepts without the app being in the channel (for 30 minutes, 5 times)."""
-    channel = operation.request.origin.get("channel_id")
-    if channel:
-        try:
-            deps.slack().chat_postEphemeral(
-                channel=channel, user=operation.request.requester, text=text
-            )
-            return
-        except SlackApiError as exc:
-            if slack_error_code(exc) not in _CHANNEL_CLOSED or not operation.slack_response_url:
-                raise
-    if not operation.slack_response_url:
-        logger.error(
-            "no channel and no response_url to tell the requester of %s", operation.operation_id
-        )
-        return
-    answer = WebhookClient(operation.slack_response_url, timeout=RESPONSE_URL_TIMEOUT_SECONDS).send(
-        text=text, response_type="ephemeral", replace_original=False
+def _tell_outcome_elsewhere(
+    deps: BotDependencies,
+    operation: Operation,
+    event: ProgressEvent,
+    log: DeliveryLog,
+    refusal: str,
+) -> None:
+    """The thread or card refused the outcome for good: tell the requester directly. Once: a
+    retry after a transient failure here finds the claim marked."""
+    channel = operation.slack_channel or operation.request.origin.get("channel_id", "")
+    why = _UNREACHABLE.get(refusal, f"Slack answered `{refusal}`")
+    text = (
+        f":warning: I could not post this in the thread of your restore's card in <#{channel}> "
+        f"({why}), so here it is:\n`{operation.operation_id}`: {progress_text(event)}"
     )
-    if answer.status_code != 200:
-        # Expired (30 minutes) or used up: nobody else can be told; the operation says it all.
-        logger.error(
-            "could not tell the requester of %s: response_url answered %s",
-            operation.operation_id,
-            answer.status_code,
-        )
+    try:
+        told = message_requester(deps, operation, text) or tell_requester(deps, operation, text)
+    except Exception:
+        log.release(event.event_id)
+        raise
+    if told:
+        log.mark_told_elsewhere(event.event_id)
+    else:
+        logger.error("nobody could be told how %s ended", operation.operation_id)
 
 
 @dataclass(frozen=True)

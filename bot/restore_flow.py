@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bot.deps import BotDependencies
 from bot.errors import friendly_error
 from bot.policy import can_request, check_target, required_approvals
+from bot.response_url import response_urls
 from bot.text import STATUS_WORDS, plan_summary
 from pipeline.errors import OperationExistsError, TargetLockedError
 from pipeline.models import Operation, OperationStatus, RestoreRequest
@@ -33,18 +34,24 @@ def start_restore(
     *,
     operation_id: str,
     response_url: str | None = None,
+    requested_at: datetime | None = None,
 ) -> str:
     """Do the work and return the ephemeral answer for the requester (never raises).
-    `response_url` is kept with the operation: if the card cannot be posted in the channel (the
-    app is not in it), it is the one way left to tell the requester."""
+    `response_url` is kept with the operation (bot/response_url.py): if the card cannot be
+    posted in the channel (the app is not in it), it is the one way left to tell the requester.
+    Its 30 minutes start at `requested_at`, the command's invocation."""
     try:
-        return _start_restore(deps, request, operation_id, response_url)
+        return _start_restore(deps, request, operation_id, response_url, requested_at)
     except Exception as exc:
         return friendly_error(exc, action="start your restore")
 
 
 def _start_restore(
-    deps: BotDependencies, request: RestoreRequest, operation_id: str, response_url: str | None
+    deps: BotDependencies,
+    request: RestoreRequest,
+    operation_id: str,
+    response_url: str | None,
+    requested_at: datetime | None,
 ) -> str:
     from pipeline.stages.plan import resolve_plan
 
@@ -69,7 +76,12 @@ def _start_restore(
             approval_expires_at=now + timedelta(seconds=policy.approval_expiry_seconds),
             now=now,
         )
-        deps.store.update(operation_id, plan=plan, slack_response_url=response_url)
+        deps.store.update(operation_id, plan=plan)
+        if response_url:
+            # One use already: this answer goes back through it (Bolt's `respond`).
+            response_urls(deps).keep(
+                operation_id, response_url, issued_at=requested_at or now, uses=1
+            )
         deps.store.audit(
             operation_id, actor, "operation.requested", {"request": request.model_dump(mode="json")}
         )

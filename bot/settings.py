@@ -20,6 +20,7 @@ from pipeline.errors import ConfigurationError
 ENV_PREFIX = "AURORA_RESTORE_"
 REGION_VARIABLE = "AWS_REGION"  # set by Lambda itself; the prefix does not apply
 _STATE_MACHINE_ARN = re.compile(r"arn:aws[a-z-]*:states:\S+")
+_URL_BASE = re.compile(r"https?://[^/\s?#]+/([^\s?#]*/)?")
 
 
 class Secret:
@@ -59,6 +60,9 @@ class BotSettings:
     policy_parameter: str | None = None  # SSM parameter holding the policy YAML
     usergroup_cache_seconds: int = 60
     aws_endpoint_url: str | None = None  # the local stack's moto server; unset on AWS
+    # Where the local stack's Slack emulator serves response_urls, accepted besides Slack's own
+    # (https://hooks.slack.com/...: bot/response_url.py); unset on AWS.
+    response_url_base: str | None = None
 
     def __post_init__(self) -> None:
         if not _STATE_MACHINE_ARN.fullmatch(self.state_machine_arn):
@@ -75,6 +79,8 @@ class BotSettings:
             raise ConfigurationError("set BOT_TOKEN_SECRET_ARN (or BOT_TOKEN in the local stack)")
         if self.policy_path is None and self.policy_parameter is None:
             raise ConfigurationError("set POLICY_PATH or POLICY_PARAMETER")
+        if self.response_url_base is not None and not _URL_BASE.fullmatch(self.response_url_base):
+            raise _invalid("response_url_base", "an http(s) URL ending in / (or unset)")
 
     @classmethod
     def field_names(cls) -> frozenset[str]:

@@ -13,12 +13,29 @@ from bot.deps import BotDependencies
 from pipeline.aws_errors import aws_call, is_code
 from pipeline.errors import AuroraRestoreError, RetryableError
 
-# Step Functions' answers when the token no longer waits: the task timed out, or was answered.
-_LATE_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
 # An answer throttled or unreachable after botocore's own retries: try again, spaced out,
 # before giving up (a lost hand-off leaves an approved restore waiting until it expires). The
 # lazy listener that runs this has two minutes.
 HANDOFF_RETRY_DELAYS = (1.0, 3.0, 9.0)
+
+
+class TaskAnswer(StrEnum):
+    """How Step Functions took the answer (its SendTaskSuccess / SendTaskFailure errors)."""
+
+    ANSWERED = "answered"
+    # TaskTimedOut: "The task token has either expired or the task associated with the token
+    # has already been closed."
+    CLOSED = "closed"
+    # InvalidToken: "The provided token is not valid."; TaskDoesNotExist. No workflow waits for
+    # this token: its execution ended without a decision (stopped, say), or the token is damaged.
+    TASK_UNKNOWN = "task_unknown"
+
+
+_ANSWERS_BY_CODE = {
+    "TaskTimedOut": TaskAnswer.CLOSED,
+    "InvalidToken": TaskAnswer.TASK_UNKNOWN,
+    "TaskDoesNotExist": TaskAnswer.TASK_UNKNOWN,
+}
 
 
 class TaskError(StrEnum):
@@ -32,9 +49,10 @@ def send_task_success(
     deps: BotDependencies,
     token: str,
     approvers: list[str],
-) -> bool:
-    """False when the workflow no longer waits for this token (it expired or was answered).
-    Transient failures are retried (HANDOFF_RETRY_DELAYS); the last one is raised, typed."""
+) -> TaskAnswer:
+    """ANSWERED, or why the workflow no longer waits for this token. Transient failures are
+    retried (HANDOFF_RETRY_DELAYS); the last one is raised, typed (RetryableError), as is any
+    other refusal (FatalError: AccessDenied, the state machine's KMS key)."""
     output = json.dumps({"approvers": approvers})
     return _answer_task(
         "hand the approval to the workflow (SendTaskSuccess)",
@@ -47,7 +65,7 @@ def send_task_failure(
     token: str,
     error: TaskError,
     cause: str,
-) -> bool:
+) -> TaskAnswer:
     return _answer_task(
         "tell the workflow (SendTaskFailure)",
         lambda: deps.stepfunctions.send_task_failure(
@@ -56,9 +74,9 @@ def send_task_failure(
     )
 
 
-def _answer_task(action: str, call: Callable[[], object]) -> bool:
-    """Answer a task token; False when it no longer waits, retried while the failure is
-    transient (AWS throttling, 5xx, unreachable), the last failure raised typed."""
+def _answer_task(action: str, call: Callable[[], object]) -> TaskAnswer:
+    """Answer a task token, retried while the failure is transient (AWS throttling, 5xx,
+    unreachable), the last failure raised typed."""
     for delay in (*HANDOFF_RETRY_DELAYS, None):
         try:
             with aws_call(action):
@@ -69,8 +87,10 @@ def _answer_task(action: str, call: Callable[[], object]) -> bool:
             time.sleep(delay)
             continue
         except AuroraRestoreError as exc:
-            if is_code(exc.__cause__ or exc, *_LATE_TOKEN_CODES):
-                return False
-            raise
-        return True
+            cause = exc.__cause__ or exc
+            late = next((a for c, a in _ANSWERS_BY_CODE.items() if is_code(cause, c)), None)
+            if late is None:
+                raise
+            return late
+        return TaskAnswer.ANSWERED
     raise AssertionError("unreachable: the last attempt returns or raises")

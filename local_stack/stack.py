@@ -31,6 +31,7 @@ from local_stack.iam_roles import (
     local_resources,
 )
 from local_stack.lambda_runtime import LambdaRuntime
+from local_stack.manifest import messages_tab_enabled
 from local_stack.postgres import ClusterDatabases
 from local_stack.postgres_server import LocalPostgres
 from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
@@ -91,7 +92,7 @@ class LocalStack:
         self.faults = AwsFaults()
         # RDS statuses take no time until the seeded world exists, then `time_scale` of AWS's.
         self.rds_rules = RdsRules(time_scale=0)
-        self.slack = SlackEmulator(team_id=TEAM_ID)
+        self.slack = SlackEmulator(team_id=TEAM_ID, messages_tab_enabled=messages_tab_enabled())
         self.endpoint = SlackEndpoint(self.runtime, BOT_FUNCTION)
         self.signing_secret = secrets.token_hex(16)
         self.info: dict[str, Any] = {}
@@ -359,6 +360,7 @@ class LocalStack:
             "AURORA_RESTORE_AWS_ENDPOINT_URL": endpoint_url,
             "AURORA_RESTORE_STATE_MACHINE_ARN": self._state_machine_arn(),
             "AURORA_RESTORE_SLACK_API_URL": self.slack.api_url,
+            "AURORA_RESTORE_RESPONSE_URL_BASE": self.slack.response_url_base,
             **self.bot_configuration.environment(),
             **self.secrets_extension.environment(),
             "AURORA_RESTORE_DATABASE_CONFIG_PATH": str(DATABASE_CONFIG),

@@ -22,6 +22,9 @@ THROTTLING_CODES = frozenset(
         "ServiceUnavailable",
         "InternalFailure",
         "InternalError",
+        # Step Functions answering a task token of a KMS-encrypted state machine: "Received
+        # when KMS returns ThrottlingException for a KMS call that Step Functions makes".
+        "KmsThrottlingException",
     }
 )
 # RDS answers these while a resource is mid-transition.

@@ -181,9 +181,8 @@ class Operation(BaseModel):
     cancelled_by: str | None = None
     slack_channel: str | None = None
     slack_message_ts: str | None = None
-    # The /restore command's response_url: how the requester is told when the app cannot post in
-    # their channel. Slack accepts it for 30 minutes; never logged, audited or shown.
-    slack_response_url: str | None = None
+    # The /restore command's response_url is kept with the item too, like the task token, but
+    # not here: a credential, never logged, audited or shown (bot/response_url.py).
     execution_arn: str | None = None
     resources: dict[str, str] = Field(default_factory=dict)
     error: str | None = None

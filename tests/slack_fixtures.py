@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk import WebClient
 
+from local_stack.manifest import messages_tab_enabled
 from local_stack.slack_emulator import SlackEmulator
 
 SLACK_CHANNEL_ID = "C0RESTORES"
@@ -20,8 +21,9 @@ SLACK_CHANNEL_NAME = "db-restores"
 
 @pytest.fixture
 def slack() -> Iterator[SlackEmulator]:
-    """A running emulator with one channel, `SLACK_CHANNEL_ID` (#db-restores)."""
-    with SlackEmulator() as emulator:
+    """A running emulator with one channel, `SLACK_CHANNEL_ID` (#db-restores), and the App
+    Home the app's manifest declares."""
+    with SlackEmulator(messages_tab_enabled=messages_tab_enabled()) as emulator:
         emulator.add_channel(SLACK_CHANNEL_ID, SLACK_CHANNEL_NAME)
         yield emulator
 

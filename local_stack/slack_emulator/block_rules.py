@@ -27,10 +27,18 @@ from typing import Any
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
-from local_stack.slack_emulator.workspace import SlackMethodError
+from local_stack.slack_emulator.errors import SlackMethodError
 
 TEXT_OBJECT_MAX = 3000
 SECTION_FIELD_MAX = 2000
+# "The cumulative limit for all markdown blocks in a single payload is 12,000 characters."
+# (https://docs.slack.dev/reference/block-kit/blocks/markdown-block). chat.postMessage names
+# the refusal: "msg_blocks_too_long: Blocks submitted with this message are too long."
+# (https://docs.slack.dev/reference/methods/chat.postMessage, Errors); chat.update's and
+# chat.postEphemeral's error lists do not carry it. Slack refuses other blocks whose text adds
+# up to about as much too (slackapi/bolt-js#2509, #2867: ~11,300 to ~13,300 characters), at a
+# size it does not document, so the emulator checks only the documented one.
+MARKDOWN_BLOCKS_TEXT_MAX = 12_000
 
 
 def _too_long(limit: int, pointer: str) -> str:
@@ -105,3 +113,14 @@ def validate_blocks(blocks: list[Any], *, maximum: int) -> None:
             errors=errors,
             response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
         )
+
+
+def check_blocks_length(blocks: list[Any]) -> None:
+    """chat.postMessage's `msg_blocks_too_long` (MARKDOWN_BLOCKS_TEXT_MAX)."""
+    markdown = sum(
+        len(str(block.get("text", "")))
+        for block in blocks
+        if isinstance(block, dict) and block.get("type") == "markdown"
+    )
+    if markdown > MARKDOWN_BLOCKS_TEXT_MAX:
+        raise SlackMethodError("msg_blocks_too_long")

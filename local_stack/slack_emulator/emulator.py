@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from local_stack.slack_emulator.errors import SlackMethodError
 from local_stack.slack_emulator.faults import FaultPlan
 from local_stack.slack_emulator.server import API_PREFIX, RESPONSE_PREFIX, EmulatorHTTPServer
 from local_stack.slack_emulator.shapes import BotIdentity
@@ -34,9 +35,12 @@ class SlackEmulator:
         bot_user_id: str = "U0LOCALBOT",
         bot_name: str = "aurora-restore",
         clock: Callable[[], float] = time.monotonic,
+        messages_tab_enabled: bool = True,
     ) -> None:
         """`clock` measures the chat.postMessage rate limit and response_url lifetimes; tests may
-        pass a manual clock."""
+        pass a manual clock. `messages_tab_enabled` is the app manifest's App Home setting
+        (features.app_home.messages_tab_enabled): without it the app cannot write to a user's
+        DM (messages_tab_disabled)."""
         self.bot_token = bot_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
@@ -44,7 +48,13 @@ class SlackEmulator:
         bot = BotIdentity(
             user_id=bot_user_id, bot_id="B0LOCALBOT", app_id="A0LOCALAPP", name=bot_name
         )
-        self._workspace = Workspace(team_id=team_id, team_domain=team_domain, bot=bot, clock=clock)
+        self._workspace = Workspace(
+            team_id=team_id,
+            team_domain=team_domain,
+            bot=bot,
+            clock=clock,
+            messages_tab_enabled=messages_tab_enabled,
+        )
         self._faults = FaultPlan(clock)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -105,7 +115,7 @@ class SlackEmulator:
 
     def response_url(self, key: str) -> str:
         """The response_url Slack would send with an invocation; its 30 minutes start now."""
-        self._workspace.issue_response_url(key)
+        self._workspace.response_urls.issue(key)
         return self.response_url_base + key
 
     # -- seeding -------------------------------------------------------------------------------
@@ -114,17 +124,41 @@ class SlackEmulator:
         self._workspace.add_user(user_id, name, is_bot=is_bot)
 
     def add_channel(
-        self, channel_id: str, name: str, *, bot_is_member: bool = True, is_private: bool = False
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        bot_is_member: bool = True,
+        is_private: bool = False,
+        members: Iterable[str] | None = None,
     ) -> None:
         """A channel; the app is a member unless told otherwise (then posting there is refused
-        as Slack refuses it: not_in_channel, or channel_not_found when it is private)."""
+        as Slack refuses it: not_in_channel, or channel_not_found when it is private). `members`
+        are the people in it (an ephemeral message to anyone else is refused with
+        user_not_in_channel); None: everyone in the workspace."""
         self._workspace.add_channel(
-            channel_id, name, bot_is_member=bot_is_member, is_private=is_private
+            channel_id, name, bot_is_member=bot_is_member, is_private=is_private, members=members
         )
+
+    def set_messages_tab(self, enabled: bool) -> None:
+        """Turn the App Home messages tab on or off, as in the app's configuration."""
+        self._workspace.messages_tab_enabled = enabled
 
     def set_bot_membership(self, channel_id: str, member: bool) -> None:
         """Invite the app to the channel (`/invite @app`) or remove it from it."""
         self._workspace.set_bot_membership(channel_id, member)
+
+    def set_membership(self, channel_id: str, user_id: str, member: bool) -> None:
+        """A person joins or leaves the channel."""
+        self._workspace.set_membership(channel_id, user_id, member)
+
+    def archive_channel(self, channel_id: str) -> None:
+        """Archive it: posts answer is_archived, card updates is_inactive."""
+        self._workspace.archive_channel(channel_id)
+
+    def delete_message(self, channel_id: str, ts: str) -> None:
+        """A person deletes a message (a thread's parent leaves a tombstone)."""
+        self._workspace.delete_message(channel_id, ts)
 
     def add_usergroup(self, usergroup_id: str, handle: str, users: list[str]) -> None:
         self._workspace.add_usergroup(usergroup_id, handle, list(users))
@@ -162,6 +196,13 @@ class SlackEmulator:
         """The thread: its parent first, then replies oldest first."""
         return self._workspace.thread(channel, thread_ts)
 
+    def direct_messages(self, user_id: str) -> list[dict[str, Any]]:
+        """What the app wrote in its DM with the user (their App Home), oldest first."""
+        try:
+            return self._workspace.top_level(user_id)
+        except SlackMethodError:
+            return []  # the app never opened it
+
     def ephemerals(self, channel: str | None = None) -> list[dict[str, Any]]:
         """chat.postEphemeral calls: channel, user (the recipient), text, blocks, thread_ts,
         message_ts."""
@@ -173,7 +214,7 @@ class SlackEmulator:
 
     def responses(self, key: str) -> list[Any]:
         """The JSON bodies POSTed to `response_url(key)`, oldest first."""
-        return self._workspace.responses(key)
+        return self._workspace.response_urls.responses(key)
 
     @property
     def calls(self) -> list[tuple[str, dict[str, Any]]]:

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from local_stack.slack_emulator.block_rules import validate_blocks
+from local_stack.slack_emulator.block_rules import check_blocks_length, validate_blocks
+from local_stack.slack_emulator.errors import SlackMethodError
 from local_stack.slack_emulator.shapes import Message
-from local_stack.slack_emulator.workspace import SlackMethodError, Workspace
+from local_stack.slack_emulator.workspace import Workspace
 
 Args = dict[str, Any]
 Method = Callable[[Workspace, Args], dict[str, Any]]
@@ -226,6 +227,8 @@ def chat_post_message(ws: Workspace, args: Args) -> dict[str, Any]:
     text, blocks = _text(args), _blocks(args)
     if not text and not blocks and not args.get("attachments"):
         raise SlackMethodError("no_text")
+    if blocks:
+        check_blocks_length(blocks)
     channel_id, message = ws.post(
         channel,
         author=None,
@@ -265,10 +268,9 @@ def chat_post_ephemeral(ws: Workspace, args: Args) -> dict[str, Any]:
     text, blocks = _text(args), _blocks(args)
     if not text and not blocks and not args.get("attachments"):
         raise SlackMethodError("no_text")
-    # channel_not_found first, then not_in_channel for the bot, then the recipient.
-    ws.check_bot_can_post(channel)
-    if not ws.has_user(user):
-        raise SlackMethodError("user_not_in_channel")
+    # channel_not_found first, then is_archived / not_in_channel for the bot, then the recipient.
+    ws.check_bot_can_write(channel)
+    ws.check_recipient(channel, user)
     record: dict[str, Any] = {"channel": channel, "user": user, "text": text or ""}
     if blocks is not None:
         record["blocks"] = blocks

@@ -138,14 +138,14 @@ class _SlackRequestHandler(BaseHTTPRequestHandler):
     def _response_url(self, key: str) -> None:
         workspace = self.server.workspace
         if self.command == "GET":
-            self._send_json(200, workspace.responses(key))
+            self._send_json(200, workspace.response_urls.responses(key))
             return
         try:
             payload = json.loads(self._read_body())
         except (json.JSONDecodeError, UnicodeDecodeError):
             self._send_text(400, "invalid_payload")
             return
-        refusal = workspace.record_response(key, payload)
+        refusal = workspace.response_urls.record(key, payload)
         if refusal is not None:
             self._send_text(404, refusal)
             return

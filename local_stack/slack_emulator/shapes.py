@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Message = dict[str, Any]
+TOMBSTONE = "tombstone"  # the subtype of what Slack leaves of a deleted thread parent
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Channel:
     im_user: str | None = None  # set for the app's direct-message conversation with a user
     bot_is_member: bool = True
     is_private: bool = False
+    is_archived: bool = False
+    # The people in the channel; None: everyone in the workspace (as in #general).
+    members: set[str] | None = None
     # ts -> message. Timestamps only ever increase, so insertion order is chronological.
     messages: dict[str, Message] = field(default_factory=dict)
 
@@ -71,7 +75,7 @@ def channel_object(channel: Channel, *, team_id: str, creator: str) -> dict[str,
         "is_im": False,
         "is_mpim": False,
         "is_private": channel.is_private,
-        "is_archived": False,
+        "is_archived": channel.is_archived,
         "is_general": False,
         "is_member": channel.bot_is_member,
         "is_shared": False,
@@ -118,4 +122,18 @@ def home_view_object(
         "bot_id": bot.bot_id,
         "root_view_id": view_id,
         "previous_view_id": None,
+    }
+
+
+def tombstone(message: Message) -> Message:
+    """What Slack keeps of a deleted thread parent: "This message was deleted.", from
+    USLACKBOT, hidden, still holding the thread's reply fields."""
+    kept = ("ts", "thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply")
+    return {
+        **{key: copy.deepcopy(message[key]) for key in kept if key in message},
+        "type": "message",
+        "subtype": TOMBSTONE,
+        "text": "This message was deleted.",
+        "user": "USLACKBOT",
+        "hidden": True,
     }

@@ -10,9 +10,12 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from local_stack.slack_emulator import access
+from local_stack.slack_emulator.errors import SlackMethodError
+from local_stack.slack_emulator.response_urls import ResponseUrls
 from local_stack.slack_emulator.shapes import (
     BotIdentity,
     Channel,
@@ -20,17 +23,9 @@ from local_stack.slack_emulator.shapes import (
     bot_author_fields,
     channel_object,
     home_view_object,
+    tombstone,
     user_object,
 )
-
-
-class SlackMethodError(Exception):
-    """A Slack method refused the call; `error` is Slack's error code (e.g. `channel_not_found`)."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
 
 
 def _direct_message_id(user_id: str) -> str:
@@ -52,13 +47,6 @@ class TimestampClock:
         return f"{seconds}.{micros:06d}"
 
 
-# "you can respond to a user's command up to 5 times within 30 minutes of the user's invocation"
-# (https://api.slack.com/interactivity/slash-commands, "Delayed responses and multiple responses";
-# the same holds for interactions: https://api.slack.com/interactivity/handling#message_responses).
-RESPONSE_URL_USES = 5
-RESPONSE_URL_LIFETIME_SECONDS = 30 * 60
-
-
 class Workspace:
     """State shared by the HTTP handlers and the emulator's Python API."""
 
@@ -69,9 +57,9 @@ class Workspace:
         team_domain: str,
         bot: BotIdentity,
         clock: Callable[[], float] = time.monotonic,
+        messages_tab_enabled: bool = True,
     ) -> None:
-        self._monotonic = clock
-        self._response_issued: dict[str, float] = {}
+        self.messages_tab_enabled = messages_tab_enabled
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot = bot
@@ -82,7 +70,7 @@ class Workspace:
         self._usergroups: dict[str, dict[str, Any]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._home_views: dict[str, dict[str, Any]] = {}
-        self._responses: dict[str, list[Any]] = {}
+        self.response_urls = ResponseUrls(self.changed, clock)
         self._view_counter = 0
         self._calls: list[tuple[str, dict[str, Any]]] = []
         self.add_user(bot.user_id, bot.name, is_bot=True)
@@ -105,8 +93,16 @@ class Workspace:
             self._users[user_id] = user
 
     def add_channel(
-        self, channel_id: str, name: str, *, bot_is_member: bool = True, is_private: bool = False
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        bot_is_member: bool = True,
+        is_private: bool = False,
+        members: Iterable[str] | None = None,
     ) -> None:
+        """`members`: the people in it; None for everyone in the workspace."""
+        people = None if members is None else set(members)
         with self.changed:
             if channel_id not in self._channels:
                 self._channels[channel_id] = Channel(
@@ -115,29 +111,45 @@ class Workspace:
                     int(time.time()),
                     bot_is_member=bot_is_member,
                     is_private=is_private,
+                    members=people,
                 )
             else:
                 channel = self._channels[channel_id]
                 channel.name, channel.is_private = name, is_private
-                channel.bot_is_member = bot_is_member
+                channel.bot_is_member, channel.members = bot_is_member, people
 
     def set_bot_membership(self, channel_ref: str, member: bool) -> None:
         """Invite the app to a channel (`/invite @app`) or remove it."""
         with self.changed:
             self._channel(channel_ref).bot_is_member = member
 
+    def set_membership(self, channel_ref: str, user_id: str, member: bool) -> None:
+        """A person joins or leaves a channel."""
+        with self.changed:
+            channel = self._channel(channel_ref)
+            if channel.members is None:
+                channel.members = {u for u in self._users if u != self.bot.user_id}
+            (channel.members.add if member else channel.members.discard)(user_id)
+
+    def archive_channel(self, channel_ref: str) -> None:
+        with self.changed:
+            self._channel(channel_ref).is_archived = True
+
     def check_bot_can_post(self, channel_ref: str, *, open_im: bool = False) -> None:
-        """The bot token may post (and read) only where the app is a member. Slack answers
-        `not_in_channel` for a public channel the app is not in and `channel_not_found` for a
-        private one, which the app cannot even see (chat.postMessage, chat.postEphemeral and
-        conversations.history errors: https://docs.slack.dev/reference/methods/chat.postMessage
-        "not_in_channel: Cannot post user messages to a channel they are not in"). The manifest
-        asks for chat:write only, not chat:write.public, so joining is never implicit."""
+        """Reading or posting where the app is not a member (access.check_reading)."""
+        with self.changed:
+            access.check_reading(self._channel(channel_ref, open_im=open_im))
+
+    def check_bot_can_write(self, channel_ref: str, *, open_im: bool = False) -> None:
+        """Posting: also archived channels and the app's DMs (access.check_posting)."""
         with self.changed:
             channel = self._channel(channel_ref, open_im=open_im)
-            if channel.im_user is not None or channel.bot_is_member:
-                return
-            raise SlackMethodError("channel_not_found" if channel.is_private else "not_in_channel")
+            access.check_posting(channel, messages_tab_enabled=self.messages_tab_enabled)
+
+    def check_recipient(self, channel_ref: str, user_id: str) -> None:
+        """An ephemeral message's recipient must be in the channel (access.check_recipient)."""
+        with self.changed:
+            access.check_recipient(self._channel(channel_ref), user_id, self._users)
 
     def add_usergroup(self, usergroup_id: str, handle: str, users: list[str]) -> None:
         with self.changed:
@@ -148,10 +160,6 @@ class Workspace:
             if user_id not in self._users:
                 raise SlackMethodError("user_not_found")
             return copy.deepcopy(self._users[user_id])
-
-    def has_user(self, user_id: str) -> bool:
-        with self.changed:
-            return user_id in self._users
 
     def usergroup_users(self, usergroup_id: str) -> list[str]:
         with self.changed:
@@ -215,7 +223,7 @@ class Workspace:
         """Post as the bot (author None) or as a user; returns (channel id, message)."""
         with self.changed:
             if author is None:
-                self.check_bot_can_post(channel_ref, open_im=True)
+                self.check_bot_can_write(channel_ref, open_im=True)
             channel = self._channel(channel_ref, open_im=True)
             parent = self._thread_parent(channel, thread_ts) if thread_ts else None
             ts = self.clock.next_ts()
@@ -246,11 +254,7 @@ class Workspace:
     ) -> tuple[str, Message]:
         with self.changed:
             channel = self._channel(channel_ref)
-            message = channel.messages.get(ts)
-            if message is None:
-                raise SlackMethodError("message_not_found")
-            if message.get("user") != self.bot.user_id:
-                raise SlackMethodError("cant_update_message")
+            message = access.check_update(channel, channel.messages.get(ts), self.bot.user_id)
             # Like Slack, a field left out keeps its previous value.
             if text is not None:
                 message["text"] = text
@@ -261,6 +265,24 @@ class Workspace:
             message["edited"] = {"user": self.bot.user_id, "ts": self.clock.next_ts()}
             self.changed.notify_all()
             return channel.id, copy.deepcopy(message)
+
+    def delete_message(self, channel_ref: str, ts: str) -> None:
+        """A person (or an admin) deletes a message. A thread's parent stays as Slack keeps
+        it, a tombstone ("This message was deleted.", subtype `tombstone`, from USLACKBOT)
+        that still holds the replies; any other message is gone."""
+        with self.changed:
+            channel = self._channel(channel_ref)
+            message = channel.messages.get(ts)
+            if message is None:
+                raise SlackMethodError("message_not_found")
+            if message.get("reply_count"):
+                channel.messages[ts] = tombstone(message)
+            else:
+                del channel.messages[ts]
+                parent = channel.messages.get(message.get("thread_ts", ts))
+                if parent is not None and parent.get("reply_count"):
+                    parent["reply_count"] -= 1
+            self.changed.notify_all()
 
     def message(self, channel_ref: str, ts: str) -> tuple[str, Message]:
         with self.changed:
@@ -360,31 +382,6 @@ class Workspace:
         with self.changed:
             view = self._home_views.get(user_id)
             return copy.deepcopy(view) if view is not None else None
-
-    def issue_response_url(self, key: str) -> None:
-        """Start the key's 30 minutes (Slack starts them at the user's invocation)."""
-        with self.changed:
-            self._response_issued.setdefault(key, self._monotonic())
-
-    def record_response(self, key: str, body: Any) -> str | None:
-        """Keep a POST to the key's response_url, or say why Slack refuses it. A key the
-        emulator never issued (a client made it up) starts its 30 minutes at its first use.
-        The refusal bodies are the ones Slack's webhooks answer with; their wording is not in
-        the docs, the limits are."""
-        with self.changed:
-            issued = self._response_issued.setdefault(key, self._monotonic())
-            if self._monotonic() - issued > RESPONSE_URL_LIFETIME_SECONDS:
-                return "expired_url"
-            kept = self._responses.setdefault(key, [])
-            if len(kept) >= RESPONSE_URL_USES:
-                return "used_url"
-            kept.append(copy.deepcopy(body))
-            self.changed.notify_all()
-            return None
-
-    def responses(self, key: str) -> list[Any]:
-        with self.changed:
-            return copy.deepcopy(self._responses.get(key, []))
 
     def permalink(self, channel_ref: str, ts: str) -> str:
         with self.changed:

@@ -165,6 +165,7 @@ def deps(
         bot_token=Secret(slack_world.bot_token),
         slack_api_url=slack_world.api_url,
         policy_path=str(policy_file),
+        response_url_base=slack_world.response_url_base,
     )
     return BotDependencies(
         settings=settings,

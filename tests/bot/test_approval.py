@@ -315,18 +315,6 @@ def test_expiry_updates_card_and_thread_and_late_clicks_are_told(
     assert "already decided" in flow.click(APPROVER, ActionId.APPROVE, operation_id)
 
 
-def test_a_timed_out_token_is_reported_politely(flow: Flow) -> None:
-    operation_id = flow.pending()
-    # The workflow stopped waiting (it timed out) before anyone clicked: the token is spent.
-    token = flow.deps.store.task_token(operation_id)
-    flow.deps.stepfunctions.send_task_failure(taskToken=token, error="States.Timeout")
-    assert flow.execution(operation_id)["status"] == "FAILED"
-    reply = flow.click(APPROVER, ActionId.APPROVE, operation_id)
-    assert "Too late" in reply
-    assert flow.deps.store.get(operation_id).status == OperationStatus.EXPIRED
-    assert flow.deps.store.lock_holder("new-db") is None
-
-
 def test_slack_rate_limiting_the_card_is_retried_by_the_workflow_not_fatal(flow: Flow) -> None:
     operation_id = flow.request()
     flow.http.slack.fail_next("chat.postMessage", status=429, retry_after=0, times=20)

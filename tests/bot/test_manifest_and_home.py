@@ -25,6 +25,10 @@ def test_manifest_declares_the_command_interactivity_and_minimal_scopes() -> Non
         "usergroups:read",
     ]
     assert MANIFEST["display_information"]["name"] and MANIFEST["_metadata"]["major_version"] == 1
+    # The requester's DM (the outcome, when the card's channel refuses it) needs chat:write and
+    # the App Home messages tab, read-only: nobody writes to the app.
+    app_home = MANIFEST["features"]["app_home"]
+    assert app_home["messages_tab_enabled"] and app_home["messages_tab_read_only_enabled"]
 
 
 def test_app_home_lists_the_users_restores(

@@ -29,6 +29,7 @@ def test_the_environment_the_stack_sets_is_read() -> None:
     assert settings.secret_max_age_seconds == 60
     assert settings.usergroup_cache_seconds == 60
     assert settings.signing_secret is None and settings.slack_api_url is None
+    assert settings.response_url_base is None  # only Slack's own response_urls are kept
 
 
 def test_secrets_set_directly_never_show_in_a_repr() -> None:
@@ -73,6 +74,10 @@ def test_only_aws_region_names_the_region() -> None:
         ({"AURORA_RESTORE_SIGNING_SECRET_ARN": None}, "set SIGNING_SECRET_ARN"),
         ({"AURORA_RESTORE_BOT_TOKEN_SECRET_ARN": None}, "set BOT_TOKEN_SECRET_ARN"),
         ({"AURORA_RESTORE_POLICY_PARAMETER": None}, "set POLICY_PATH or POLICY_PARAMETER"),
+        (
+            {"AURORA_RESTORE_RESPONSE_URL_BASE": "127.0.0.1:8080/response"},
+            r"AURORA_RESTORE_RESPONSE_URL_BASE must be an http\(s\) URL ending in /",
+        ),
     ],
 )
 def test_a_bad_setting_fails_the_cold_start_naming_it(

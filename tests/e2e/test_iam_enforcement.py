@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -15,7 +16,10 @@ from botocore.exceptions import ClientError
 from local_stack import iam_enforcement, iam_policies, iam_resources
 from local_stack.functions import FUNCTIONS
 from local_stack.iam_roles import INLINE_POLICY_NAME, policy_document
+from local_stack.scenario import APPROVE, Driver, wait_for
 from local_stack.stack import LocalStack, StackOptions
+from pipeline.models import OperationStatus
+from tests.e2e.flows import request_restore
 
 pytestmark = pytest.mark.e2e
 NOTIFIER = "aurora-restore-notifier"
@@ -163,3 +167,53 @@ def test_no_policy_needs_what_the_emulation_does_not_evaluate():
         for statement in statements:
             unevaluated = set(statement) & set(iam_enforcement.UNEVALUATED)
             assert not unevaluated, f"{construct_id}: {statement}"
+
+
+@contextmanager
+def endpoint_without_task_answers(stack: LocalStack) -> Iterator[None]:
+    """The deployment's IAM gets the Slack endpoint wrong: its statement allowing
+    states:SendTaskSuccess is gone (a bad policy edit) until the operator puts it back."""
+    iam = stack.clients.client("iam")
+    role = stack.info["roles"][ENDPOINT].rsplit("/", 1)[1]
+    deployed = iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY_NAME)["PolicyDocument"]
+    document = json.loads(deployed) if isinstance(deployed, str) else deployed
+    statements = [s for s in document["Statement"] if "states:SendTaskSuccess" not in str(s)]
+    assert len(statements) == len(document["Statement"]) - 1
+    broken = {**document, "Statement": statements}
+    iam.put_role_policy(
+        RoleName=role, PolicyName=INLINE_POLICY_NAME, PolicyDocument=json.dumps(broken)
+    )
+    try:
+        yield
+    finally:
+        iam.put_role_policy(
+            RoleName=role, PolicyName=INLINE_POLICY_NAME, PolicyDocument=json.dumps(document)
+        )
+
+
+def test_an_approval_iam_refuses_to_hand_over_tells_the_approver_an_operator_must_fix_it(
+    stack: LocalStack,
+) -> None:
+    driver = Driver(stack.info)
+    approver = stack.info["users"]["approver"]
+    operation_id = request_restore(driver, f"{stack.info['seed']['snapshot']} staging-iam-handoff")
+
+    def approve() -> str:
+        url = driver.slack.response_url()
+        reply = driver.slack.click(approver, driver.card(operation_id), APPROVE, response_url=url)
+        assert reply.status == 200, reply.body
+        answers = wait_for("the approver's answer", lambda: driver.responses(url) or None, 60)
+        return str(answers[0]["text"])
+
+    with endpoint_without_task_answers(stack):
+        refused_text = approve()
+
+        assert "AccessDenied" in refused_text and "states:SendTaskSuccess" in refused_text
+        assert "Clicking again will not help" in refused_text and "IAM" in refused_text
+        assert "Click *Approve* again" not in refused_text
+        assert driver.store.get(operation_id).status == OperationStatus.PENDING_APPROVAL
+        assert driver.execution(operation_id)["status"] == "RUNNING"  # still waiting
+
+    # The operator put the statement back: the same request is approved and runs.
+    assert "Approved" in approve()
+    assert driver.wait_for_execution_end(operation_id)["status"] == "SUCCEEDED"

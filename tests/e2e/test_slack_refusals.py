@@ -1,11 +1,12 @@
-"""What Slack refuses, on the whole local stack: a channel the app is not in, and texts longer
-than Block Kit allows. Each ends with a clear message to the right person and nothing half-done."""
+"""What Slack refuses, on the whole local stack: a channel the app is not in (from the start, or
+from the middle of a restore on), and texts longer than Block Kit allows. Each ends with a clear
+message to the right person and nothing half-done."""
 
 from __future__ import annotations
 
 import pytest
 
-from local_stack.scenario import Driver, wait_for
+from local_stack.scenario import APPROVE, Driver, wait_for
 from local_stack.stack import LocalStack
 from pipeline.models import OperationStatus
 from pipeline.store import OperationStore
@@ -76,3 +77,23 @@ def test_a_snapshot_arn_longer_than_the_confirm_dialog_still_gets_a_card(
     assert "deleting the existing cluster" in confirm
     assert arn in str(card["blocks"])  # the card itself shows the whole reference
     assert operations.get(operation_id).status == OperationStatus.PENDING_APPROVAL
+
+
+def test_the_app_removed_from_the_channel_mid_restore_the_requester_learns_the_outcome_in_a_dm(
+    driver: Driver, stack: LocalStack, operations: OperationStore
+) -> None:
+    seed, users = driver.info["seed"], driver.info["users"]
+    operation_id = request_restore(driver, f"{seed['snapshot']} staging-app-removed")
+    card = driver.card(operation_id)
+    # Someone removes the app from #db-restores while the request waits for approval.
+    stack.slack.set_bot_membership(driver.info["channel_id"], False)
+
+    reply = driver.click(users["approver"], card, APPROVE)
+
+    assert reply.status == 200, reply.body
+    assert driver.wait_for_execution_end(operation_id)["status"] == "SUCCEEDED"
+    assert stack.wait_for_progress_delivered(), "progress was dead-lettered or is still queued"
+    [dm] = stack.slack.direct_messages(users["requester"])  # once, though every reply was refused
+    assert operation_id in dm["text"] and "*Restore succeeded.*" in dm["text"]
+    assert "the app is no longer in that channel" in dm["text"]
+    assert operations.get(operation_id).status == OperationStatus.SUCCEEDED

@@ -473,6 +473,8 @@ def test_function_environments_are_the_settings_the_code_reads(synthesized):
         assert keys <= pipeline_fields | bot_fields, keys - pipeline_fields - bot_fields
         assert BotSettings.required_field_names() | required(PipelineSettings) <= keys
         assert "policy_parameter" in keys and "bot_token_secret_arn" in keys
+        # Only the local stack points the bot at an emulated Slack, or at its response_urls.
+        assert not keys & {"slack_api_url", "response_url_base", "aws_endpoint_url"}, keys
     assert (
         env_of(synthesized, constants.SETUP_DATABASE)["POWERTOOLS_TRACER_CAPTURE_RESPONSE"]
         == "false"
