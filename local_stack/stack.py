@@ -5,14 +5,12 @@ One stack per process: it sets the environment the handlers read, exactly as Lam
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import secrets
 import time
 import urllib.request
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 from botocore.credentials import Credentials
 from moto.server import ThreadedMotoServer
 
-from infra.constants import NOTIFIER, PROGRESS_MAX_RECEIVES, visibility_timeout_seconds
+from infra.constants import NOTIFIER, visibility_timeout_seconds
 from local_stack import iam_credentials, moto_patches
 from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
@@ -34,7 +32,7 @@ from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.manifest import messages_tab_enabled
 from local_stack.postgres import ClusterDatabases
 from local_stack.postgres_server import LocalPostgres
-from local_stack.queue_poller import QueuePoller, queue_arn, queued_messages
+from local_stack.queue_poller import QueuePoller, queued_messages
 from local_stack.rds_rules import RdsRules
 from local_stack.secrets_extension import (
     BotConfiguration,
@@ -44,10 +42,14 @@ from local_stack.secrets_extension import (
 from local_stack.seed_data import CLUSTER_DATA
 from local_stack.slack_emulator import SlackEmulator
 from local_stack.slack_endpoint import SlackEndpoint
+from local_stack.stack_resources import (
+    create_resources,
+    empty_zip,
+    process_aws_env,
+)
 from local_stack.world import MASTER_USER, SeededWorld, seed_world
 from pipeline.aws import AwsClients
 from pipeline.statemachine import render
-from pipeline.store_schema import create_tables
 
 ACCOUNT = "123456789012"  # moto's default account
 STATE_MACHINE_NAME = "aurora-restore"
@@ -60,12 +62,8 @@ USERS = {
 CHANNEL = ("C0LRESTORE", "db-restores")
 TEAM_ID = "T0LOCAL001"
 # The harness's own fake credentials' session token; each function has its role session's.
-SESSION_TOKEN = "local"  # noqa: S105
+
 DATABASE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "database.example.yaml"
-PROGRESS_TOPIC = "aurora-restore-progress.fifo"
-NOTIFIER_QUEUE = "aurora-restore-notifier.fifo"
-NOTIFIER_DEAD_LETTER_QUEUE = "aurora-restore-notifier-dead-letters.fifo"
-LAZY_WORK_FAILURES_QUEUE = "aurora-restore-slack-lazy-work-failures"
 # Failed notifier batches come back after the queue's visibility timeout, scaled like the Wait
 # states; never sooner than this, so a Slack outage is retried, not spun on.
 MIN_RETRY_DELAY_SECONDS = 0.2
@@ -123,7 +121,7 @@ class LocalStack:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         endpoint_url = f"http://{host}:{port}"
-        self._set_env(_aws_env(endpoint_url, port, self.options.region))
+        self._set_env(process_aws_env(endpoint_url, port, self.options.region))
         # Before any client exists: each function signs with its own role (iam_credentials).
         iam_credentials.install()
         self._start_postgres()
@@ -136,7 +134,7 @@ class LocalStack:
         self.slack.start()
         self._seed_slack()
         self.clients = AwsClients(region=self.options.region, endpoint_url=endpoint_url)
-        names = self._create_resources()
+        names = create_resources(self.clients, self.runtime)
         self._start_secrets_extension()
         master_password = secrets.token_urlsafe(18)
         self.world = seed_world(
@@ -242,34 +240,6 @@ class LocalStack:
             self.slack.add_user(user_id, name)
         self.slack.add_channel(*CHANNEL)
 
-    def _create_resources(self) -> dict[str, str]:
-        names = {
-            "operations_table": "aurora-restore-operations",
-            "audit_table": "aurora-restore-audit",
-        }
-        create_tables(self.clients.dynamodb, names["operations_table"], names["audit_table"])
-        # The data key (infra's DataKey): snapshot copies, the progress topic and every queue.
-        key = self.clients.client("kms").create_key(Description="aurora-restore data")
-        names["kms_key_id"] = key["KeyMetadata"]["Arn"]
-        names.update(self._create_progress_delivery(names["kms_key_id"]))
-        names.update(self._create_lazy_work_failures(names["kms_key_id"]))
-        return names
-
-    def _create_lazy_work_failures(self, key_arn: str) -> dict[str, str]:
-        """As infra/stack.py deploys it: the Slack endpoint's on-failure destination, where its
-        lazy work goes once Lambda's retries are exhausted (sent with the endpoint's role)."""
-        sqs = self.clients.client("sqs")
-        url = sqs.create_queue(
-            QueueName=LAZY_WORK_FAILURES_QUEUE, Attributes={"KmsMasterKeyId": key_arn}
-        )["QueueUrl"]
-        self.runtime.send_failures_to(
-            BOT_FUNCTION, lambda record: sqs.send_message(QueueUrl=url, MessageBody=record)
-        )
-        return {
-            "lazy_work_failures_queue_url": url,
-            "lazy_work_failures_queue_arn": queue_arn(sqs, url),
-        }
-
     def _start_secrets_extension(self) -> None:
         """The Slack secrets in Secrets Manager and the policy in Parameter Store, read by the
         bot's functions through the (emulated) Parameters and Secrets extension, as on AWS."""
@@ -293,40 +263,6 @@ class LocalStack:
         if self.secrets_extension is not None:
             self.secrets_extension.stop()
             self.secrets_extension = None
-
-    def _create_progress_delivery(self, key_arn: str) -> dict[str, str]:
-        """As infra/messaging.py deploys it: FIFO topic → FIFO queue (raw delivery) with a FIFO
-        dead-letter queue, all encrypted with the data key; the queue poller plays Lambda's event
-        source mapping."""
-        sqs = self.clients.client("sqs")
-        encrypted = {"KmsMasterKeyId": key_arn}
-        topic_arn = self.clients.sns.create_topic(
-            Name=PROGRESS_TOPIC, Attributes={"FifoTopic": "true", **encrypted}
-        )["TopicArn"]
-        dead_letters = sqs.create_queue(
-            QueueName=NOTIFIER_DEAD_LETTER_QUEUE, Attributes={"FifoQueue": "true", **encrypted}
-        )["QueueUrl"]
-        redrive = {
-            "deadLetterTargetArn": queue_arn(sqs, dead_letters),
-            "maxReceiveCount": PROGRESS_MAX_RECEIVES,
-        }
-        queue_url = sqs.create_queue(
-            QueueName=NOTIFIER_QUEUE,
-            Attributes={"FifoQueue": "true", "RedrivePolicy": json.dumps(redrive), **encrypted},
-        )["QueueUrl"]
-        notifier_queue_arn = queue_arn(sqs, queue_url)
-        self.clients.sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="sqs",
-            Endpoint=notifier_queue_arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )
-        return {
-            "topic_arn": topic_arn,
-            "progress_queue_url": queue_url,
-            "progress_queue_arn": notifier_queue_arn,
-            "progress_dead_letter_queue_url": dead_letters,
-        }
 
     def _start_progress_poller(self, names: dict[str, str]) -> None:
         retry_delay = max(
@@ -409,7 +345,7 @@ class LocalStack:
                 Runtime="python3.12",
                 Role=role_arn,
                 Handler=spec.handler,
-                Code={"ZipFile": _empty_zip()},
+                Code={"ZipFile": empty_zip()},
                 Timeout=900,
             )
             if spec.placeholder:
@@ -468,32 +404,3 @@ class LocalStack:
                 "databases": {cluster: cluster for cluster in CLUSTER_DATA},
             },
         }
-
-
-def _aws_env(endpoint_url: str, port: int, region: str) -> dict[str, str]:
-    # Fake credentials and an endpoint for every boto3 client in the process (Bolt's own too),
-    # so nothing can reach a real AWS account from the local stack.
-    return {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_SESSION_TOKEN": SESSION_TOKEN,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_REGION": region,
-        "AWS_ENDPOINT_URL": endpoint_url,
-        # One quick SDK retry, then the state machine's Retry: faults injected by the tests meet
-        # the same retry layers as on AWS, without botocore's multi-second backoff.
-        "AWS_MAX_ATTEMPTS": "2",
-        # Every function shares this process (and its clients): adaptive mode's client-side rate
-        # limiter would let one injected throttle slow every later call of every function.
-        "AWS_RETRY_MODE": "standard",
-        "MOTO_PORT": str(port),  # moto's Step Functions interpreter calls Lambda on this port
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "AuroraRestoreLocal",
-    }
-
-
-def _empty_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "The local stack runs this function's handler in process.")
-    return buffer.getvalue()
