@@ -33,7 +33,10 @@ CA_BUNDLE_HELP = (
 
 _CLUSTER_PATTERN = re.compile(r"^[A-Za-z0-9*?-]{1,63}$")
 _SNAPSHOT_PATTERN = re.compile(r"^(rds:)?[A-Za-z0-9*?-]{1,255}$")
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
+# A key ARN, never an alias ARN: in an IAM policy an alias ARN controls the alias, not the key
+# it points to, so every grant made from it would be refused (KMS developer guide,
+# cmks-in-iam-policies: an alias ARN in Resource controls access to the alias, not the key).
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,254}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # CloudWatch Logs' retention periods (jsii enums carry names, not day counts).
@@ -103,7 +106,7 @@ SecurityGroupId = Annotated[
 RouteTableId = Annotated[
     str, _regex_check(re.compile(r"^rtb-[0-9a-f]{8,17}$"), "a route table id (rtb-...)")
 ]
-KmsKeyArn = Annotated[str, _regex_check(_KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:...:key/...)")]
+KmsKeyArn = Annotated[str, _regex_check(_KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:...:key/..., not an alias)")]
 ResourceName = Annotated[str, _regex_check(_NAME, "a resource name (letters, digits, -)")]
 Email = Annotated[str, _regex_check(_EMAIL, "an email address")]
 Region = Annotated[str, AfterValidator(validate_region)]

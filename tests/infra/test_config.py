@@ -58,6 +58,11 @@ def test_the_example_configuration_is_valid():
         ({"network__subnets": []}, "network.subnets", "at least 1"),
         ({"network__function_security_group_ids": ["sg-1"]}, "function_security_group_ids", "sg-"),
         ({"rds__kms_key_arn": "alias/mine"}, "rds.kms_key_arn", "KMS key ARN"),
+        (
+            {"rds__kms_key_arn": "arn:aws:kms:us-east-1:123456789012:alias/mine"},
+            "rds.kms_key_arn",
+            "not an alias",
+        ),
         ({"log_retention_days": 42}, "(config)", "log_retention_days 42"),
         ({"account": "123456789012"}, "(config)", "both account and region"),
         ({"approval_expiry_seconds": 3600}, "(config)", "set in the policy file"),
