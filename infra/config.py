@@ -106,7 +106,9 @@ SecurityGroupId = Annotated[
 RouteTableId = Annotated[
     str, _regex_check(re.compile(r"^rtb-[0-9a-f]{8,17}$"), "a route table id (rtb-...)")
 ]
-KmsKeyArn = Annotated[str, _regex_check(_KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:...:key/..., not an alias)")]
+KmsKeyArn = Annotated[
+    str, _regex_check(_KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:...:key/..., not an alias)")
+]
 ResourceName = Annotated[str, _regex_check(_NAME, "a resource name (letters, digits, -)")]
 Email = Annotated[str, _regex_check(_EMAIL, "an email address")]
 Region = Annotated[str, AfterValidator(validate_region)]

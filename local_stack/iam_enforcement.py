@@ -31,7 +31,7 @@ from local_stack import iam_resources
 
 log = logging.getLogger("aurora_restore.local_stack.iam")
 USAGE_ENV = "AURORA_RESTORE_IAM_USAGE"
-UNEVALUATED = ("Condition", "NotAction", "NotResource")
+UNEVALUATED = ("NotAction", "NotResource")
 _USAGE_LOCK = threading.Lock()  # one writer at a time to the usage file of make iam-mutation
 
 
@@ -52,24 +52,64 @@ def _matches(patterns: Any, value: str, *, case_sensitive: bool) -> bool:
     return False
 
 
-def _applies(statement: Mapping[str, Any], action: str, resource: str | None) -> bool:
+def _applies(
+    statement: Mapping[str, Any],
+    action: str,
+    resource: str | None,
+    context: Mapping[str, str] | None = None,
+) -> bool:
     if any(key in statement for key in UNEVALUATED):
         return statement.get("Effect") == "Deny"  # never an accidental Allow (module docstring)
     if not _matches(statement.get("Action", []), action, case_sensitive=False):
         return False
-    return resource is None or _matches(
+    if resource is not None and not _matches(
         statement.get("Resource", []), resource, case_sensitive=True
-    )
+    ):
+        return False
+    condition = statement.get("Condition")
+    if condition is None:
+        return True
+    met = condition_met(condition, context or {})
+    return met if met is not None else statement.get("Effect") == "Deny"
+
+
+def condition_met(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool | None:
+    """Whether every operator's keys match the request's context (IAM ANDs operators and keys,
+    ORs a key's values; a key the request lacks does not match: IAM user guide,
+    reference_policies_elements_condition_logic); None for an operator not evaluated here."""
+    for operator, keys in condition.items():
+        if operator not in CONDITION_OPERATORS:
+            return None
+        for key, expected in keys.items():
+            value = context.get(key)
+            if value is None:
+                return False
+            if operator == "StringEquals" and value not in _as_list(expected):
+                return False
+            if operator == "StringLike" and not _matches(expected, value, case_sensitive=True):
+                return False
+    return True
+
+
+CONDITION_OPERATORS = ("StringEquals", "StringLike")
+
+
+def _as_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def evaluate(
-    statements: list[dict[str, Any]], action: str, resources: list[str], principal: str
+    statements: list[dict[str, Any]],
+    action: str,
+    resources: list[str],
+    principal: str,
+    context: Mapping[str, str] | None = None,
 ) -> Decision:
     """Allowed when, for each resource (or the action alone, when none), an Allow applies and
     no Deny does."""
     targets: list[str | None] = list(resources) or [None]
     for resource in targets:
-        applying = [s for s in statements if _applies(s, action, resource)]
+        applying = [s for s in statements if _applies(s, action, resource, context)]
         denied = any(s.get("Effect") == "Deny" for s in applying)
         if denied or not any(s.get("Effect") == "Allow" for s in applying):
             # AWS names the resource unless the action takes none ("*").
@@ -145,17 +185,25 @@ def authorize(response: Any) -> tuple[int, dict[str, str], str] | None:
     statements = role_statements(account, partition, session.role_name)
     checks = iam_resources.authorizations(prefix, operation, params, where)
     for check in checks:
-        decision = evaluate(statements, check.action, list(check.resources), session.arn)
+        decision = evaluate(
+            statements, check.action, list(check.resources), session.arn, dict(check.context)
+        )
         if not decision.allowed:
             log.warning("AccessDenied: %s", decision.message)
             return _denied(response, decision.message, check.denial_code)
     for check in checks:
-        _record_usage(session.role_name, check.action, statements, list(check.resources))
+        _record_usage(
+            session.role_name, check.action, statements, list(check.resources), dict(check.context)
+        )
     return None
 
 
 def _record_usage(
-    role_name: str, action: str, statements: list[dict[str, Any]], resources: list[str]
+    role_name: str,
+    action: str,
+    statements: list[dict[str, Any]],
+    resources: list[str],
+    context: Mapping[str, str],
 ) -> None:
     """With AURORA_RESTORE_IAM_USAGE set (make iam-mutation): which statements allowed this
     call, per resource, so a statement that is the only one allowing some call is known."""
@@ -167,7 +215,7 @@ def _record_usage(
         [
             index
             for index, statement in enumerate(statements)
-            if statement.get("Effect") == "Allow" and _applies(statement, action, target)
+            if statement.get("Effect") == "Allow" and _applies(statement, action, target, context)
         ]
         for target in targets
     ]
@@ -192,6 +240,8 @@ def _parameters(response: Any, operation: str) -> dict[str, Any]:
             parsed = {}
     if isinstance(parsed, dict):
         params.update({k: v for k, v in parsed.items() if isinstance(v, str | list)})
+        if isinstance(parsed.get("RequestItems"), dict):  # DynamoDB's batch calls name tables
+            params["TableName"] = list(parsed["RequestItems"])
     if operation == "Invoke":  # the function is in the path: /2015-03-31/functions/NAME/...
         params["FunctionName"] = unquote(
             str(response.path).split("/functions/", 1)[1].split("/")[0]
@@ -208,7 +258,7 @@ def _denied(
     AuthorizationError, "the user has been denied access to the requested resource")."""
     from botocore.session import get_session
 
-    protocol, own_code = _protocol(get_session(), response.boto3_service_name)
+    protocol, own_code, query_compatible = _protocol(get_session(), response.boto3_service_name)
     own_code = code or own_code
     if protocol == "ec2":
         body = (
@@ -226,24 +276,36 @@ def _denied(
         return 403, {"status": "403", "Content-Type": "text/xml"}, body
     json_code = own_code or "AccessDeniedException"
     headers = {"status": "403", "x-amzn-ErrorType": json_code}
+    if protocol == "json" and query_compatible:
+        # A former query service (SQS): the JSON error carries its query-era code in
+        # x-amzn-query-error, which is what botocore reports (botocore parsers,
+        # _do_query_compatible_error_parse): AccessDenied, or KMS.AccessDeniedException for
+        # a key the caller may not use (SQS API reference, common errors).
+        legacy = QUERY_ERROR_CODES.get(json_code, "AccessDenied")
+        status = 403 if legacy == "AccessDenied" else 400
+        headers = {"status": str(status), "x-amzn-query-error": f"{legacy};Sender"}
+        return status, headers, json.dumps({"__type": json_code, "message": message})
     if protocol == "json":
         headers["status"] = "400"
         return 400, headers, json.dumps({"__type": json_code, "message": message})
     return 403, headers, json.dumps({"Type": "User", "message": message, "Message": message})
 
 
-_PROTOCOLS: dict[str, tuple[str, str | None]] = {}
+_PROTOCOLS: dict[str, tuple[str, str | None, bool]] = {}
 _OWN_DENIAL_SHAPE = "AuthorizationErrorException"
+QUERY_ERROR_CODES = {"KmsAccessDenied": "KMS.AccessDeniedException"}
 
 
-def _protocol(session: Any, service: str) -> tuple[str, str | None]:
-    """The service's protocol, and its own denial code when its model declares one."""
+def _protocol(session: Any, service: str) -> tuple[str, str | None, bool]:
+    """The service's protocol, its own denial code when its model declares one, and whether it
+    answers JSON errors with query-era codes (awsQueryCompatible)."""
     if service not in _PROTOCOLS:
         model = session.get_service_model(service)
         own = None
         if _OWN_DENIAL_SHAPE in model.shape_names:
             own = model.shape_for(_OWN_DENIAL_SHAPE).metadata["error"]["code"]
-        _PROTOCOLS[service] = (model.metadata["protocol"], own)
+        compatible = "awsQueryCompatible" in model.metadata
+        _PROTOCOLS[service] = (model.metadata["protocol"], own, compatible)
     return _PROTOCOLS[service]
 
 

@@ -46,6 +46,9 @@ LOCAL_TARGET_PATTERNS = [
 ]
 LOCAL_SNAPSHOT_PATTERNS = ["prod-*", "rds:prod-*", "dr-*"]
 STATE_MACHINE_NAME_TOKEN = "${LocalStateMachineName}"  # noqa: S105 - a name, not a secret
+# The snapshot-copy key of the local configuration (rds.kms_key_arn): a placeholder the policies
+# name as the stack's data key, which the local stack creates and gives the pipeline.
+LOCAL_SNAPSHOT_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/local-snapshot-copies"
 
 
 _POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
@@ -62,6 +65,7 @@ def local_config() -> Any:
             "snapshot_patterns": LOCAL_SNAPSHOT_PATTERNS,
             "source_regions": [LOCAL_SOURCE_REGION],
             "protected_clusters": ["prod-*"],
+            "kms_key_arn": LOCAL_SNAPSHOT_KEY_ARN,
         }
     )
     network = config.network.model_copy(update={"db_subnet_group_name": LOCAL_SUBNET_GROUP})
@@ -128,6 +132,8 @@ def _symbolize(value: Any, paths: Mapping[str, str], state_machine_name: str) ->
             return {key: walk(inner) for key, inner in item.items()}
         if isinstance(item, list):
             return [walk(inner) for inner in item]
+        if item == LOCAL_SNAPSHOT_KEY_ARN:
+            return {"Local": "DataKey/Resource", "Attribute": "Arn"}
         if isinstance(item, str):
             return item.replace(state_machine_name, STATE_MACHINE_NAME_TOKEN)
         return item

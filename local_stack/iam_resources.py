@@ -55,7 +55,7 @@ PARAMETERS_OF_VARIABLE: dict[str, tuple[str, ...]] = {
     "SecretId": ("SecretId", "Name"),
     "ParameterNameWithoutLeadingSlash": ("Name", "Names"),
     "FunctionName": ("FunctionName",),
-    "QueueName": ("QueueUrl",),
+    "QueueName": ("QueueUrl", "QueueName"),
 }
 # The RDS calls that create a resource and accept Tags: the new resource's type and the
 # parameter that names it (RDS API reference of each action, parameter Tags).
@@ -69,6 +69,7 @@ CREATED_BY_RDS: dict[str, tuple[str, str]] = {
 }
 TASK_TOKEN_ACTIONS = frozenset({"SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"})
 EVERY_RESOURCE = "*"
+UNRESOLVED = "unresolved-resource-of:"  # matches only a policy Resource of "*"
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 _PSEUDO = {"Partition", "Region", "Account"}
 
@@ -88,6 +89,7 @@ class Authorization:
     action: str
     resources: tuple[str, ...]
     denial_code: str | None = None  # the service's own error when this one is refused
+    context: tuple[tuple[str, str], ...] = ()  # condition keys of the request (kms:ViaService)
 
 
 @cache
@@ -123,6 +125,7 @@ def authorizations(
         Authorization(use, (key,), KEY_DENIAL_CODES[prefix])
         for use, key in _key_uses(prefix, name, params, where)
     ]
+    checks += _rds_key_uses(prefix, name, params, where)
     if prefix == "rds" and name in DEFAULT_GROUPS:
         defaults = _default_groups(name, params, where)
         if defaults:
@@ -148,11 +151,15 @@ def resource_arns(prefix: str, action: str, params: Mapping[str, Any], where: Wh
     formats = [definition(prefix)["resources"][t["resource_type"]]["arn"] for t in types]
     for arn_format in formats:
         arns.extend(a for a in _fill(arn_format, params, where, wildcard=False) if a not in arns)
-    # A listing (no resource type is required, and the request names none): every resource of
-    # each type (see the module's docstring). A required type the request leaves out (a
-    # parameter group RDS defaults) is not authorized here: which default AWS checks is not
-    # published.
-    if not arns and not any(t.get("required") for t in types):
+    if not arns and any(t.get("required") for t in types):
+        # A resource the action needs that the request does not let us name (a parameter this
+        # table does not map): only a grant on every resource ("*") may allow it, never a
+        # grant scoped elsewhere, so nothing is let through that AWS would refuse.
+        return [f"{UNRESOLVED}{prefix}:{action}"]
+    if not arns:
+        # A listing (no resource type is required, and the request names none): every resource
+        # of each type (see the module's docstring). A required type the request leaves out
+        # while naming others (a parameter group RDS defaults) is not authorized here.
         for arn_format in formats:
             arns.extend(a for a in _fill(arn_format, {}, where, wildcard=True) if a not in arns)
     return arns
@@ -299,7 +306,6 @@ def _key_uses(
 
 def _destination_key(prefix: str, params: Mapping[str, Any], where: Where) -> str | None:
     """The ARN of the KMS key the queue or topic is encrypted with, None when it is not."""
-    from moto.kms.models import kms_backends
     from moto.sns.models import sns_backends
     from moto.sqs.models import sqs_backends
 
@@ -312,15 +318,43 @@ def _destination_key(prefix: str, params: Mapping[str, Any], where: Where) -> st
         topic_arn = str(params.get("TopicArn", ""))
         topic = sns_backends[where.account][where.region].topics.get(topic_arn)
         key_id = getattr(topic, "kms_master_key_id", None) if topic is not None else None
-    if not key_id:
-        return None
-    kms = kms_backends[where.account][where.region]
+    return _key_arn(key_id, where) if key_id else None
+
+
+def _key_arn(key_id: str, where: Where) -> str | None:
+    """The ARN of the key an id, ARN, alias or alias ARN names; None when none exists."""
+    from moto.kms.models import kms_backends
+
+    region = key_id.split(":")[3] if key_id.startswith("arn:") else where.region
+    kms = kms_backends[where.account][region]
     try:
         raw = kms.any_id_to_key_id(key_id)
-    except Exception:  # an alias that names no key: SQS and SNS refuse it themselves
+    except Exception:  # an alias that names no key: the service refuses it itself
         return None
     key = kms.keys.get(raw)
     return str(key.arn) if key is not None else None
+
+
+# RDS uses the KMS key a copy or restore names with the caller's own permissions, which must
+# include kms:CreateGrant and kms:DescribeKey on it (RDS user guide, Overview.Encryption.Keys),
+# made through RDS: the request's kms:ViaService is rds.<region>.amazonaws.com.
+RDS_KEY_USES = ("kms:CreateGrant", "kms:DescribeKey")
+RDS_KEY_CALLS = frozenset(
+    {"CopyDBClusterSnapshot", "RestoreDBClusterFromSnapshot", "RestoreDBClusterToPointInTime"}
+)
+
+
+def _rds_key_uses(
+    prefix: str, action: str, params: Mapping[str, Any], where: Where
+) -> list[Authorization]:
+    key_id = str(params.get("KmsKeyId") or "")
+    if prefix != "rds" or action not in RDS_KEY_CALLS or not key_id:
+        return []
+    key = _key_arn(key_id, where)
+    if key is None:
+        return []  # RDS refuses a key that does not exist itself (KMSKeyNotAccessibleFault)
+    via = (("kms:ViaService", f"rds.{where.region}.amazonaws.com"),)
+    return [Authorization(use, (key,), context=via) for use in RDS_KEY_USES]
 
 
 def task_token_state_machine(token: str, where: Where) -> str | None:

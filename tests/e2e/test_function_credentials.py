@@ -21,9 +21,10 @@ from local_stack import iam_policies
 from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
 from local_stack.iam_roles import STATE_MACHINE_ROLE
 from local_stack.queue_poller import queued_messages
-from local_stack.scenario import Driver, wait_for
+from local_stack.scenario import APPROVE, Driver, wait_for
 from local_stack.stack import LocalStack, StackOptions
 from tests.conftest import running_stack
+from tests.e2e.flows import click, request_restore
 
 pytestmark = pytest.mark.e2e
 StackWithout = Callable[..., AbstractContextManager[LocalStack]]
@@ -171,6 +172,22 @@ def test_each_bot_function_reads_its_configuration_with_its_own_role(
             lambda: access_denied(caplog, "secretsmanager:GetSecretValue", notifier_role) or None,
             30,
         )
+
+
+def test_rds_uses_the_copy_key_with_the_copy_functions_role(
+    stack_without: StackWithout, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cross-region copy names the target key; RDS uses it with the caller's kms:CreateGrant
+    and kms:DescribeKey (through RDS): without them the copy is refused and the restore fails."""
+    caplog.set_level(logging.WARNING)
+    with stack_without("CopySnapshot", "kms:CreateGrant") as stack:
+        driver = Driver(stack.info)
+        arn = stack.info["seed"]["cross_region_snapshot_arn"]
+        operation_id = request_restore(driver, f"{arn} dr-keyless")
+        click(driver, operation_id, APPROVE, stack.info["users"]["approver"])
+
+        assert driver.wait_for_execution_end(operation_id)["status"] == "FAILED"
+        assert access_denied(caplog, "kms:CreateGrant", "aurora-restore-copy-snapshot-role")
 
 
 def test_the_event_source_mapping_consumes_with_the_notifiers_role(

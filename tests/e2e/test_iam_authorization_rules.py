@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_stack import iam_resources
+from local_stack import iam_enforcement, iam_resources
 from local_stack.scenario import Driver, wait_for
 from local_stack.stack import ACCOUNT, LocalStack
 from tests.e2e.flows import request_restore
@@ -210,7 +210,7 @@ def test_an_encrypted_queue_needs_the_key_to_send_and_to_receive(stack):
     }
     keyless = role_client(stack, "probe-queue-no-key", "sqs", [use_queue])
     error = refusal(lambda: keyless.send_message(QueueUrl=queue_url, MessageBody="{}"))
-    assert error["Code"] == "KmsAccessDenied"
+    assert error["Code"] == "KMS.AccessDeniedException"  # SQS's query-era code, as on AWS
     assert f"kms:GenerateDataKey on resource: {key} because" in error["Message"]
     refusal(lambda: keyless.receive_message(QueueUrl=queue_url))
     use_key = {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key}
@@ -283,3 +283,46 @@ def test_an_instance_without_groups_needs_the_clusters_default_groups(stack):
         )
     )
     assert f":pg:default.aurora-postgresql{major} because" in error["Message"]
+
+
+def test_a_needed_resource_that_cannot_be_named_is_allowed_only_by_a_grant_on_everything():
+    named = iam_resources.resource_arns("sqs", "GetQueueUrl", {"QueueName": "jobs"}, WHERE)
+    assert named == ["arn:aws:sqs:us-east-1:1:jobs"]
+    unnamed = iam_resources.resource_arns("sqs", "GetQueueUrl", {"QueueOwner": "1"}, WHERE)
+    assert unnamed == ["unresolved-resource-of:sqs:GetQueueUrl"]
+    scoped = [{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "arn:aws:sqs:*:*:*"}]
+    assert not iam_enforcement.evaluate(scoped, "sqs:GetQueueUrl", unnamed, "probe").allowed
+    everything = [{"Effect": "Allow", "Action": "sqs:GetQueueUrl", "Resource": "*"}]
+    assert iam_enforcement.evaluate(everything, "sqs:GetQueueUrl", unnamed, "probe").allowed
+
+
+def test_a_batch_call_is_authorized_on_every_table_it_names(stack):
+    table = stack.info["operations_table"]
+    read_one = {
+        "Effect": "Allow",
+        "Action": "dynamodb:BatchGetItem",
+        "Resource": arn(stack, "dynamodb", f"table/{table}"),
+    }
+    dynamodb = role_client(stack, "probe-batch", "dynamodb", [read_one])
+    key = {"operation_id": {"S": "ar-none"}}
+    dynamodb.batch_get_item(RequestItems={table: {"Keys": [key]}})
+    audit = stack.info["audit_table"]
+    both = {table: {"Keys": [key]}, audit: {"Keys": [{**key, "event_key": {"S": "x"}}]}}
+    error = refusal(lambda: dynamodb.batch_get_item(RequestItems=both))
+    assert f"table/{audit} because" in error["Message"]
+
+
+def test_a_copy_with_a_key_needs_the_key_through_rds_not_directly():
+    via_rds = {
+        "Effect": "Allow",
+        "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+        "Resource": "arn:aws:kms:us-east-1:1:key/k",
+        "Condition": {"StringLike": {"kms:ViaService": "rds.*.amazonaws.com"}},
+    }
+    rds_context = {"kms:ViaService": "rds.us-east-1.amazonaws.com"}
+    key = ["arn:aws:kms:us-east-1:1:key/k"]
+    assert iam_enforcement.evaluate([via_rds], "kms:CreateGrant", key, "p", rds_context).allowed
+    # The function's own direct call to KMS carries no kms:ViaService: not allowed.
+    assert not iam_enforcement.evaluate([via_rds], "kms:DescribeKey", key, "p").allowed
+    unknown = {**via_rds, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
+    assert not iam_enforcement.evaluate([unknown], "kms:CreateGrant", key, "p", rds_context).allowed

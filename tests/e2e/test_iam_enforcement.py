@@ -161,12 +161,18 @@ def test_the_resource_arns_of_a_request_come_from_the_service_authorization_refe
 
 
 def test_no_policy_needs_what_the_emulation_does_not_evaluate():
-    """Conditions and NotAction/NotResource are not evaluated locally (iam_enforcement): a
-    statement carrying one would be a grant the local stack cannot prove."""
+    """NotAction/NotResource and condition operators other than StringEquals/StringLike are not
+    evaluated locally (iam_enforcement): a statement carrying one would be a grant the local
+    stack cannot prove. The snapshot keys' grant is conditioned on RDS (kms:ViaService)."""
+    conditioned = []
     for construct_id, statements in iam_policies.load().items():
         for statement in statements:
             unevaluated = set(statement) & set(iam_enforcement.UNEVALUATED)
             assert not unevaluated, f"{construct_id}: {statement}"
+            for operator in statement.get("Condition", {}):
+                assert operator in iam_enforcement.CONDITION_OPERATORS, statement
+                conditioned.append(construct_id)
+    assert "CopySnapshot" in conditioned
 
 
 @contextmanager
