@@ -54,12 +54,17 @@ class Result:
     verdict: str
 
 
-def run_tests(tests: list[str], env: dict[str, str]) -> bool:
+def run_tests(tests: list[str], env: dict[str, str]) -> tuple[bool, str]:
+    """Whether the tests pass, and their output."""
     command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
     completed = subprocess.run(  # noqa: S603 - our own interpreter running our own tests
         command, env={**os.environ, **env}, capture_output=True, text=True, check=False
     )
-    return completed.returncode == 0
+    return completed.returncode == 0, completed.stdout + completed.stderr
+
+
+# What a refusal of the local stack's IAM looks like in a failing test's output (its log).
+REFUSAL_MARKS = ("is not authorized to perform", "AccessDenied", "AuthorizationError")
 
 
 def usage_by_role(path: Path) -> dict[str, list[Call]]:
@@ -99,9 +104,18 @@ def mutate(
 
 
 def verdict_of(mutant_file: Path, tests: list[str]) -> str:
+    """Covered when a test fails and its output shows the refusal; a failure without one is
+    reported apart (a flaky test is no proof)."""
+    unexplained = []
     for test in tests:
-        if not run_tests([test], {iam_policies.POLICIES_ENV: str(mutant_file)}):
+        passed, output = run_tests([test], {iam_policies.POLICIES_ENV: str(mutant_file)})
+        if passed:
+            continue
+        if any(mark in output for mark in REFUSAL_MARKS):
             return f"covered: {test} fails without it"
+        unexplained.append(test)
+    if unexplained:
+        return f"UNEXPLAINED: {unexplained[0]} fails, but shows no refusal"
     return f"SURVIVED: {len(tests)} test(s) still pass without it"
 
 
@@ -117,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="aurora-restore-iam-mutation-") as work:
         usage_file = Path(work) / "usage.jsonl"
         usage_file.touch()
-        if not run_tests(args.tests, {"AURORA_RESTORE_IAM_USAGE": str(usage_file)}):
+        if not run_tests(args.tests, {"AURORA_RESTORE_IAM_USAGE": str(usage_file)})[0]:
             print("the tests fail with the real policies: fix that first")
             return 1
         usage = usage_by_role(usage_file)
