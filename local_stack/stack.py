@@ -102,6 +102,7 @@ class LocalStack:
         self.bot_configuration: BotConfiguration | None = None
         self._saved_env: dict[str, str | None] = {}
         self.roles: dict[str, str] = {}  # function name -> role ARN
+        self.state_machine_role = ""  # the role the state machine invokes its tasks with
         self.role_sessions: dict[str, Credentials] = {}  # role ARN -> the session moto acts with
         self.local_resources: LocalResources | None = None  # what the CDK policies name, here
 
@@ -354,6 +355,7 @@ class LocalStack:
         # it (stepfunctions_role.py), so lambda:InvokeFunction is authorized on each function.
         machine_role, machine_session = create_state_machine_role(iam, sts, ACCOUNT, resources)
         self.role_sessions[machine_role] = machine_session
+        self.state_machine_role = machine_role
         definition = render(substitutions, time_scale=self.options.time_scale)
         created_machine = self.clients.stepfunctions.create_state_machine(
             name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=machine_role
@@ -398,6 +400,7 @@ class LocalStack:
             "time_scale": self.options.time_scale,
             # Each function's role (its CDK policy): assume one to see what that function may do.
             "roles": dict(self.roles),
+            "state_machine_role": self.state_machine_role,
             # One local server; each cluster is served by the database named after its identifier.
             "postgres": {
                 **(self.postgres.stack_info() if self.postgres else {}),

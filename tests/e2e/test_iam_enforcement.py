@@ -62,6 +62,10 @@ def test_every_function_has_its_own_role_carrying_its_cdk_policy(stack):
     info = stack.info
     assert set(info["roles"]) == {spec.name for spec in FUNCTIONS}
     assert len(set(info["roles"].values())) == len(FUNCTIONS)
+    machine = stack.clients.client("stepfunctions").describe_state_machine(
+        stateMachineArn=info["state_machine_arn"]
+    )
+    assert machine["roleArn"] == info["state_machine_role"] not in info["roles"].values()
     iam = stack.clients.client("iam")
     lambdas = stack.clients.client("lambda")
     assert stack.local_resources is not None
