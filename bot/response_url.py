@@ -37,6 +37,8 @@ RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 SLACK_HOOKS_HOST = "hooks.slack.com"
 SLACK_HOOK_PATHS = ("/commands/", "/actions/")
 SEND_TIMEOUT_SECONDS = 10
+# Rate limited or a server error: Slack's side, worth another message later (HTTP semantics).
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 _URL, _EXPIRES, _USES = (
     "slack_response_url",
     "slack_response_url_expires_at",
@@ -156,6 +158,15 @@ class ResponseUrls:
             return False
         client = WebhookClient(url, timeout=SEND_TIMEOUT_SECONDS, logger=WEBHOOK_LOGGER)
         answer = client.send(text=text, response_type="ephemeral", replace_original=False)
+        if answer.status_code in TRANSIENT_STATUSES:
+            # Slack's side, not the URL: it stays for the next message (its use stays counted,
+            # since Slack may have counted it too).
+            logger.warning(
+                "the response_url of %s could not be used now (HTTP %s); kept",
+                operation_id,
+                answer.status_code,
+            )
+            return False
         if answer.status_code != 200:
             # Slack counts uses and time too (expired_url, used_url): it is dead either way.
             logger.warning(

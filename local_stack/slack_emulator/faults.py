@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 ANY_METHOD = "*"
 
+RESPONSE_URL = "response_url"  # the key that scripts failures of response_url posts
 # Slack's documented error codes for server-side failures.
 _SERVER_ERRORS = {500: "internal_error", 503: "service_unavailable"}
 
@@ -84,6 +85,19 @@ class FaultPlan:
                         queue.popleft()
                     return FailureResponse.for_status(failure.status, failure.retry_after)
         return None
+
+    def before_response_url(self) -> FailureResponse | None:
+        """A failure scripted for response_url posts (`fail_next(RESPONSE_URL, ...)`) only: an
+        outage of the Web API is not one of the webhook host."""
+        with self._lock:
+            queue = self._scripted.get(RESPONSE_URL)
+            if not queue:
+                return None
+            failure = queue[0]
+            failure.remaining -= 1
+            if failure.remaining == 0:
+                queue.popleft()
+            return FailureResponse.for_status(failure.status, failure.retry_after)
 
     def check_post_rate(self, channel_id: str) -> FailureResponse | None:
         """chat.postMessage's per-channel limit; an accepted post starts the next interval."""

@@ -140,8 +140,13 @@ class _SlackRequestHandler(BaseHTTPRequestHandler):
         if self.command == "GET":
             self._send_json(200, workspace.response_urls.responses(key))
             return
+        body = self._read_body()
+        failure = self.server.faults.before_response_url()
+        if failure is not None:
+            self._send_failure(failure)
+            return
         try:
-            payload = json.loads(self._read_body())
+            payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             self._send_text(400, "invalid_payload")
             return

@@ -14,6 +14,7 @@ from bot.requester import tell_requester
 from bot.response_url import RESPONSE_URL_USES, ResponseUrls, is_response_url, response_urls
 from bot.restore_flow import start_restore
 from local_stack.slack_emulator import SlackEmulator
+from local_stack.slack_emulator.faults import RESPONSE_URL
 from pipeline.models import Operation, RestoreRequest
 from pipeline.store_schema import OPERATION_KEY
 from tests.bot.conftest import REQUESTER, SNAPSHOT, SlackHttp
@@ -152,3 +153,17 @@ def test_the_response_url_is_never_logged(
     assert caplog.records, "nothing was logged at all: the check would prove nothing"
     assert slack_world.response_url_base not in caplog.text
     assert "unreachable" not in caplog.text
+
+
+def test_a_response_url_slack_cannot_serve_now_is_kept_for_the_next_message(
+    deps: BotDependencies, slack_world: SlackEmulator, elsewhere: Operation
+) -> None:
+    url = slack_world.response_url("busy")
+    assert response_urls(deps).keep(OP_ID, url, issued_at=deps.clock(), uses=1)
+    slack_world.fail_next(RESPONSE_URL, status=503)
+
+    assert tell_requester(deps, elsewhere, "first") is False  # Slack's side failed
+    assert tell_requester(deps, elsewhere, "second") is True
+
+    assert [r["text"] for r in slack_world.responses("busy")] == ["second"]
+    assert stored(deps) != {}  # still kept: two of its five uses are left
