@@ -35,7 +35,7 @@ from pipeline.errors import DatabaseSetupError, FatalError, RetryableError
 from pipeline.models import AuditEvent, Stage, StageStatus
 from pipeline.observability import logger
 from pipeline.progress import PIPELINE_ACTOR
-from pipeline.stages.common import ensure_acting
+from pipeline.stages.common import ensure_acting, hold_target_lock
 
 USER_AUDIT_ACTION = "setup_database.user"
 MASTER_AUDIT_ACTION = "setup_database.master_password"
@@ -65,6 +65,7 @@ def setup_database(
         # answer as the first one did, without touching the cluster, secrets or audit log again.
         return recorded_result(ctx.store.audit_events(operation_id))
     ensure_acting(operation)
+    hold_target_lock(ctx, operation)
     connector = connector or connector_from_settings(settings)
     cluster_id = operation.target_cluster
     reporter = ctx.reporter

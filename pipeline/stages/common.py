@@ -8,7 +8,7 @@ from typing import TypedDict
 
 from pipeline.context import PipelineContext
 from pipeline.errors import FatalError, InvalidTransitionError
-from pipeline.models import Operation, Plan, Stage, StageStatus
+from pipeline.models import Operation, OperationStatus, Plan, Stage, StageStatus
 
 
 class CheckResult(TypedDict):
@@ -29,9 +29,23 @@ def ensure_acting(operation: Operation) -> None:
         )
 
 
+def hold_target_lock(ctx: PipelineContext, operation: Operation) -> None:
+    """Renew the target lock for `lock_ttl_seconds` at every stage of a running restore, so it
+    outlasts any restore however long its waits and retries (the lock's TTL is a safety net for
+    a restore that died, not a bound on one that runs). Should another restore have taken it
+    after it expired, this one stops here (TargetLockedError) rather than run beside it."""
+    if operation.status == OperationStatus.RUNNING:
+        ctx.store.acquire_lock(
+            operation.target_cluster,
+            operation.operation_id,
+            ttl_seconds=ctx.settings.lock_ttl_seconds,
+        )
+
+
 def load_plan(ctx: PipelineContext, operation_id: str) -> tuple[Operation, Plan]:
     operation = ctx.store.get(operation_id)
     ensure_acting(operation)
+    hold_target_lock(ctx, operation)
     if operation.plan is None:
         raise FatalError(f"operation {operation_id} has no plan: the validate stage did not run")
     return operation, operation.plan
