@@ -8,7 +8,7 @@ from enum import StrEnum
 
 DEFAULT_STACK_NAME = "AuroraRestore"
 SERVICE = "aurora-restore"
-METRICS_NAMESPACE = "AuroraRestore"  # the namespace pipeline.observability's Metrics uses
+METRICS_NAMESPACE = "AuroraRestore"  # the namespace infra.runtime.progress_metrics publishes to
 
 # CDK context keys the app reads (`cdk synth -c aurora-restore:config=infra/config.yaml`).
 CONTEXT_CONFIG_FILE = "aurora-restore:config"
