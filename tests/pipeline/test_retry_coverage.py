@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import pkgutil
 import subprocess
 import sys
 from functools import cache
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+import pipeline
 from infra.constants import ALL_FUNCTIONS
 from pipeline import errors
 from pipeline.errors import RETRYABLE_ERROR_NAMES, RETRYABLE_ERRORS, RetryableError
@@ -27,11 +29,12 @@ from pipeline.statemachine import definition_text, placeholders
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
 
-# Prints the names of every RetryableError subclass the handler's module graph defines.
+# Prints the names of every RetryableError subclass the modules' import graph defines.
 _PROBE = """
 import importlib, json, sys
 from pipeline.errors import RetryableError
-importlib.import_module(sys.argv[1])
+for module in sys.argv[1:]:
+    importlib.import_module(module)
 def walk(cls):
     for sub in cls.__subclasses__():
         yield sub.__name__
@@ -40,11 +43,19 @@ print(json.dumps(sorted({RetryableError.__name__, *walk(RetryableError)})))
 """
 
 
+def modules_of(handler_module: str) -> list[str]:
+    """What a handler can run: its module's imports, and for the pipeline's handlers every pipeline
+    module (the set-up handler imports the database stage on its first call, not at import)."""
+    if not handler_module.startswith("pipeline."):
+        return [handler_module]
+    return sorted(info.name for info in pkgutil.walk_packages(pipeline.__path__, "pipeline."))
+
+
 @cache
 def retryable_names(handler_module: str) -> frozenset[str]:
     # A fresh interpreter per handler: only the modules that handler imports define classes.
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, handler_module],
+        [sys.executable, "-c", _PROBE, *modules_of(handler_module)],
         capture_output=True,
         text=True,
         check=True,
