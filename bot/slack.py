@@ -17,7 +17,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-# Bounded: after these the call raises, and the caller decides (the notifier lets SNS retry).
+# Bounded: after these the call raises, and the caller decides (the notifier leaves the message
+# on its SQS FIFO queue, fed by the SNS FIFO progress topic: it comes back after the visibility
+# timeout, and goes to the dead-letter queue after infra.constants.PROGRESS_MAX_RECEIVES).
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 3
 CONNECTION_RETRIES = 2

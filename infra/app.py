@@ -39,7 +39,7 @@ def config_from_context(app: App) -> InfraConfig:
     return load_config(EXAMPLE_CONFIG)
 
 
-def build_app(
+def build_cdk_app(
     config: InfraConfig | None = None,
     *,
     outdir: str | None = None,
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     outdir = args.output or os.environ.get("CDK_OUTDIR") or "cdk.out"
     context = {CONTEXT_CONFIG_FILE: str(args.config)} if args.config else None
     try:
-        app, _stack = build_app(outdir=outdir, bundle=args.bundle, context=context)
+        app, _stack = build_cdk_app(outdir=outdir, bundle=args.bundle, context=context)
     except ConfigError as exc:
         print(f"aurora-restore: {exc}", file=sys.stderr)
         return 2

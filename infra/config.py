@@ -199,7 +199,7 @@ class RdsConfig(_Strict):
         return list(dict.fromkeys([*derived, *self.instance_patterns]))
 
 
-class DatabaseConfig(_Strict):
+class DatabaseFilesConfig(_Strict):
     """Files shipped with the set-up function (paths relative to the repository root)."""
 
     # Users and post-restore SQL (pipeline.database); `file:` scripts beside it. None: the stage
@@ -226,7 +226,7 @@ class InfraConfig(_Strict):
     policy_file: Path  # the bot's policy YAML, relative to the repository root
     network: NetworkConfig
     rds: RdsConfig
-    database: DatabaseConfig = DatabaseConfig()
+    database: DatabaseFilesConfig = DatabaseFilesConfig()
     api: ApiConfig = ApiConfig()
     # The approval expiry is the policy file's `approval_expiry_seconds` (one source of truth,
     # read by the bot at run time); these two are checked against it at synth.

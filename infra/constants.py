@@ -8,7 +8,7 @@ from enum import StrEnum
 
 DEFAULT_STACK_NAME = "AuroraRestore"
 SERVICE = "aurora-restore"
-METRICS_NAMESPACE = "AuroraRestore"  # the namespace pipeline.observability's Metrics uses
+METRICS_NAMESPACE = "AuroraRestore"  # the namespace infra.runtime.progress_metrics publishes to
 
 # CDK context keys the app reads (`cdk synth -c aurora-restore:config=infra/config.yaml`).
 CONTEXT_CONFIG_FILE = "aurora-restore:config"
@@ -77,9 +77,9 @@ class FunctionSpec:
     memory_mb: int = 256
 
 
-def _stage(construct_id: str, module: str, placeholder: str, description: str) -> FunctionSpec:
+def _stage(construct_id: str, name: str, placeholder: str, description: str) -> FunctionSpec:
     return FunctionSpec(
-        construct_id, f"pipeline.handlers.{module}.handler", description, Role.STAGE, placeholder
+        construct_id, f"pipeline.handlers.handle_{name}", description, Role.STAGE, placeholder
     )
 
 
@@ -106,7 +106,7 @@ CHECK_RESTORE = _stage(
 )
 SETUP_DATABASE = FunctionSpec(
     "SetupDatabase",
-    "pipeline.handlers.setup_database.handler",
+    "pipeline.handlers.handle_setup_database",
     "Create database users and run post-restore SQL (runs in the VPC)",
     Role.STAGE,
     "SetupDatabaseFunctionArn",

@@ -76,7 +76,7 @@ _STATEMENT_REASONS = {
 }
 
 
-def render(value: Any) -> str:
+def render_cfn_value(value: Any) -> str:
     """A policy value as cdk-nag writes it in finding ids (`<Logical.Arn>`, `<AWS::Region>`)."""
     if isinstance(value, str):
         return value
@@ -87,7 +87,7 @@ def render(value: Any) -> str:
         if function == "Fn::GetAtt":
             return f"<{argument[0]}.{argument[1]}>"
         if function == "Fn::Join":
-            return str(argument[0]).join(render(part) for part in argument[1])
+            return str(argument[0]).join(render_cfn_value(part) for part in argument[1])
     return json.dumps(value, separators=(",", ":"))
 
 
@@ -115,7 +115,7 @@ def _acknowledge_policy(stack: Stack, policy: iam.CfnPolicy | iam.CfnManagedPoli
     document = stack.resolve(policy.policy_document)
     acknowledgments: dict[str, str] = {}
     for statement in document["Statement"]:
-        for resource in map(render, _as_list(statement["Resource"])):
+        for resource in map(render_cfn_value, _as_list(statement["Resource"])):
             reason = _wildcard_reason(statement, resource) if "*" in resource else None
             if reason:
                 acknowledgments[f"AwsSolutions-IAM5[Resource::{resource}]"] = reason

@@ -6,26 +6,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.constants import ALL_FUNCTIONS, NOTIFIER, PROGRESS_METRICS, SLACK_ENDPOINT
-from infra.constants import FunctionSpec as InfraFunction
+from infra.constants import ALL_FUNCTIONS, NOTIFIER, PROGRESS_METRICS, SLACK_ENDPOINT, FunctionSpec
 
 
 @dataclass(frozen=True)
-class FunctionSpec:
+class LocalFunction:
+    """One function of the catalogue as the local stack deploys it, under its local name."""
+
     name: str
     handler: str
     placeholder: str | None = None  # the `${...}` in restore.asl.json this function's ARN fills
     construct_id: str = ""  # the CDK app's, which names its role's policy (iam_policies.json)
 
 
-def local_name(function: InfraFunction) -> str:
+def local_name(function: FunctionSpec) -> str:
     """`SetupDatabase` → `aurora-restore-setup-database`."""
     return "aurora-restore-" + re.sub(r"(?<!^)(?=[A-Z])", "-", function.construct_id).lower()
 
 
 # CloudWatch metrics have no reader on this machine, so the metrics function is not deployed.
-FUNCTIONS: tuple[FunctionSpec, ...] = tuple(
-    FunctionSpec(
+FUNCTIONS: tuple[LocalFunction, ...] = tuple(
+    LocalFunction(
         local_name(function), function.handler, function.placeholder, function.construct_id
     )
     for function in ALL_FUNCTIONS

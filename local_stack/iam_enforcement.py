@@ -36,7 +36,7 @@ _USAGE_LOCK = threading.Lock()  # one writer at a time to the usage file of make
 
 
 @dataclass(frozen=True)
-class Decision:
+class IamDecision:
     allowed: bool
     message: str = ""
 
@@ -104,7 +104,7 @@ def evaluate(
     resources: list[str],
     principal: str,
     context: Mapping[str, str] | None = None,
-) -> Decision:
+) -> IamDecision:
     """Allowed when, for each resource (or the action alone, when none), an Allow applies and
     no Deny does."""
     targets: list[str | None] = list(resources) or [None]
@@ -115,12 +115,12 @@ def evaluate(
             # AWS names the resource unless the action takes none ("*").
             target = f" on resource: {resource}" if resource not in (None, "*") else ""
             reason = "an explicit deny" if denied else "no identity-based policy allows"
-            return Decision(
+            return IamDecision(
                 False,
                 f"User: {principal} is not authorized to perform: {action}{target} because "
                 f"{reason} the {action} action",
             )
-    return Decision(True)
+    return IamDecision(True)
 
 
 def role_statements(account: str, partition: str, role_name: str) -> list[dict[str, Any]]:

@@ -147,15 +147,15 @@ def synthesize() -> dict[str, list[dict[str, Any]]]:
 
     from aws_cdk.assertions import Template
 
-    from infra.app import build_app
+    from infra.app import build_cdk_app
 
     with tempfile.TemporaryDirectory(prefix="aurora-restore-iam-") as outdir:
-        _, stack = build_app(local_config(), outdir=outdir)
+        _, stack = build_cdk_app(local_config(), outdir=outdir)
         template = Template.from_stack(stack).to_json()
         return extract(stack, template)
 
 
-def render(policies: Mapping[str, Any]) -> str:
+def policies_text(policies: Mapping[str, Any]) -> str:
     return json.dumps(policies, indent=1, sort_keys=True) + "\n"
 
 
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help=f"rewrite {POLICIES_FILE.name}")
     args = parser.parse_args(argv)
-    text = render(synthesize())
+    text = policies_text(synthesize())
     if args.write:
         POLICIES_FILE.write_text(text, encoding="utf-8")
     else:

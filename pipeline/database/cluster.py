@@ -47,7 +47,7 @@ class ClusterInfo:
         return Endpoint(self.host, self.port, database or self.database, engine)
 
 
-def describe_cluster(rds: Any, cluster_id: str) -> ClusterInfo:
+def describe_cluster_endpoint(rds: Any, cluster_id: str) -> ClusterInfo:
     """The cluster's endpoint and master user; a cluster that is not `available` is busy."""
     with aws_call(f"describe cluster {cluster_id}"):
         answer = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)

@@ -79,7 +79,9 @@ SchemaName = Annotated[str, AfterValidator(validate_schema_name)]
 DatabaseName = Annotated[str, AfterValidator(validate_database_name)]
 
 
-class Role(StrEnum):
+class DatabaseRole(StrEnum):
+    """The preset grants a configured user may ask for by name (`role:`), see ROLE_GRANTS."""
+
     OWNER = "owner"
     READ_WRITE = "read-write"
     READ_ONLY = "read-only"
@@ -130,12 +132,12 @@ class Grants(BaseModel):
     functions: frozenset[FunctionPrivilege] = frozenset()
 
 
-ROLE_GRANTS: dict[Role, Grants] = {
-    Role.READ_ONLY: Grants(
+ROLE_GRANTS: dict[DatabaseRole, Grants] = {
+    DatabaseRole.READ_ONLY: Grants(
         tables=frozenset({TablePrivilege.SELECT}),
         sequences=frozenset({SequencePrivilege.SELECT}),
     ),
-    Role.READ_WRITE: Grants(
+    DatabaseRole.READ_WRITE: Grants(
         database=frozenset({DatabasePrivilege.CONNECT, DatabasePrivilege.TEMPORARY}),
         tables=frozenset(
             {
@@ -148,7 +150,7 @@ ROLE_GRANTS: dict[Role, Grants] = {
         sequences=frozenset(set(SequencePrivilege)),
         functions=frozenset(set(FunctionPrivilege)),
     ),
-    Role.OWNER: Grants(
+    DatabaseRole.OWNER: Grants(
         database=frozenset(set(DatabasePrivilege)),
         schema=frozenset(set(SchemaPrivilege)),
         tables=frozenset(set(TablePrivilege)),
@@ -164,7 +166,7 @@ class UserSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: RoleName
-    role: Role | None = None
+    role: DatabaseRole | None = None
     grants: Grants | None = None
     databases: list[DatabaseName] = Field(default_factory=list)
     schemas: list[SchemaName] = Field(default_factory=lambda: ["public"], min_length=1)
@@ -174,7 +176,7 @@ class UserSpec(BaseModel):
         if (self.role is None) == (self.grants is None):
             raise ValueError(
                 f"user `{self.name}`: give exactly one of `role` "
-                f"({', '.join(r.value for r in Role)}) or `grants`"
+                f"({', '.join(r.value for r in DatabaseRole)}) or `grants`"
             )
         return self
 

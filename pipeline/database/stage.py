@@ -17,7 +17,7 @@ from pipeline.context import PipelineContext
 from pipeline.database.cluster import (
     ClusterInfo,
     ClusterSession,
-    describe_cluster,
+    describe_cluster_endpoint,
     reset_master_password,
 )
 from pipeline.database.config import ClusterSetup, DatabaseConfig, UserSpec, load_database_config
@@ -105,7 +105,7 @@ def _run(
     cluster_id: str,
 ) -> tuple[dict[str, Any], str, dict[str, str]]:
     rds = ctx.clients.rds()
-    cluster = describe_cluster(rds, cluster_id)
+    cluster = describe_cluster_endpoint(rds, cluster_id)
     setup = config.for_cluster(cluster_id)
     _check_setup(cluster, setup)
     credentials = CredentialStore(

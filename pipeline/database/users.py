@@ -36,12 +36,6 @@ def ensure_login_role(connection: Connection, name: str, password: str) -> bool:
     return True
 
 
-def role_exists(connection: Connection, name: str) -> bool:
-    return bool(
-        connection.run("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :name", name=name)
-    )
-
-
 def _keywords(privileges: Iterable[StrEnum]) -> str:
     # Keywords come from enums, never from configuration text.
     return ", ".join(sorted(str(p) for p in privileges))

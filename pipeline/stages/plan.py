@@ -106,7 +106,6 @@ def resolve_plan(request: RestoreRequest, operation_id: str, ctx: PipelineContex
         copy_snapshot_id=copy_id,
         restore_snapshot_id=copy_id or snapshot_id,
         target_cluster=request.target_cluster,
-        target_exists=target is not None,
         delete_target=target is not None,
         final_snapshot_id=(
             final_snapshot_id(request.target_cluster, operation_id) if target is not None else None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.database import Role, load_database_config, parse_database_config, secret_name
+from pipeline.database import DatabaseRole, load_database_config, parse_database_config, secret_name
 from pipeline.database.config import (
     ROLE_GRANTS,
     DatabasePrivilege,
@@ -44,8 +44,8 @@ targets:
     setup = config.for_cluster("STAGING-orders")
 
     assert [(u.name, u.role) for u in setup.users] == [
-        ("app", Role.OWNER),
-        ("report", Role.READ_ONLY),
+        ("app", DatabaseRole.OWNER),
+        ("report", DatabaseRole.READ_ONLY),
     ]
     assert [(s.name, s.database) for s in setup.scripts] == [("mask", None), ("truncate", "orders")]
     assert setup.users[1].schemas == ["public", "analytics"]
@@ -133,7 +133,8 @@ targets:
 
 def test_roles_grant_what_their_names_say() -> None:
     read_only, read_write, owner = (
-        ROLE_GRANTS[r] for r in (Role.READ_ONLY, Role.READ_WRITE, Role.OWNER)
+        ROLE_GRANTS[r]
+        for r in (DatabaseRole.READ_ONLY, DatabaseRole.READ_WRITE, DatabaseRole.OWNER)
     )
     assert read_only.tables == {TablePrivilege.SELECT}
     assert TablePrivilege.INSERT in read_write.tables

@@ -11,7 +11,7 @@ import pytest
 from pipeline.context import PipelineContext, set_default_context
 from pipeline.database.config import load_database_config
 from pipeline.errors import ConfigurationError
-from pipeline.handlers import setup_database
+from pipeline.handlers import handle_setup_database
 from pipeline.models import Stage, StageStatus
 from pipeline.settings import PipelineSettings
 from tests.conftest import REGION
@@ -55,7 +55,7 @@ def handler_context(restored: Restored, names: str, tmp_path: Path) -> Iterator[
 def test_the_handler_runs_the_stage_from_settings(
     restored: Restored, names: str, handler_context: PipelineContext
 ) -> None:
-    result = setup_database.handler({"operation_id": restored.operation_id}, FakeLambdaContext())
+    result = handle_setup_database({"operation_id": restored.operation_id}, FakeLambdaContext())
 
     assert result == {"users": [f"api_{names}"], "scripts": []}
     secret = restored.secret(f"api_{names}")
@@ -72,7 +72,7 @@ def test_a_bad_configuration_fails_the_stage_with_its_message(
     load_database_config.cache_clear()
 
     with pytest.raises(ConfigurationError, match="pg_"):
-        setup_database.handler({"operation_id": restored.operation_id}, FakeLambdaContext())
+        handle_setup_database({"operation_id": restored.operation_id}, FakeLambdaContext())
 
     record = restored.ctx.store.get(restored.operation_id).stages[Stage.SETUP_DATABASE]
     assert record.status == StageStatus.FAILED

@@ -18,7 +18,7 @@ from pipeline.database.connection import (
     rds_ca_bundle_problem,
 )
 from pipeline.errors import ConfigurationError, DatabaseSetupError
-from pipeline.handlers import setup_database as handler_module
+from pipeline.handlers import handle_setup_database
 from pipeline.settings import PipelineSettings
 from tests.database.conftest import Restored
 from tests.database.test_handler import FakeLambdaContext
@@ -80,7 +80,7 @@ def test_tls_without_a_bundle_fails_at_cold_start_before_the_cluster_is_touched(
     set_default_context(context)
     try:
         with pytest.raises(ConfigurationError, match="AURORA_RESTORE_DB_CA_BUNDLE_PATH"):
-            handler_module.handler({"operation_id": restored.operation_id}, FakeLambdaContext())
+            handle_setup_database({"operation_id": restored.operation_id}, FakeLambdaContext())
     finally:
         set_default_context(None)
     assert rds_hooks == []  # the master password was not reset

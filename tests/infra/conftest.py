@@ -15,7 +15,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from infra.app import build_app
+from infra.app import build_cdk_app
 from infra.config import EXAMPLE_CONFIG, InfraConfig, load_config
 from infra.stack import AuroraRestoreStack
 
@@ -43,7 +43,7 @@ class Synthesized:
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     config = load_config(EXAMPLE_CONFIG)
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app, stack = build_app(config, outdir=str(outdir))
+    app, stack = build_cdk_app(config, outdir=str(outdir))
     # from_stack synthesizes the app, which runs the registered cdk-nag plugin: an
     # unacknowledged finding fails here already.
     template = Template.from_stack(stack)

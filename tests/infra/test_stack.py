@@ -13,10 +13,10 @@ from cdk_nag import AwsSolutionsChecks
 
 from bot.settings import BotSettings
 from infra import constants
-from infra.nag import render
-from infra.statemachine import placeholders
+from infra.nag import render_cfn_value
 from pipeline.database.connection import rds_ca_bundle_problem
 from pipeline.settings import PipelineSettings
+from pipeline.statemachine import placeholders
 from pipeline.store_schema import (
     TTL_ATTRIBUTE,
     audit_table_definition,
@@ -82,7 +82,7 @@ def statements_of(synthesized, role_prefix: str | None = None) -> list[dict[str,
 
 def actions_on(statements, action: str) -> list[str]:
     return [
-        render(resource)
+        render_cfn_value(resource)
         for statement in statements
         if action in as_list(statement["Action"])
         for resource in as_list(statement["Resource"])
@@ -192,7 +192,7 @@ def test_state_machine_is_standard_logs_all_events_without_data_and_traces(synth
 def test_state_machine_invokes_exactly_the_substituted_functions(synthesized):
     (machine,) = synthesized.of_type("AWS::StepFunctions::StateMachine").values()
     substituted = sorted(
-        render(v) for v in machine["Properties"]["DefinitionSubstitutions"].values()
+        render_cfn_value(v) for v in machine["Properties"]["DefinitionSubstitutions"].values()
     )
     role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     invoked = actions_on(statements_of(synthesized, role), "lambda:InvokeFunction")
@@ -696,7 +696,7 @@ def test_a_message_in_a_dead_letter_queue_alarms_the_operator(synthesized):
 
 def test_the_dashboard_shows_outcomes_stage_durations_and_approval_latency(synthesized):
     (dashboard,) = synthesized.of_type("AWS::CloudWatch::Dashboard").values()
-    body = render(dashboard["Properties"]["DashboardBody"])
+    body = render_cfn_value(dashboard["Properties"]["DashboardBody"])
     assert "Restores by outcome" in body and '"Outcome","SUCCEEDED"' in body
     assert "Stage duration" in body and '"Stage","restore_cluster"' in body
     assert "Approval latency" in body and '"Stage","approval"' in body

@@ -14,16 +14,16 @@ import pytest
 
 from pipeline.context import PipelineContext
 from pipeline.handlers import (
-    archive,
-    check_copy,
-    check_delete,
-    check_restore,
-    copy_snapshot,
-    delete_target,
-    lifecycle,
-    notify,
-    restore_cluster,
-    validate,
+    handle_archive,
+    handle_check_copy,
+    handle_check_delete,
+    handle_check_restore,
+    handle_copy_snapshot,
+    handle_delete_target,
+    handle_lifecycle,
+    handle_notify,
+    handle_restore_cluster,
+    handle_validate,
 )
 from pipeline.models import OperationStatus, ProgressEvent, Stage, StageStatus
 from tests.conftest import REGION
@@ -40,22 +40,8 @@ class FakeLambdaContext:
     aws_request_id: str = "req-1"
 
 
-HANDLER_MODULES = (
-    "validate",
-    "lifecycle",
-    "copy_snapshot",
-    "check_copy",
-    "delete_target",
-    "check_delete",
-    "restore_cluster",
-    "check_restore",
-    "archive",
-    "notify",
-)
-
-
-def invoke(module: Any, event: dict[str, Any]) -> dict[str, Any]:
-    result = module.handler(event, FakeLambdaContext())
+def invoke(handler: Any, event: dict[str, Any]) -> dict[str, Any]:
+    result = handler(event, FakeLambdaContext())
     json.dumps(result)  # what the state machine receives must be plain JSON
     return dict(result)
 
@@ -73,36 +59,36 @@ def test_a_cross_region_replace_through_every_handler(
     one = {"operation_id": op_id}
     copy_id, final_id = f"{op_id}-copy", f"staging-db-final-{op_id}"
 
-    assert invoke(validate, one) == {
+    assert invoke(handle_validate, one) == {
         "needs_copy": True,
         "delete_target": True,
         "target_exists": True,
         "max_wait_attempts": 7,
     }
-    assert invoke(lifecycle, {**one, "action": "begin"}) == {"status": "RUNNING"}
-    assert invoke(copy_snapshot, one) == {"snapshot_id": copy_id}
-    assert invoke(check_copy, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
-    assert invoke(delete_target, one) == {"final_snapshot_id": final_id}
-    assert invoke(check_delete, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
+    assert invoke(handle_lifecycle, {**one, "action": "begin"}) == {"status": "RUNNING"}
+    assert invoke(handle_copy_snapshot, one) == {"snapshot_id": copy_id}
+    assert invoke(handle_check_copy, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
+    assert invoke(handle_delete_target, one) == {"final_snapshot_id": final_id}
+    assert invoke(handle_check_delete, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
     seed.drop_automated_snapshots("staging-db")
-    assert invoke(restore_cluster, {**one, "step": "cluster"}) == {
+    assert invoke(handle_restore_cluster, {**one, "step": "cluster"}) == {
         "cluster_id": "staging-db",
         "instance_ids": [],
     }
-    assert invoke(check_restore, {**one, "attempt": 0, "wait_for": "cluster"}) == {
+    assert invoke(handle_check_restore, {**one, "attempt": 0, "wait_for": "cluster"}) == {
         "ready": True,
         "attempt": 1,
     }
-    assert invoke(restore_cluster, {**one, "step": "instances"}) == {
+    assert invoke(handle_restore_cluster, {**one, "step": "instances"}) == {
         "cluster_id": "staging-db",
         "instance_ids": ["staging-db-1", "staging-db-2"],
     }
-    assert invoke(check_restore, {**one, "attempt": 0, "wait_for": "instances"}) == {
+    assert invoke(handle_check_restore, {**one, "attempt": 0, "wait_for": "instances"}) == {
         "ready": True,
         "attempt": 1,
     }
-    assert invoke(archive, one) == {"deleted": [copy_id]}
-    assert invoke(notify, one) == {"status": "SUCCEEDED"}
+    assert invoke(handle_archive, one) == {"deleted": [copy_id]}
+    assert invoke(handle_notify, one) == {"status": "SUCCEEDED"}
 
     stored = ctx.store.get(op_id)
     assert stored.status == OperationStatus.SUCCEEDED
@@ -144,13 +130,13 @@ def test_a_failure_is_raised_by_class_name_and_recorded_by_the_catch(
     seed.cluster("source-db")
     seed.snapshot("source-db", "prod-snap-1")
     op_id = operations.create("prod-snap-1", "staging-db")
-    invoke(validate, {"operation_id": op_id})
-    invoke(lifecycle, {"operation_id": op_id, "action": "begin"})
-    invoke(restore_cluster, {"operation_id": op_id})
+    invoke(handle_validate, {"operation_id": op_id})
+    invoke(handle_lifecycle, {"operation_id": op_id, "action": "begin"})
+    invoke(handle_restore_cluster, {"operation_id": op_id})
     seed.set_cluster_status("staging-db", "incompatible-network")
 
     with pytest.raises(Exception) as raised:
-        invoke(check_restore, {"operation_id": op_id, "attempt": 3})
+        invoke(handle_check_restore, {"operation_id": op_id, "attempt": 3})
     # Lambda reports the class name as errorType; the state machine's Retry/Catch match on it.
     assert type(raised.value).__name__ == "ResourceFailedError"
 
@@ -160,19 +146,18 @@ def test_a_failure_is_raised_by_class_name_and_recorded_by_the_catch(
         "action": "fail",
         "error": {"Error": "ResourceFailedError", "Cause": cause},
     }
-    assert invoke(lifecycle, event) == {"status": "FAILED"}
+    assert invoke(handle_lifecycle, event) == {"status": "FAILED"}
     assert "incompatible-network" in (ctx.store.get(op_id).error or "")
 
 
 def test_handlers_import_without_settings_or_aws_clients() -> None:
-    """Cold-start safety for the local stack: importing a handler reads no settings and builds no
-    client; both happen on the first invocation."""
-    modules = ", ".join(f"pipeline.handlers.{name}" for name in HANDLER_MODULES)
+    """Cold-start safety for the local stack: importing the handlers reads no settings and builds
+    no client; both happen on the first invocation."""
     script = (
         "import boto3, boto3.session\n"
         "def refuse(*args, **kwargs): raise SystemExit('AWS client built at import')\n"
         "boto3.client = boto3.session.Session.client = refuse\n"
-        f"import {modules}\n"
+        "import pipeline.handlers\n"
         "import pipeline.context as c\n"
         "assert c._context is None\n"
     )
