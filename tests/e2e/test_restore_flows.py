@@ -57,7 +57,7 @@ def test_replace_restore_succeeds_and_keeps_a_final_snapshot(
     assert "is ready" in card_text(driver, operation_id)
 
 
-def test_cross_region_snapshot_is_copied_then_the_copy_deleted(
+def test_cross_region_snapshot_is_copied_then_the_copy_archived(
     driver: Driver, operations: OperationStore
 ) -> None:
     arn = driver.info["seed"]["cross_region_snapshot_arn"]
