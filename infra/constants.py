@@ -112,8 +112,10 @@ SETUP_DATABASE = FunctionSpec(
     "SetupDatabaseFunctionArn",
     timeout_seconds=300,
 )
-ARCHIVE = _stage("Archive", "archive", "ArchiveFunctionArn", "Delete the intermediate copy")
-NOTIFY = _stage("Notify", "notify", "NotifyFunctionArn", "Record success, release the lock")
+DELETE_COPY = _stage(
+    "DeleteCopy", "delete_copy", "DeleteCopyFunctionArn", "Delete the intermediate copy"
+)
+FINISH = _stage("Finish", "finish", "FinishFunctionArn", "Record success, release the lock")
 REQUEST_APPROVAL = FunctionSpec(
     "RequestApproval",
     "bot.request_approval.handler",
@@ -151,8 +153,8 @@ STAGE_FUNCTIONS = (
     RESTORE_CLUSTER,
     CHECK_RESTORE,
     SETUP_DATABASE,
-    ARCHIVE,
-    NOTIFY,
+    DELETE_COPY,
+    FINISH,
 )
 ALL_FUNCTIONS = (*STAGE_FUNCTIONS, REQUEST_APPROVAL, SLACK_ENDPOINT, NOTIFIER, PROGRESS_METRICS)
 

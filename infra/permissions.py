@@ -15,9 +15,9 @@ from aws_cdk import aws_iam as iam
 
 from infra.config import InfraConfig
 from infra.constants import (
-    ARCHIVE,
     COPY_SNAPSHOT,
     DB_SECRET_PREFIX,
+    DELETE_COPY,
     DELETE_TARGET,
     RESTORE_CLUSTER,
     SETUP_DATABASE,
@@ -234,7 +234,7 @@ class RdsPermissions:
             ),
         ]
 
-    def archive(self) -> list[iam.PolicyStatement]:
+    def delete_copy(self) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(
                 sid="DeleteOwnCopies",
@@ -250,7 +250,7 @@ class RdsPermissions:
             DELETE_TARGET: self.delete_target,
             RESTORE_CLUSTER: self.restore_cluster,
             SETUP_DATABASE: self.setup_database,
-            ARCHIVE: self.archive,
+            DELETE_COPY: self.delete_copy,
         }
         builder = builders.get(spec)
         return builder() if builder else []

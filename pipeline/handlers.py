@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.context import PipelineContext, default_context
 from pipeline.observability import logger, tracer
 from pipeline.settings import PipelineSettings
-from pipeline.stages.archive import archive
 from pipeline.stages.copy_snapshot import check_copy, copy_snapshot
+from pipeline.stages.delete_copy import delete_copy
 from pipeline.stages.delete_target import check_delete, delete_target
+from pipeline.stages.finish import record_success
 from pipeline.stages.lifecycle import LifecycleAction, run_lifecycle
-from pipeline.stages.notify import notify_success
 from pipeline.stages.plan import validate_request
 from pipeline.stages.restore_cluster import (
     check_cluster,
@@ -143,9 +143,9 @@ handle_check_delete = stage_handler(
 handle_restore_cluster = stage_handler(RestoreEvent, _restore)
 handle_check_restore = stage_handler(CheckRestoreEvent, _check_restore)
 handle_setup_database = stage_handler(OperationEvent, _set_up_database)
-handle_archive = stage_handler(
-    OperationEvent, lambda request, ctx: archive(request.operation_id, ctx)
+handle_delete_copy = stage_handler(
+    OperationEvent, lambda request, ctx: delete_copy(request.operation_id, ctx)
 )
-handle_notify = stage_handler(
-    OperationEvent, lambda request, ctx: notify_success(request.operation_id, ctx)
+handle_finish = stage_handler(
+    OperationEvent, lambda request, ctx: record_success(request.operation_id, ctx)
 )

@@ -88,7 +88,12 @@ ACTIVE_STATUSES = frozenset(set(OperationStatus) - TERMINAL_STATUSES)
 
 
 class Stage(StrEnum):
-    """The stages a user sees, in order. Check loops report under the stage they wait for."""
+    """The stages a user sees, in order. Check loops report under the stage they wait for.
+
+    The values are stored (operations' stage records, audit actions such as `archive.succeeded`,
+    progress event ids, the metrics' Stage dimension), so they stay as first written even where
+    the member's name says better what the stage does.
+    """
 
     VALIDATE = "validate"
     APPROVAL = "approval"
@@ -96,8 +101,8 @@ class Stage(StrEnum):
     DELETE_TARGET = "delete_target"
     RESTORE_CLUSTER = "restore_cluster"
     SETUP_DATABASE = "setup_database"
-    ARCHIVE = "archive"
-    NOTIFY = "notify"
+    DELETE_COPY = "archive"  # deletes the intermediate snapshot copy
+    FINISH = "notify"  # the operation ends: its terminal event, success or not
 
     @property
     def label(self) -> str:
@@ -111,8 +116,8 @@ STAGE_TITLES: dict[Stage, str] = {
     Stage.DELETE_TARGET: "Delete existing target",
     Stage.RESTORE_CLUSTER: "Restore cluster and instances",
     Stage.SETUP_DATABASE: "Set up database users",
-    Stage.ARCHIVE: "Clean up",
-    Stage.NOTIFY: "Finish",
+    Stage.DELETE_COPY: "Clean up",
+    Stage.FINISH: "Finish",
 }
 
 

@@ -1,7 +1,7 @@
 """Stages 2 and 3: copy the snapshot into the target region, then wait for the copy.
 
 The copy is tagged with the operation id: that tag is how a retried invocation finds and reuses it,
-and how the archive stage knows it may delete it.
+and how the delete-copy stage knows it may delete it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Operation lifecycle: `begin` (APPROVED → RUNNING), the terminal outcomes (`fail`, `deny`,
-`expire`, `cancel`); `finish_operation` is shared with success (stage 10, `notify`).
+`expire`, `cancel`); `finish_operation` is shared with success (stage 10, the finish stage).
 
 Every terminal transition is idempotent: it moves the status only if it is not there yet, releases
 the target lock, appends one audit event and publishes one terminal progress event (under the
-`notify` stage, carrying `operation_status`).
+finish stage, carrying `operation_status`).
 """
 
 from __future__ import annotations
@@ -138,14 +138,14 @@ def finish_operation(
                     return operation
                 raise
     ctx.store.release_lock(operation.target_cluster, operation_id)
-    notify = operation.stages.get(Stage.NOTIFY)
-    if notify is not None and notify.status != StageStatus.STARTED:
+    ended = operation.stages.get(Stage.FINISH)
+    if ended is not None and ended.status != StageStatus.STARTED:
         # Ended already: a retry only publishes the terminal event if that publish failed.
         ctx.reporter.finished(
             operation_id,
-            Stage.NOTIFY,
-            notify.status,
-            notify.detail,
+            Stage.FINISH,
+            ended.status,
+            ended.detail,
             resources=dict(operation.resources),
             operation_status=outcome,
         )
@@ -159,7 +159,7 @@ def finish_operation(
     )
     ctx.reporter.finished(
         operation_id,
-        Stage.NOTIFY,
+        Stage.FINISH,
         StageStatus.SUCCEEDED if outcome == OperationStatus.SUCCEEDED else StageStatus.FAILED,
         detail,
         resources=dict(operation.resources),
@@ -187,7 +187,7 @@ def error_text(error: Mapping[str, Any] | None) -> str:
 def _fail_stage_in_flight(ctx: PipelineContext, operation: Operation, reason: str) -> None:
     """A stage still marked started when the operation ends did not finish: say so."""
     for stage, record in operation.stages.items():
-        if stage != Stage.NOTIFY and record.status == StageStatus.STARTED:
+        if stage != Stage.FINISH and record.status == StageStatus.STARTED:
             ctx.reporter.finished(operation.operation_id, stage, StageStatus.FAILED, reason)
 
 

@@ -38,7 +38,7 @@ def finished(outcome: OperationStatus = OperationStatus.SUCCEEDED) -> ProgressEv
     status = StageStatus.SUCCEEDED if outcome == OperationStatus.SUCCEEDED else StageStatus.FAILED
     return ProgressEvent.for_stage(
         OP_ID,
-        Stage.NOTIFY,
+        Stage.FINISH,
         status,
         "Restore of `new-db-abcdef` finished" if status == StageStatus.SUCCEEDED else "it broke",
         operation_status=outcome,

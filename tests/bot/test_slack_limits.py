@@ -61,7 +61,7 @@ def test_a_long_error_is_cut_on_the_card_and_whole_in_the_thread(
     failed = ProgressEvent.for_stage(OP_ID, Stage.RESTORE_CLUSTER, StageStatus.FAILED, LONG_ERROR)
     ended = ProgressEvent.for_stage(
         OP_ID,
-        Stage.NOTIFY,
+        Stage.FINISH,
         StageStatus.FAILED,
         f"Restore failed: {LONG_ERROR}",
         operation_status=OperationStatus.FAILED,

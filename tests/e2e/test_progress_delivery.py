@@ -64,7 +64,7 @@ def assert_once_in_order_and_complete(
     assert replies == in_stage_order
     after_card = [reply for reply in replies if reply[0] not in BEFORE_THE_CARD]
     assert after_card == published(operations, operation_id)
-    assert after_card[-1] == (Stage.NOTIFY, StageStatus.SUCCEEDED)
+    assert after_card[-1] == (Stage.FINISH, StageStatus.SUCCEEDED)
 
 
 def test_slack_down_for_the_whole_run_delays_progress_and_loses_none(

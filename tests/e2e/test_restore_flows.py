@@ -68,7 +68,7 @@ def test_cross_region_snapshot_is_copied_then_the_copy_archived(
     assert execution["status"] == "SUCCEEDED"
     operation = operations.get(operation_id)
     assert operation.stages[Stage.COPY_SNAPSHOT].status == StageStatus.SUCCEEDED
-    assert operation.stages[Stage.ARCHIVE].status == StageStatus.SUCCEEDED
+    assert operation.stages[Stage.DELETE_COPY].status == StageStatus.SUCCEEDED
     local_snapshots = driver.rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
     assert not [s for s in local_snapshots if operation_id in s["DBClusterSnapshotIdentifier"]]
     remote = boto3.client(

@@ -244,17 +244,17 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
         assert sorted({c.rsplit(":", 1)[1] for c in clusters}) == sorted(
             rds.target_cluster_patterns
         )
-    archive = actions_on(statements, "rds:DeleteDBClusterSnapshot")
-    assert archive and all(r.endswith(":cluster-snapshot:ar-*-copy") for r in archive)
+    deletes = actions_on(statements, "rds:DeleteDBClusterSnapshot")
+    assert deletes and all(r.endswith(":cluster-snapshot:ar-*-copy") for r in deletes)
 
 
 @pytest.mark.parametrize(
     ("spec", "allowed_rds"),
     [
         (constants.LIFECYCLE, set()),
-        (constants.NOTIFY, set()),
+        (constants.FINISH, set()),
         (constants.CHECK_RESTORE, set()),
-        (constants.ARCHIVE, {"rds:DeleteDBClusterSnapshot"}),
+        (constants.DELETE_COPY, {"rds:DeleteDBClusterSnapshot"}),
         (constants.SETUP_DATABASE, {"rds:ModifyDBCluster"}),
         (
             constants.DELETE_TARGET,

@@ -14,14 +14,14 @@ import pytest
 
 from pipeline.context import PipelineContext
 from pipeline.handlers import (
-    handle_archive,
     handle_check_copy,
     handle_check_delete,
     handle_check_restore,
     handle_copy_snapshot,
+    handle_delete_copy,
     handle_delete_target,
+    handle_finish,
     handle_lifecycle,
-    handle_notify,
     handle_restore_cluster,
     handle_validate,
 )
@@ -87,8 +87,8 @@ def test_a_cross_region_replace_through_every_handler(
         "ready": True,
         "attempt": 1,
     }
-    assert invoke(handle_archive, one) == {"deleted": [copy_id]}
-    assert invoke(handle_notify, one) == {"status": "SUCCEEDED"}
+    assert invoke(handle_delete_copy, one) == {"deleted": [copy_id]}
+    assert invoke(handle_finish, one) == {"status": "SUCCEEDED"}
 
     stored = ctx.store.get(op_id)
     assert stored.status == OperationStatus.SUCCEEDED
@@ -118,10 +118,10 @@ def test_a_cross_region_replace_through_every_handler(
             Stage.COPY_SNAPSHOT,
             Stage.DELETE_TARGET,
             Stage.RESTORE_CLUSTER,
-            Stage.ARCHIVE,
+            Stage.DELETE_COPY,
         )
         for status in (StageStatus.STARTED, StageStatus.SUCCEEDED)
-    } | {(Stage.NOTIFY, StageStatus.SUCCEEDED)}
+    } | {(Stage.FINISH, StageStatus.SUCCEEDED)}
 
 
 def test_a_failure_is_raised_by_class_name_and_recorded_by_the_catch(

@@ -1,4 +1,4 @@
-"""Lifecycle and notify: idempotent transitions, lock release, audit and the terminal event."""
+"""Lifecycle and finish: idempotent transitions, lock release, audit and the terminal event."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pipeline.context import PipelineContext
 from pipeline.errors import InvalidTransitionError
 from pipeline.models import OperationStatus, ProgressEvent, Stage, StageStatus
 from pipeline.stages.copy_snapshot import copy_snapshot
+from pipeline.stages.finish import record_success
 from pipeline.stages.lifecycle import LifecycleAction, error_text, run_lifecycle
-from pipeline.stages.notify import notify_success
 from pipeline.stages.plan import validate_request
 from tests.pipeline.conftest import SOURCE_REGION, Operations, RdsSeed
 
@@ -96,7 +96,7 @@ def test_fail_records_the_error_releases_the_lock_and_publishes_once(
     assert operations.audit_actions(op_id).count("operation.failed") == 1
     [terminal] = terminal_events(progress())
     assert terminal.operation_status == OperationStatus.FAILED
-    assert terminal.stage == Stage.NOTIFY and terminal.status == StageStatus.FAILED
+    assert terminal.stage == Stage.FINISH and terminal.status == StageStatus.FAILED
     assert "gave up waiting" in terminal.detail
 
 
@@ -150,13 +150,13 @@ def test_expire_and_cancel_end_a_pending_operation(
     assert operations.audit_actions(op_id)[-2:] == [f"operation.{outcome.lower()}", "notify.failed"]
 
 
-def test_notify_marks_success_and_a_later_failure_cannot_overturn_it(
+def test_finish_marks_success_and_a_later_failure_cannot_overturn_it(
     ctx: PipelineContext, operations: Operations, approved_op: str, progress: Progress
 ) -> None:
     run_lifecycle(approved_op, LifecycleAction.BEGIN, ctx)
 
-    assert notify_success(approved_op, ctx) == {"status": "SUCCEEDED"}
-    assert notify_success(approved_op, ctx) == {"status": "SUCCEEDED"}
+    assert record_success(approved_op, ctx) == {"status": "SUCCEEDED"}
+    assert record_success(approved_op, ctx) == {"status": "SUCCEEDED"}
     assert run_lifecycle(approved_op, LifecycleAction.FAIL, ctx, {"Error": "X"}) == {
         "status": "SUCCEEDED"
     }
@@ -168,9 +168,9 @@ def test_notify_marks_success_and_a_later_failure_cannot_overturn_it(
     assert operations.audit_actions(approved_op).count("operation.succeeded") == 1
 
 
-def test_notify_refuses_an_operation_that_is_not_running(
+def test_finish_refuses_an_operation_that_is_not_running(
     ctx: PipelineContext, approved_op: str
 ) -> None:
     with pytest.raises(InvalidTransitionError):
-        notify_success(approved_op, ctx)
+        record_success(approved_op, ctx)
     assert ctx.store.get(approved_op).status == OperationStatus.APPROVED

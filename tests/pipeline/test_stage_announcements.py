@@ -51,19 +51,19 @@ def test_an_end_whose_publish_failed_is_published_by_the_retry_once(
     ctx: PipelineContext, operations: Operations, broken: StageReporter, progress: Progress
 ) -> None:
     op_id = operations.create("snap", "target-db")
-    ctx.reporter.started(op_id, Stage.ARCHIVE, "Cleaning up")
+    ctx.reporter.started(op_id, Stage.DELETE_COPY, "Cleaning up")
     with pytest.raises(AuroraRestoreError):
-        broken.finished(op_id, Stage.ARCHIVE, StageStatus.SUCCEEDED, "Cleaned up")
+        broken.finished(op_id, Stage.DELETE_COPY, StageStatus.SUCCEEDED, "Cleaned up")
 
-    ctx.reporter.finished(op_id, Stage.ARCHIVE, StageStatus.SUCCEEDED, "Cleaned up")
-    ctx.reporter.finished(op_id, Stage.ARCHIVE, StageStatus.SUCCEEDED, "Cleaned up")
+    ctx.reporter.finished(op_id, Stage.DELETE_COPY, StageStatus.SUCCEEDED, "Cleaned up")
+    ctx.reporter.finished(op_id, Stage.DELETE_COPY, StageStatus.SUCCEEDED, "Cleaned up")
 
     events = [e for e in progress() if e.operation_id == op_id]
     assert [(e.stage, e.status) for e in events] == [
-        (Stage.ARCHIVE, StageStatus.STARTED),
-        (Stage.ARCHIVE, StageStatus.SUCCEEDED),
+        (Stage.DELETE_COPY, StageStatus.STARTED),
+        (Stage.DELETE_COPY, StageStatus.SUCCEEDED),
     ]
-    record = ctx.store.get(op_id).stages[Stage.ARCHIVE]
+    record = ctx.store.get(op_id).stages[Stage.DELETE_COPY]
     assert events[1].duration_seconds == record.duration_seconds is not None
     assert operations.audit_actions(op_id).count("archive.succeeded") == 1
 
@@ -78,5 +78,5 @@ def test_a_start_never_overwrites_a_stage_that_ended_meanwhile(
     assert ctx.store.start_stage(op_id, Stage.APPROVAL, late_start) is False
     assert ctx.store.get(op_id).stages[Stage.APPROVAL].status == StageStatus.SUCCEEDED
     # A failed stage may start again (a retried stage after a failure).
-    ctx.reporter.finished(op_id, Stage.ARCHIVE, StageStatus.FAILED, "boom")
-    assert ctx.store.start_stage(op_id, Stage.ARCHIVE, late_start) is True
+    ctx.reporter.finished(op_id, Stage.DELETE_COPY, StageStatus.FAILED, "boom")
+    assert ctx.store.start_stage(op_id, Stage.DELETE_COPY, late_start) is True

@@ -27,7 +27,7 @@ THROTTLE_PLAN = [
     ("describe_db_clusters", 2, "CheckDelete"),
     ("restore_db_cluster_from_snapshot", 0, "RestoreCluster"),
     ("modify_db_cluster", 0, "SetupDatabase"),  # the master password reset
-    ("delete_db_cluster_snapshot", 0, "ArchiveSnapshot"),
+    ("delete_db_cluster_snapshot", 0, "DeleteCopy"),
 ]
 THROTTLES = 2
 
@@ -129,7 +129,7 @@ PERMANENT_FAULTS = [
         "delete_db_cluster_snapshot",
         "InvalidParameterValue",
         "The snapshot cannot be deleted",
-        Stage.ARCHIVE,
+        Stage.DELETE_COPY,
         cross_region=True,
     ),
 ]

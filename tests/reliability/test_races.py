@@ -187,7 +187,7 @@ def test_a_stage_in_flight_when_the_restore_is_cancelled_acts_no_more(
             f"aurora-restore-{function}", {"operation_id": operation_id, **extra}
         ).error_type
         for function, extra in PIPELINE
-        if function not in {"lifecycle", "notify"}
+        if function not in {"lifecycle", "finish"}
     }
 
     assert late == dict.fromkeys(late, "InvalidTransitionError")

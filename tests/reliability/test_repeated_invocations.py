@@ -34,8 +34,8 @@ pytestmark = pytest.mark.e2e
 
 
 # Functions whose output the state machine reads (Choice states, Retry loops); the others' output
-# goes to `$.last`, which nothing reads (the archive says what *this* invocation deleted).
-OUTPUT_READ = {"validate", "lifecycle", "check-copy", "check-delete", "check-restore", "notify"}
+# goes to `$.last`, which nothing reads (the copy's deletion says what *this* invocation deleted).
+OUTPUT_READ = {"validate", "lifecycle", "check-copy", "check-delete", "check-restore", "finish"}
 
 
 def test_every_stage_invoked_twice_with_the_same_event_acts_once(

@@ -83,8 +83,8 @@ PIPELINE: list[tuple[str, dict[str, Any]]] = [
     ("restore-cluster", {"step": "instances"}),  # RDS: only once the cluster is available
     ("check-restore", {"attempt": 0, "wait_for": "instances"}),
     ("setup-database", {}),
-    ("archive", {}),
-    ("notify", {}),
+    ("delete-copy", {}),
+    ("finish", {}),
 ]
 
 

@@ -17,29 +17,31 @@ from pipeline.models import Plan, Stage, StageStatus
 from pipeline.stages.common import failing_stage, load_plan
 
 
-class ArchiveResult(TypedDict):
+class DeleteCopyResult(TypedDict):
     deleted: list[str]
 
 
-def archive(operation_id: str, ctx: PipelineContext) -> ArchiveResult:
+def delete_copy(operation_id: str, ctx: PipelineContext) -> DeleteCopyResult:
     _, plan = load_plan(ctx, operation_id)
     copy_id = plan.copy_snapshot_id
     if copy_id is None:
         ctx.reporter.finished(
             operation_id,
-            Stage.ARCHIVE,
+            Stage.DELETE_COPY,
             StageStatus.SKIPPED,
             f"No intermediate snapshot to delete; `{plan.source_snapshot_id}` is kept",
         )
-        return ArchiveResult(deleted=[])
-    ctx.reporter.started(operation_id, Stage.ARCHIVE, f"Deleting the intermediate copy `{copy_id}`")
-    with failing_stage(ctx, operation_id, Stage.ARCHIVE):
-        deleted, detail = _delete_copy(ctx, plan, copy_id, operation_id)
-    ctx.reporter.finished(operation_id, Stage.ARCHIVE, StageStatus.SUCCEEDED, detail)
-    return ArchiveResult(deleted=deleted)
+        return DeleteCopyResult(deleted=[])
+    ctx.reporter.started(
+        operation_id, Stage.DELETE_COPY, f"Deleting the intermediate copy `{copy_id}`"
+    )
+    with failing_stage(ctx, operation_id, Stage.DELETE_COPY):
+        deleted, detail = _delete_if_ours(ctx, plan, copy_id, operation_id)
+    ctx.reporter.finished(operation_id, Stage.DELETE_COPY, StageStatus.SUCCEEDED, detail)
+    return DeleteCopyResult(deleted=deleted)
 
 
-def _delete_copy(
+def _delete_if_ours(
     ctx: PipelineContext, plan: Plan, copy_id: str, operation_id: str
 ) -> tuple[list[str], str]:
     client = ctx.clients.rds()

@@ -9,7 +9,7 @@ from pipeline.stages.common import instances_phrase
 from pipeline.stages.lifecycle import StatusResult, finish_operation
 
 
-def notify_success(operation_id: str, ctx: PipelineContext) -> StatusResult:
+def record_success(operation_id: str, ctx: PipelineContext) -> StatusResult:
     """Stage 10: the operation succeeded; say what was restored and where."""
     operation = ctx.store.get(operation_id)
     plan = operation.plan

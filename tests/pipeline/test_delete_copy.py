@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pipeline.context import PipelineContext
 from pipeline.models import Stage, StageStatus
-from pipeline.stages.archive import archive
 from pipeline.stages.copy_snapshot import copy_snapshot
+from pipeline.stages.delete_copy import delete_copy
 from pipeline.stages.plan import validate_request
 from tests.pipeline.conftest import SOURCE_REGION, Operations, RdsSeed
 
@@ -19,31 +19,31 @@ def _copied_operation(ctx: PipelineContext, seed: RdsSeed, operations: Operation
     return op_id
 
 
-def test_archive_deletes_the_copy_and_keeps_the_source(
+def test_delete_copy_deletes_the_copy_and_keeps_the_source(
     ctx: PipelineContext, seed: RdsSeed, operations: Operations
 ) -> None:
     op_id = _copied_operation(ctx, seed, operations)
     source_snapshots = seed.snapshot_ids(SOURCE_REGION)
 
-    assert archive(op_id, ctx) == {"deleted": [f"{op_id}-copy"]}
+    assert delete_copy(op_id, ctx) == {"deleted": [f"{op_id}-copy"]}
 
     assert f"{op_id}-copy" not in seed.snapshot_ids()
     assert seed.snapshot_ids(SOURCE_REGION) == source_snapshots
-    assert ctx.store.get(op_id).stages[Stage.ARCHIVE].status == StageStatus.SUCCEEDED
+    assert ctx.store.get(op_id).stages[Stage.DELETE_COPY].status == StageStatus.SUCCEEDED
 
 
-def test_archive_again_deletes_nothing_more(
+def test_delete_copy_again_deletes_nothing_more(
     ctx: PipelineContext, seed: RdsSeed, operations: Operations
 ) -> None:
     op_id = _copied_operation(ctx, seed, operations)
-    archive(op_id, ctx)
+    delete_copy(op_id, ctx)
     remaining = seed.snapshot_ids()
 
-    assert archive(op_id, ctx) == {"deleted": []}
+    assert delete_copy(op_id, ctx) == {"deleted": []}
     assert seed.snapshot_ids() == remaining
 
 
-def test_archive_leaves_a_copy_not_tagged_with_this_operation(
+def test_delete_copy_leaves_a_copy_not_tagged_with_this_operation(
     ctx: PipelineContext, seed: RdsSeed, operations: Operations
 ) -> None:
     op_id = _copied_operation(ctx, seed, operations)
@@ -54,13 +54,13 @@ def test_archive_leaves_a_copy_not_tagged_with_this_operation(
         TagKeys=["aurora-restore:operation-id"],
     )
 
-    assert archive(op_id, ctx) == {"deleted": []}
+    assert delete_copy(op_id, ctx) == {"deleted": []}
 
     assert f"{op_id}-copy" in seed.snapshot_ids()
-    assert "not tagged" in ctx.store.get(op_id).stages[Stage.ARCHIVE].detail
+    assert "not tagged" in ctx.store.get(op_id).stages[Stage.DELETE_COPY].detail
 
 
-def test_archive_without_a_copy_touches_nothing(
+def test_delete_copy_without_a_copy_touches_nothing(
     ctx: PipelineContext, seed: RdsSeed, operations: Operations
 ) -> None:
     seed.cluster("source-db")
@@ -69,7 +69,7 @@ def test_archive_without_a_copy_touches_nothing(
     validate_request(op_id, ctx)
     before = seed.snapshot_ids()
 
-    assert archive(op_id, ctx) == {"deleted": []}
+    assert delete_copy(op_id, ctx) == {"deleted": []}
 
     assert seed.snapshot_ids() == before
-    assert ctx.store.get(op_id).stages[Stage.ARCHIVE].status == StageStatus.SKIPPED
+    assert ctx.store.get(op_id).stages[Stage.DELETE_COPY].status == StageStatus.SKIPPED
