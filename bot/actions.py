@@ -22,10 +22,10 @@ def register(app: App, deps: BotDependencies) -> None:
 
         def record_decision(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
             # Imported here, by the lazy work: the ack path (and a cold start) stays light.
-            from bot import decisions
-            from bot.cards import refresh_card
+            from bot import approval_clicks
+            from bot.slack_messages import refresh_card
 
-            decide = decisions.approve if decision == "approve" else decisions.deny
+            decide = approval_clicks.approve if decision == "approve" else approval_clicks.deny
             clicker = str(body["user"]["id"])
             operation_id = str(action.get("value", ""))
             try:

@@ -98,9 +98,9 @@ def _first_answer(parsed: Command) -> FirstAnswer:
 def _lazy_answer(
     deps: BotDependencies, parsed: Command, command: dict[str, Any], request: BoltRequest
 ) -> str | None:
-    from bot import decisions, queries
-    from bot.cards import refresh_card
+    from bot import approval_clicks, queries
     from bot.restore_flow import operation_id_for, start_restore
+    from bot.slack_messages import refresh_card
 
     user_id = str(command["user_id"])
     if isinstance(parsed, HelpCommand):
@@ -119,7 +119,7 @@ def _lazy_answer(
         return queries.status_answer(deps, user_id, parsed.operation_id)
     if isinstance(parsed, ListCommand):
         return queries.list_answer(deps)
-    result = decisions.cancel(deps, parsed.operation_id, user_id)
+    result = approval_clicks.cancel(deps, parsed.operation_id, user_id)
     if result.changed:
         refresh_card(deps, deps.store.get(parsed.operation_id))
     return result.reply

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pipeline.models import Operation
 
 HOME_LIMIT = 10  # with the header and the usage: 12 blocks, well under a Home tab's 100
-# Slack's limit, as in bot/blocks.py; not imported from there: that would put pydantic on the ack path.
+# Slack's limit, as in bot/render.py; not imported from there: that would put pydantic on the ack path.
 SECTION_TEXT_MAX = 3000  # https://docs.slack.dev/reference/block-kit/blocks/section-block
 
 

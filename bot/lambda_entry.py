@@ -10,7 +10,7 @@ from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
 
 from bot.app import build_app
-from bot.config import default_dependencies
+from bot.container import default_dependencies
 from bot.deps import BotDependencies
 from bot.request_guard import refuse_before_bolt, refuse_unhandled
 from bot.self_invoke import AsyncSelfInvoker

@@ -31,13 +31,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.blocks import progress_text
-from bot.cards import refresh_card, reply_in_thread
-from bot.config import default_dependencies
+from bot.container import default_dependencies
 from bot.delivery import DeliveryLog
 from bot.deps import BotDependencies
+from bot.render import progress_text
 from bot.requester import message_requester, tell_requester
 from bot.slack import PERMANENT_SLACK_ERRORS, slack_error_code
+from bot.slack_messages import refresh_card, reply_in_thread
 from pipeline.models import Operation, ProgressEvent, StageStatus
 
 logger = logging.getLogger("aurora_restore.bot.notifier")

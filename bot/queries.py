@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.blocks import checklist
 from bot.deps import BotDependencies
+from bot.render import checklist
 from bot.text import (
     STATUS_EMOJI,
     STATUS_WORDS,

@@ -18,9 +18,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.cards import post_card, refresh_card
-from bot.config import default_dependencies
+from bot.container import default_dependencies
 from bot.deps import BotDependencies
+from bot.slack_messages import post_card, refresh_card
 from bot.task_answers import TaskError, send_task_failure
 from bot.text import slack_date
 from pipeline.errors import FatalError, RetryableError

@@ -394,7 +394,7 @@ class AuroraRestoreStack(Stack):
                     role.add_to_principal_policy(statement)
             else:
                 # Every bot entry point builds the same dependencies at cold start
-                # (bot.config.dependencies_from_environment): both secrets and the policy.
+                # (bot.container.dependencies_from_environment): both secrets and the policy.
                 self.signing_secret.grant_read(role)
                 self.bot_token_secret.grant_read(role)
                 self.policy_parameter.grant_read(role)

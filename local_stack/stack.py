@@ -365,7 +365,7 @@ class LocalStack:
     def _reset_process_caches(self) -> None:
         """Handlers cache settings per process, as on Lambda; a new stack is a new deployment."""
         from bot import lambda_entry
-        from bot.config import set_default_dependencies
+        from bot.container import set_default_dependencies
         from pipeline.context import set_default_context
         from pipeline.settings import get_settings
 

@@ -13,7 +13,7 @@ from bench.rate_limited_progress import _parse_step
 from bench.results import BenchResult, Goal, Measure, document, render_table, write_json
 from bench.run import BENCHMARKS, parse_args
 from bench.stats import percentile, summarize
-from bot.blocks import progress_text
+from bot.render import progress_text
 from pipeline.models import OperationStatus, ProgressEvent, Stage, StageStatus
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.decisions import approve
+from bot.approval_clicks import approve
 from bot.deps import BotDependencies
 from bot.ids import ActionId
 from bot.notifier import deliver, delivery_log

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.decisions import deny
+from bot.approval_clicks import deny
 from bot.deps import BotDependencies
 from bot.request_approval import request_approval
 from bot.slack import build_web_client

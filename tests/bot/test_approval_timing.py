@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import load_policy
+from bot.container import load_policy
 from bot.deps import BotDependencies
 from bot.policy import Policy
 from bot.restore_flow import operation_id_for, start_restore

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bot import lambda_entry
-from bot.config import set_default_dependencies
+from bot.container import set_default_dependencies
 from bot.deps import BotDependencies
 from pipeline.models import OperationStatus, RestoreRequest
 from pipeline.store import OperationStore

@@ -9,11 +9,11 @@ import json
 import pytest
 
 from bot import notifier
-from bot.cards import post_card
-from bot.config import set_default_dependencies
+from bot.container import set_default_dependencies
 from bot.deps import BotDependencies
 from bot.notifier import delivery_log
 from bot.slack import SERVER_ERROR_RETRIES
+from bot.slack_messages import post_card
 from local_stack.slack_emulator import SlackEmulator
 from pipeline.models import (
     Operation,

@@ -14,7 +14,11 @@ import pytest
 from botocore.credentials import Credentials
 
 from bot import lambda_entry
-from bot.config import default_dependencies, dependencies_from_environment, set_default_dependencies
+from bot.container import (
+    default_dependencies,
+    dependencies_from_environment,
+    set_default_dependencies,
+)
 from bot.secrets_extension import PORT_VARIABLE, ParametersAndSecretsExtension
 from local_stack.secrets_extension import (
     SIGNING_SECRET_NAME,

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot import notifier
-from bot.config import set_default_dependencies
+from bot.container import set_default_dependencies
 from bot.deps import BotDependencies
 from local_stack.slack_emulator import SlackEmulator
 from pipeline.models import (

@@ -157,7 +157,7 @@ def test_each_bot_function_reads_its_configuration_with_its_own_role(
 ) -> None:
     """On Lambda each function has its own execution environment, so the notifier reads its
     bot token itself; here the bot's functions share a process, and still the notifier's read
-    is its own (bot.config keeps a container per session token), refused without its grant."""
+    is its own (bot.container keeps a container per session token), refused without its grant."""
     caplog.set_level(logging.WARNING)
     with stack_without("Notifier", "secretsmanager:GetSecretValue", "SlackBotToken") as stack:
         driver = Driver(stack.info)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from bot.blocks import render_card
+from bot.render import render_card
 from local_stack.scenario import Driver, wait_for
 from local_stack.transcript import block_text
 from pipeline.models import TERMINAL_STATUSES, Operation, OperationStatus

@@ -24,7 +24,7 @@ from pipeline.errors import (
 )
 from pipeline.models import Operation, OperationStatus
 
-logger = logging.getLogger("aurora_restore.bot.decisions")
+logger = logging.getLogger("aurora_restore.bot.approval_clicks")
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.blocks import checklist, progress_text, render_card
 from bot.ids import ActionId, BlockId
+from bot.render import checklist, progress_text, render_card
 from pipeline.models import (
     Operation,
     OperationStatus,

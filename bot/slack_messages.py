@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.blocks import render_card
 from bot.deps import BotDependencies
+from bot.render import render_card
 from pipeline.models import Operation
 
 
