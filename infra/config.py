@@ -187,11 +187,22 @@ class RdsConfig(_Strict):
     source_accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(
         default_factory=list
     )  # accounts that share snapshots with this one
-    protected_clusters: list[ClusterPattern] = Field(default_factory=list)
     kms_key_arn: KmsKeyArn | None = None  # key for copies of encrypted snapshots and restores
     source_kms_key_arns: list[KmsKeyArn] = Field(default_factory=list)  # keys of source snapshots
     db_cluster_parameter_group: ResourceName | None = None
     default_instance_class: Annotated[str, AfterValidator(validate_instance_class)] = "db.r6g.large"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        # One source for the clusters never touched: the policy file, which the bot reads at run
+        # time and the stack passes to the pipeline's functions.
+        if isinstance(data, dict) and "protected_clusters" in data:
+            raise ValueError(
+                "rds.protected_clusters is set in the policy file (policy_file) as "
+                "protected_targets, which both the bot and the pipeline use: move it there"
+            )
+        return data
 
     @property
     def all_instance_patterns(self) -> list[str]:

@@ -279,7 +279,7 @@ class AuroraRestoreStack(Stack):
             Env.DB_SUBNET_GROUP: self.db_subnet_group_name,
             Env.VPC_SECURITY_GROUP_IDS: json.dumps(network.database_security_group_ids),
             Env.DEFAULT_INSTANCE_CLASS: config.rds.default_instance_class,
-            Env.PROTECTED_CLUSTERS: json.dumps(config.rds.protected_clusters),
+            Env.PROTECTED_CLUSTERS: json.dumps(list(config.policy().protected_targets)),
             Env.MAX_WAIT_ATTEMPTS: str(config.max_wait_attempts),
             Env.LOCK_TTL_SECONDS: str(config.lock_ttl_seconds),
             Env.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),

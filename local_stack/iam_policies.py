@@ -64,7 +64,6 @@ def local_config() -> Any:
             "target_cluster_patterns": LOCAL_TARGET_PATTERNS,
             "snapshot_patterns": LOCAL_SNAPSHOT_PATTERNS,
             "source_regions": [LOCAL_SOURCE_REGION],
-            "protected_clusters": ["prod-*"],
             "kms_key_arn": LOCAL_SNAPSHOT_KEY_ARN,
         }
     )

@@ -17,12 +17,14 @@ from typing import Any, TypeVar
 import boto3
 from slack_sdk import WebClient
 
+from bot.ids import ActionId
 from local_stack.slack_client import HttpReply, SlackClient
 from pipeline.store import OperationStore
 
 OPERATION_ID = re.compile(r"\bar-\d{14}-[0-9a-f]{6}\b")
-APPROVE = "restore-approval-approve"
-DENY = "restore-approval-deny"
+# The buttons the bot renders (one source: bot.ids), as a Slack client sees them.
+APPROVE = str(ActionId.APPROVE)
+DENY = str(ActionId.DENY)
 T = TypeVar("T")
 
 

@@ -61,7 +61,8 @@ USERS = {
 }
 CHANNEL = ("C0LRESTORE", "db-restores")
 TEAM_ID = "T0LOCAL001"
-# The harness's own fake credentials' session token; each function has its role session's.
+# The policy's protected_targets, which a deployment also passes to the pipeline's functions.
+PROTECTED_TARGETS = ["prod-*"]
 
 DATABASE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "database.example.yaml"
 # Failed notifier batches come back after the queue's visibility timeout, scaled like the Wait
@@ -247,7 +248,7 @@ class LocalStack:
         policy = {
             "requesters": {"users": [USERS["requester"][0]]},
             "approvers": {"users": [USERS["approver"][0], USERS["second_approver"][0]]},
-            "protected_targets": ["prod-*"],
+            "protected_targets": PROTECTED_TARGETS,
             "two_approver_targets": ["shared-*"],
             "approval_expiry_seconds": self.options.approval_timeout_seconds,
         }
@@ -292,7 +293,7 @@ class LocalStack:
             "AURORA_RESTORE_PROGRESS_TOPIC_ARN": names["topic_arn"],
             "AURORA_RESTORE_DB_SUBNET_GROUP": self.world.subnet_group,
             "AURORA_RESTORE_VPC_SECURITY_GROUP_IDS": json.dumps([self.world.security_group_id]),
-            "AURORA_RESTORE_PROTECTED_CLUSTERS": json.dumps(["prod-*"]),
+            "AURORA_RESTORE_PROTECTED_CLUSTERS": json.dumps(PROTECTED_TARGETS),
             "AURORA_RESTORE_KMS_KEY_ID": names["kms_key_id"],
             "AURORA_RESTORE_AWS_ENDPOINT_URL": endpoint_url,
             "AURORA_RESTORE_STATE_MACHINE_ARN": self._state_machine_arn(),

@@ -69,7 +69,7 @@ def test_a_snapshot_arn_longer_than_the_confirm_dialog_still_gets_a_card(
         for b in card["blocks"]
         if b["type"] == "actions"
         for e in b["elements"]
-        if e["action_id"] == "restore-approval-approve"
+        if e["action_id"] == APPROVE
     ]
     confirm = approve["confirm"]["text"]["text"]
     assert len(confirm) <= 300
