@@ -260,6 +260,10 @@ def _on_modify(data: ClusterDatabases, args: dict[str, Any], _: Any) -> None:
     password = args["kwargs"].get("master_user_password")
     if password and data.serves(cluster_id):
         data.on_master_password(cluster_id, password)
+    # The rename rules (outside) leave the new name only on a rename RDS carries out now.
+    renamed = args["kwargs"].get("new_db_cluster_identifier")
+    if renamed and data.serves(cluster_id):
+        data.on_rename(cluster_id, renamed)
 
 
 _DATA_HOOKS: dict[str, DataHook] = {

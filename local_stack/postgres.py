@@ -173,6 +173,12 @@ class ClusterDatabases:
                 f"{literal(scram_sha256_verifier(password))}"
             )
 
+    def on_rename(self, cluster_id: str, new_cluster_id: str) -> None:
+        """ModifyDBCluster(NewDBClusterIdentifier=...): the data goes with the cluster."""
+        self.server.rename_database(
+            self.database_for(cluster_id), self.database_for(new_cluster_id)
+        )
+
     def on_delete(self, cluster_id: str) -> None:
         """DeleteDBCluster: its database goes; its snapshots stay."""
         self.server.drop_database(self.database_for(cluster_id))

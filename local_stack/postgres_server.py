@@ -169,6 +169,16 @@ class LocalPostgres:
         with contextlib.closing(self.connect()) as admin:
             admin.run(f"DROP DATABASE IF EXISTS {identifier(name)} WITH (FORCE)")
 
+    def rename_database(self, old: str, new: str) -> None:
+        """Sessions on the database end first: PostgreSQL renames only an unused database (and a
+        renamed RDS cluster is unavailable until its new DNS name is effective)."""
+        with contextlib.closing(self.connect()) as admin:
+            admin.run(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name",
+                name=old,
+            )
+            admin.run(f"ALTER DATABASE {identifier(old)} RENAME TO {identifier(new)}")
+
     def stop(self) -> None:
         """Stop the server (never raises: it also cleans up after a failed start); a server that
         owns its run directory also removes it."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
 
-from local_stack import rds_timeline
+from local_stack import rds_rename_rules, rds_timeline
 from local_stack.rds_snapshot_rules import (
     COPIES_IN_PROGRESS_LIMIT,
     MANUAL_CLUSTER_SNAPSHOT_QUOTA,
@@ -30,7 +30,6 @@ from local_stack.rds_timeline import (
     AVAILABLE,
     CLUSTER_CREATE_SECONDS,
     CLUSTER_DELETE_SECONDS,
-    CLUSTER_MODIFY_SECONDS,
     INSTANCE_CREATE_SECONDS,
     INSTANCE_DELETE_SECONDS,
     RdsRules,
@@ -60,6 +59,7 @@ def install(patch: Patch, rules: RdsRules) -> None:
     patch(DBCluster, "status", property(_cluster_status, _set_cluster_status))
     for name, wrapper in {**_WRAPPERS, **SNAPSHOT_WRAPPERS}.items():
         patch(RDSBackend, name, wrapper(getattr(RDSBackend, name)))
+    rds_rename_rules.install(patch)
 
 
 @contextmanager
@@ -265,32 +265,32 @@ def _describe_with_deleting(kind: str) -> Callable[[Callable[..., Any]], Callabl
 
 def _modify_db_cluster(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def modify_db_cluster(self: RDSBackend, kwargs: Mapping[str, Any]) -> Any:
+    def modify_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> Any:
         rules = current()
         rules.settle(self)
-        name = str(kwargs["db_cluster_identifier"])
-        renamed = str(kwargs.get("new_db_cluster_identifier") or name)  # moto consumes kwargs
-        resetting = bool(kwargs.get("master_user_password"))
+        name = str(kwargs["db_cluster_identifier"]).lower()
         cluster = self.clusters.get(name)
-        if cluster is not None and cluster.status != AVAILABLE:
+        if cluster is None:
+            # botocore ModifyDBCluster lists DBClusterNotFoundFault (moto raises a KeyError).
+            raise refuse("DBClusterNotFoundFault", f"DBCluster {name} not found.")
+        if cluster.status != AVAILABLE:
             # botocore ModifyDBCluster lists InvalidDBClusterStateFault: RDS modifies an
             # available cluster only.
             raise refuse(CLUSTER_STATE, f"DB cluster {name} is in {cluster.status} state")
+        renamed = rds_rename_rules.cluster_rename(self, kwargs)  # moto consumes kwargs
+        status, seconds = rds_rename_rules.renamed_status(kwargs, renamed is not None)
         result = original(self, kwargs)
-        if cluster is not None:
-            # Aurora user guide, DB cluster status: `resetting-master-credentials` for a new
-            # master password, `modifying` for other changes.
-            status = "resetting-master-credentials" if resetting else "modifying"
-            changed = self.clusters.get(renamed, cluster)
-            rules.begin(
-                self,
-                "cluster",
-                changed.db_cluster_identifier,
-                changed,
-                status,
-                seconds=CLUSTER_MODIFY_SECONDS,
-                then=AVAILABLE,
-            )
+        if renamed is not None:
+            rds_rename_rules.keep_members(self, name, renamed)
+        rules.begin(
+            self,
+            "cluster",
+            cluster.db_cluster_identifier,
+            cluster,
+            status,
+            seconds=seconds,
+            then=AVAILABLE,
+        )
         return result
 
     return modify_db_cluster

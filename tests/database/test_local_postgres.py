@@ -122,3 +122,21 @@ def test_the_connector_routes_endpoints_to_cluster_databases(
 def test_a_used_run_directory_is_refused(local_pg: LocalPostgres) -> None:
     with pytest.raises(LocalPostgresError, match="not empty"):
         LocalPostgres.start(local_pg.run_dir)
+
+
+def test_a_renamed_cluster_keeps_its_data_and_master_and_ends_open_sessions(
+    clusters: ClusterDatabases, names: str
+) -> None:
+    server = clusters.server
+    old, new = f"target-{names}", f"target-{names}-old-1"
+    clusters.seed_cluster(old, f"owner_{names}", "pw", SEED)
+    session = server.connect(old, f"owner_{names}", "pw")
+
+    clusters.on_rename(old, new)
+
+    assert not server.database_exists(old)
+    assert _items(server, new) == ["book", "lamp"]
+    assert clusters.master_user(new) == f"owner_{names}"
+    with pytest.raises(Exception):  # noqa: B017 - pg8000 reports a terminated session variously
+        session.run("SELECT 1")
+    clusters.on_delete(new)
