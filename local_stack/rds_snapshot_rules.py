@@ -57,6 +57,16 @@ def _create_db_cluster_snapshot(original: Callable[..., Any]) -> Callable[..., A
         rules = current()
         rules.settle(self)
         manual = snapshot_type == "manual"
+        cluster = self.clusters.get(db_cluster_identifier)
+        if manual and cluster is not None and cluster.status != AVAILABLE:
+            # botocore CreateDBClusterSnapshot lists InvalidDBClusterStateFault; RDS answers it for
+            # a cluster that is not available, also for DeleteDBCluster's final snapshot
+            # (hashicorp/terraform-provider-aws#40333 quotes the text). Nothing is deleted then.
+            raise refuse(
+                "InvalidDBClusterStateFault",
+                f"Can't create a snapshot because the database cluster {db_cluster_identifier} "
+                "isn't currently in the available state.",
+            )
         if manual:
             _check_quota(self)
         snapshot = original(

@@ -262,3 +262,26 @@ def test_at_scale_zero_a_status_ends_at_the_next_call(rds: Any, snapshot: str) -
 
     assert restored["Status"] == "creating"
     assert _cluster_status(rds, "quick-db") == "available"
+
+
+def test_a_final_snapshot_of_a_busy_cluster_is_refused_and_nothing_is_deleted(
+    rds: Any, rules: RdsRules, snapshot: str
+) -> None:
+    rules.time_scale = 1.0  # the next snapshot keeps the cluster backing-up for five minutes
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="source-db", DBClusterSnapshotIdentifier="source-snap-2"
+    )
+    assert _cluster_status(rds, "source-db") == "backing-up"
+
+    code = _code(
+        lambda: rds.delete_db_cluster(
+            DBClusterIdentifier="source-db", FinalDBSnapshotIdentifier="source-db-final"
+        )
+    )
+
+    assert code == "InvalidDBClusterStateFault"
+    assert _cluster_status(rds, "source-db") == "backing-up"
+    found = rds.describe_db_cluster_snapshots(DBClusterIdentifier="source-db")
+    assert "source-db-final" not in {
+        s["DBClusterSnapshotIdentifier"] for s in found["DBClusterSnapshots"]
+    }
