@@ -37,12 +37,10 @@ def _manual_snapshots(backend: RDSBackend) -> int:
 
 
 def _check_quota(backend: RDSBackend) -> None:
-    if _manual_snapshots(backend) >= MANUAL_CLUSTER_SNAPSHOT_QUOTA:
+    limit = current().quotas.get("ManualClusterSnapshots", MANUAL_CLUSTER_SNAPSHOT_QUOTA)
+    if _manual_snapshots(backend) >= limit:
         # The code and text RDS answers (pbudzon/aws-maintenance#12, CopyDBClusterSnapshot).
-        raise refuse(
-            SNAPSHOT_QUOTA,
-            f"Cannot create more than {MANUAL_CLUSTER_SNAPSHOT_QUOTA} manual snapshots",
-        )
+        raise refuse(SNAPSHOT_QUOTA, f"Cannot create more than {limit} manual snapshots")
 
 
 def _create_db_cluster_snapshot(original: Callable[..., Any]) -> Callable[..., Any]:

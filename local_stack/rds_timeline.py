@@ -44,6 +44,8 @@ class RdsRules:
 
     def __init__(self, time_scale: float = 0.0) -> None:
         self.time_scale = time_scale
+        # Raised account quotas by name (rds_quotas.py has AWS's defaults), as after an increase.
+        self.quotas: dict[str, int] = {}
         self._lock = threading.RLock()
         self._pending: dict[tuple[int, str, str], _Transition] = {}
         # Deleted clusters and instances stay visible as `deleting` until their deletion ends.
