@@ -47,6 +47,22 @@ SNAPSHOT_QUOTA_ADVICE = (
     "no longer need, or wait for copies in progress to finish, then request the restore again"
 )
 
+# Account quotas on clusters and instances (botocore DBClusterQuotaExceededFault,
+# InstanceQuotaExceededFault; 40 each per Region by default, Aurora user guide, CHAP_Limits): as
+# lasting as the snapshot quota, so fatal with what to do.
+ACCOUNT_QUOTA_ADVICE = {
+    "DBClusterQuotaExceededFault": (
+        "the account has as many DB clusters in this Region as its quota allows (40 by default): "
+        "delete clusters you no longer need or raise the quota in Service Quotas, then request "
+        "the restore again"
+    ),
+    "InstanceQuotaExceeded": (
+        "the account has as many DB instances in this Region as its quota allows (40 by "
+        "default): delete instances you no longer need, ask for fewer with --instances, or raise "
+        "the quota in Service Quotas, then request the restore again"
+    ),
+}
+
 
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
@@ -73,6 +89,11 @@ def aws_call(
         if code == SNAPSHOT_QUOTA_CODE:
             raise SnapshotQuotaError(
                 f"{action} refused: {text}. {SNAPSHOT_QUOTA_ADVICE}", aws_error=text
+            ) from exc
+        if code in ACCOUNT_QUOTA_ADVICE:
+            raise FatalError(
+                f"{action} refused: {text}. {ACCOUNT_QUOTA_ADVICE[code].capitalize()}",
+                aws_error=text,
             ) from exc
         if fatal is not None:
             raise fatal(exc) from exc

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from local_stack.rds_rules import RdsRules
 from pipeline.context import PipelineContext
-from pipeline.errors import ResourceBusyError, ResourceFailedError, TargetExistsError
+from pipeline.errors import FatalError, ResourceBusyError, ResourceFailedError, TargetExistsError
 from pipeline.models import Stage, StageStatus
 from pipeline.rds import OPERATION_TAG, REQUESTER_TAG, describe_cluster, describe_instance, tags_of
 from pipeline.stages.plan import validate_request
@@ -167,3 +168,30 @@ def test_check_restore_raises_on_failure_statuses(
         check_restore(restore_op, 4, ctx)
     record = ctx.store.get(restore_op).stages[Stage.RESTORE_CLUSTER]
     assert record.status == StageStatus.FAILED and status in record.detail
+
+
+def test_a_restore_at_the_accounts_cluster_quota_fails_saying_what_to_do(
+    ctx: PipelineContext, seed: RdsSeed, rds_rules: RdsRules, restore_op: str
+) -> None:
+    rds_rules.quotas = {"DBClusters": len(seed.backend().clusters)}  # the account is at its quota
+
+    with pytest.raises(FatalError) as refused:
+        restore_cluster(restore_op, ctx)
+
+    assert refused.value.aws_error.startswith("DBClusterQuotaExceededFault")
+    assert "delete clusters you no longer need or raise the quota" in refused.value.message
+    assert describe_cluster(ctx.clients.rds(), "staging-db") is None
+
+
+def test_instances_past_the_accounts_instance_quota_fail_saying_what_to_do(
+    ctx: PipelineContext, seed: RdsSeed, rds_rules: RdsRules, restore_op: str
+) -> None:
+    restore_cluster(restore_op, ctx)
+    assert check_cluster(restore_op, 0, ctx)["ready"]
+    rds_rules.quotas = {"DBInstances": len(seed.backend().databases) + 1}  # room for one of two
+
+    with pytest.raises(FatalError) as refused:
+        create_instances(restore_op, ctx)
+
+    assert refused.value.aws_error.startswith("InstanceQuotaExceeded")
+    assert "ask for fewer with --instances" in refused.value.message
