@@ -147,6 +147,7 @@ def _operation_id(text: str) -> str:
 def _parse_restore(words: list[str], requester: str, origin: dict[str, str]) -> RestoreCommand:
     positional: list[str] = []
     fields: dict[str, Any] = {}
+    seen: set[str] = set()
     index = 0
     while index < len(words):
         word = words[index]
@@ -156,6 +157,10 @@ def _parse_restore(words: list[str], requester: str, origin: dict[str, str]) -> 
             continue
         name, has_inline, inline = word.partition("=")
         name = name.lower()
+        if name in seen:
+            # Taking the first or the last would restore something the user may not have meant.
+            raise GrammarError(f"`{name}` is given twice; give it once.")
+        seen.add(name)
         if name in _FLAG_OPTIONS:
             if has_inline:
                 raise GrammarError(f"`{name}` is a flag and takes no value.")

@@ -76,6 +76,12 @@ def test_subcommands(text: str, expected: object) -> None:
         ("s t --instances 0", "--instances: must be between 1 and 15"),
         ("s t --instances 16", "--instances: must be between 1 and 15"),
         ("s t --replace=yes", "`--replace` is a flag"),
+        ("s t --instances 2 --instances 3", "`--instances` is given twice; give it once"),
+        ("s t --replace --dry-run --replace", "`--replace` is given twice"),
+        (
+            "s t --source-region=eu-west-1 --Source-Region us-east-1",
+            "`--source-region` is given twice",
+        ),
         ("s t --source-region Mars", "--source-region: `Mars` is not an AWS region"),
         ("s t --instance-class large", "--instance-class: `large` is not a DB instance class"),
         ("snap_1 t", "<snapshot>: `snap_1` is not a valid snapshot reference"),
