@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +32,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from bot.secrets_extension import PORT_VARIABLE, TOKEN_HEADER
+from local_stack.http_server import BurstHTTPServer
 from local_stack.iam_credentials import acting_as
 from pipeline.aws import AwsClients
 
@@ -80,7 +81,7 @@ class SecretsExtensionEmulator:
     def __init__(self, clients: AwsClients, sessions: Sessions) -> None:
         self._clients = clients
         self._sessions = sessions
-        self._server: ThreadingHTTPServer | None = None
+        self._server: BurstHTTPServer | None = None
         self.requests = 0  # answered GETs: the tests read how often the cache was asked
         self.not_ready_answers = 0  # the next this many GETs get "not ready", as at start-up
         self._counting = threading.Lock()  # the server answers each GET on its own thread
@@ -101,7 +102,7 @@ class SecretsExtensionEmulator:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = BurstHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

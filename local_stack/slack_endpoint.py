@@ -11,9 +11,10 @@ import base64
 import json
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from local_stack.http_server import BurstHTTPServer
 from local_stack.lambda_runtime import LambdaRuntime
 
 EVENTS_PATH = "/slack/events"
@@ -44,8 +45,7 @@ class SlackEndpoint:
     def __init__(self, runtime: LambdaRuntime, function_name: str, host: str = "127.0.0.1") -> None:
         self._runtime = runtime
         self._function_name = function_name
-        self._server = ThreadingHTTPServer((host, 0), _SlackRequestHandler)
-        self._server.daemon_threads = True
+        self._server = BurstHTTPServer((host, 0), _SlackRequestHandler)
         self._server.endpoint = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

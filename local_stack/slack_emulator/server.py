@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from local_stack.http_server import BurstHTTPServer
 from local_stack.slack_emulator import methods
 from local_stack.slack_emulator.faults import FailureResponse, FaultPlan
 from local_stack.slack_emulator.workspace import Workspace
@@ -32,9 +33,7 @@ class BadRequestBody(Exception):
         self.error = error
 
 
-class EmulatorHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class EmulatorHTTPServer(BurstHTTPServer):
     def __init__(
         self, address: tuple[str, int], *, workspace: Workspace, faults: FaultPlan, bot_token: str
     ) -> None:
