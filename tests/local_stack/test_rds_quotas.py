@@ -3,46 +3,18 @@ answers them, and creating past one is refused with the code RDS answers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from local_stack.rds_rules import RdsRules, enforced
-from pipeline.aws import AwsClients
-
-ENGINE = "aurora-postgresql"
-
-
-@pytest.fixture
-def rules() -> Iterator[RdsRules]:
-    with enforced(RdsRules(time_scale=0)) as installed:
-        yield installed
-
-
-@pytest.fixture
-def rds(aws: AwsClients, rules: RdsRules) -> Any:
-    return aws.rds()
+from local_stack.rds_rules import RdsRules
+from tests.local_stack.rds_calls import create_cluster, create_instance
 
 
 def _cluster(rds: Any, name: str) -> None:
-    rds.create_db_cluster(
-        DBClusterIdentifier=name,
-        Engine=ENGINE,
-        MasterUsername="postgres",
-        MasterUserPassword="not-a-real-password",
-    )
+    create_cluster(rds, name)
     rds.describe_db_clusters()  # settles (scale 0)
-
-
-def _instance(rds: Any, name: str, cluster: str) -> None:
-    rds.create_db_instance(
-        DBInstanceIdentifier=name,
-        DBClusterIdentifier=cluster,
-        Engine=ENGINE,
-        DBInstanceClass="db.r6g.large",
-    )
 
 
 def _quotas(rds: Any) -> dict[str, tuple[int, int]]:
@@ -52,7 +24,7 @@ def _quotas(rds: Any) -> dict[str, tuple[int, int]]:
 
 def test_the_account_attributes_report_use_against_aws_default_quotas(rds: Any) -> None:
     _cluster(rds, "staging-orders")
-    _instance(rds, "staging-orders-1", "staging-orders")
+    create_instance(rds, "staging-orders-1", "staging-orders")
     rds.create_db_cluster_snapshot(
         DBClusterIdentifier="staging-orders", DBClusterSnapshotIdentifier="staging-orders-manual"
     )
@@ -74,9 +46,9 @@ def test_creating_past_a_quota_is_refused_and_a_deleting_cluster_still_counts(
     assert error["Error"]["Code"] == "DBClusterQuotaExceededFault"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 403  # the botocore model's status
 
-    _instance(rds, "staging-a-1", "staging-a")
+    create_instance(rds, "staging-a-1", "staging-a")
     with pytest.raises(ClientError) as refused:
-        _instance(rds, "staging-b-1", "staging-b")
+        create_instance(rds, "staging-b-1", "staging-b")
     assert refused.value.response["Error"]["Code"] == "InstanceQuotaExceeded"
 
     rules.time_scale = 1.0  # a deletion lasts five (real) minutes

@@ -3,52 +3,31 @@ relies on each of these, and moto alone gets every one wrong."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-from botocore.exceptions import ClientError
-
-from local_stack.rds_rules import RdsRules, enforced
-from pipeline.aws import AwsClients
-
-ENGINE = "aurora-postgresql"
-
-
-@pytest.fixture
-def rules() -> Iterator[RdsRules]:
-    with enforced(RdsRules(time_scale=0)) as installed:
-        yield installed
-
-
-@pytest.fixture
-def rds(aws: AwsClients, rules: RdsRules) -> Any:
-    return aws.rds()
-
-
-def _code(call: Callable[[], Any]) -> str:
-    with pytest.raises(ClientError) as refused:
-        call()
-    return str(refused.value.response["Error"]["Code"])
+from local_stack.rds_rules import RdsRules
+from tests.local_stack.rds_calls import create_cluster, create_instance, refusal_code
 
 
 def _cluster(rds: Any, name: str, instances: int = 0) -> dict[str, Any]:
-    rds.create_db_cluster(
-        DBClusterIdentifier=name,
-        Engine=ENGINE,
-        MasterUsername="postgres",
-        MasterUserPassword="not-a-real-password",
-    )
+    create_cluster(rds, name)
     rds.describe_db_clusters()  # time scale 0: settles at the next call
     for n in range(1, instances + 1):
-        rds.create_db_instance(
-            DBInstanceIdentifier=f"{name}-{n}",
-            DBClusterIdentifier=name,
-            Engine=ENGINE,
-            DBInstanceClass="db.r6g.large",
-        )
+        create_instance(rds, f"{name}-{n}", name)
     rds.describe_db_instances()
     return _described(rds, name)
+
+
+def _rename(rds: Any, name: str, new: str) -> Any:
+    return rds.modify_db_cluster(
+        DBClusterIdentifier=name, NewDBClusterIdentifier=new, ApplyImmediately=True
+    )
+
+
+def _rename_instance(rds: Any, name: str, new: str) -> Any:
+    return rds.modify_db_instance(
+        DBInstanceIdentifier=name, NewDBInstanceIdentifier=new, ApplyImmediately=True
+    )
 
 
 def _described(rds: Any, name: str) -> dict[str, Any]:
@@ -62,13 +41,7 @@ def _members(cluster: dict[str, Any]) -> list[str]:
 def test_a_rename_onto_a_name_in_use_is_refused_and_both_clusters_stay(rds: Any) -> None:
     _cluster(rds, "staging-orders", instances=1)
     _cluster(rds, "staging-orders-next", instances=1)
-    code = _code(
-        lambda: rds.modify_db_cluster(
-            DBClusterIdentifier="staging-orders-next",
-            NewDBClusterIdentifier="staging-orders",
-            ApplyImmediately=True,
-        )
-    )
+    code = refusal_code(lambda: _rename(rds, "staging-orders-next", "staging-orders"))
     assert code == "DBClusterAlreadyExistsFault"
     assert _members(_described(rds, "staging-orders")) == ["staging-orders-1"]
     assert _members(_described(rds, "staging-orders-next")) == ["staging-orders-next-1"]
@@ -90,7 +63,7 @@ def test_a_renamed_cluster_keeps_its_instances_resource_id_and_the_accounts_dns_
     assert renamed["Status"] == "renaming"
     assert _members(renamed) == ["staging-orders-1", "staging-orders-2"]
     assert renamed["DbClusterResourceId"] == before["DbClusterResourceId"]
-    assert _code(lambda: _described(rds, "staging-orders")) == "DBClusterNotFoundFault"
+    assert refusal_code(lambda: _described(rds, "staging-orders")) == "DBClusterNotFoundFault"
     # One DNS identifier per account and Region: the name alone tells endpoints apart, so the
     # cluster that takes the target's name answers on the target's old endpoint.
     assert renamed["Endpoint"] == before["Endpoint"].replace(
@@ -107,7 +80,7 @@ def test_without_apply_immediately_a_rename_waits_for_the_maintenance_window(rds
         DBClusterIdentifier="staging-orders", NewDBClusterIdentifier="staging-orders-old"
     )
     assert _members(_described(rds, "staging-orders")) == ["staging-orders-1"]
-    assert _code(lambda: _described(rds, "staging-orders-old")) == "DBClusterNotFoundFault"
+    assert refusal_code(lambda: _described(rds, "staging-orders-old")) == "DBClusterNotFoundFault"
     rds.modify_db_instance(
         DBInstanceIdentifier="staging-orders-1", NewDBInstanceIdentifier="staging-orders-old-1"
     )
@@ -119,61 +92,33 @@ def test_modifying_a_cluster_that_does_not_exist_or_is_busy_is_refused(
     rds: Any, rules: RdsRules
 ) -> None:
     assert (
-        _code(lambda: rds.modify_db_cluster(DBClusterIdentifier="nope", ApplyImmediately=True))
+        refusal_code(
+            lambda: rds.modify_db_cluster(DBClusterIdentifier="nope", ApplyImmediately=True)
+        )
         == "DBClusterNotFoundFault"
     )
     _cluster(rds, "staging-orders")
-    rds.modify_db_cluster(
-        DBClusterIdentifier="staging-orders",
-        NewDBClusterIdentifier="staging-orders-old",
-        ApplyImmediately=True,
-    )
+    _rename(rds, "staging-orders", "staging-orders-old")
     rules.time_scale = 1.0  # a rename now lasts two (real) minutes
-    rds.modify_db_cluster(
-        DBClusterIdentifier="staging-orders-old",
-        NewDBClusterIdentifier="staging-orders-older",
-        ApplyImmediately=True,
-    )
-    busy = _code(
-        lambda: rds.modify_db_cluster(
-            DBClusterIdentifier="staging-orders-older",
-            NewDBClusterIdentifier="staging-orders",
-            ApplyImmediately=True,
-        )
-    )
+    _rename(rds, "staging-orders-old", "staging-orders-older")
+    busy = refusal_code(lambda: _rename(rds, "staging-orders-older", "staging-orders"))
     assert busy == "InvalidDBClusterStateFault"
 
 
 def test_instance_renames_refuse_names_in_use_and_busy_instances(rds: Any, rules: RdsRules) -> None:
     _cluster(rds, "staging-orders", instances=2)
     assert (
-        _code(
-            lambda: rds.modify_db_instance(
-                DBInstanceIdentifier="staging-orders-2",
-                NewDBInstanceIdentifier="staging-orders-1",
-                ApplyImmediately=True,
-            )
-        )
+        refusal_code(lambda: _rename_instance(rds, "staging-orders-2", "staging-orders-1"))
         == "DBInstanceAlreadyExists"
     )
     rules.time_scale = 1.0  # a rename now lasts ten (real) minutes
-    rds.modify_db_instance(
-        DBInstanceIdentifier="staging-orders-1",
-        NewDBInstanceIdentifier="staging-orders-old-1",
-        ApplyImmediately=True,
-    )
+    _rename_instance(rds, "staging-orders-1", "staging-orders-old-1")
     [renamed] = rds.describe_db_instances(DBInstanceIdentifier="staging-orders-old-1")[
         "DBInstances"
     ]
     assert renamed["DBInstanceStatus"] == "renaming"
     assert renamed["Endpoint"]["Address"].startswith("staging-orders-old-1.")
-    busy = _code(
-        lambda: rds.modify_db_instance(
-            DBInstanceIdentifier="staging-orders-old-1",
-            NewDBInstanceIdentifier="staging-orders-1",
-            ApplyImmediately=True,
-        )
-    )
+    busy = refusal_code(lambda: _rename_instance(rds, "staging-orders-old-1", "staging-orders-1"))
     assert busy == "InvalidDBInstanceState"
     assert _members(_described(rds, "staging-orders")) == [
         "staging-orders-2",

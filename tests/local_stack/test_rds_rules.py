@@ -4,51 +4,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from local_stack.rds_rules import (
     CLUSTER_CREATE_SECONDS,
     COPIES_IN_PROGRESS_LIMIT,
     MANUAL_CLUSTER_SNAPSHOT_QUOTA,
     RdsRules,
-    enforced,
 )
-from pipeline.aws import AwsClients
+from tests.local_stack.rds_calls import ENGINE, create_cluster, refusal_code
 
-ENGINE = "aurora-postgresql"
 # Scaled so the longest status (a restore, 20 AWS minutes) lasts 0.6 s here.
 QUICK = 0.6 / CLUSTER_CREATE_SECONDS
-
-
-@pytest.fixture
-def rules() -> Iterator[RdsRules]:
-    with enforced(RdsRules(time_scale=0)) as installed:
-        yield installed
-
-
-@pytest.fixture
-def rds(aws: AwsClients, rules: RdsRules) -> Any:
-    return aws.rds()
-
-
-def _code(call: Callable[[], Any]) -> str:
-    with pytest.raises(ClientError) as refused:
-        call()
-    return str(refused.value.response["Error"]["Code"])
-
-
-def _cluster(rds: Any, name: str, **extra: Any) -> None:
-    rds.create_db_cluster(
-        DBClusterIdentifier=name,
-        Engine=ENGINE,
-        MasterUsername="postgres",
-        MasterUserPassword="not-a-real-password",
-        **extra,
-    )
 
 
 def _cluster_status(rds: Any, name: str) -> str:
@@ -70,7 +40,7 @@ def _eventually(probe: Callable[[], bool], timeout: float = 5) -> None:
 @pytest.fixture
 def snapshot(rds: Any) -> str:
     """An available manual snapshot of an available cluster (made while statuses take no time)."""
-    _cluster(rds, "source-db")
+    create_cluster(rds, "source-db")
     rds.create_db_cluster_snapshot(
         DBClusterIdentifier="source-db", DBClusterSnapshotIdentifier="source-snap"
     )
@@ -95,7 +65,7 @@ def test_instances_only_in_an_available_restored_cluster(
             DBInstanceClass="db.r6g.large",
         )
 
-    assert _code(create) == "InvalidDBClusterStateFault"
+    assert refusal_code(create) == "InvalidDBClusterStateFault"
     _eventually(lambda: _cluster_status(rds, "restored-db") == "available")
     assert create()["DBInstance"]["DBInstanceStatus"] == "creating"
     _eventually(
@@ -109,9 +79,9 @@ def test_instances_only_in_an_available_restored_cluster(
 
 
 def test_a_cluster_under_deletion_protection_is_never_deleted(rds: Any, rules: RdsRules) -> None:
-    _cluster(rds, "locked-db", DeletionProtection=True)
+    create_cluster(rds, "locked-db", DeletionProtection=True)
 
-    code = _code(
+    code = refusal_code(
         lambda: rds.delete_db_cluster(DBClusterIdentifier="locked-db", SkipFinalSnapshot=True)
     )
 
@@ -125,7 +95,7 @@ def test_a_cluster_under_deletion_protection_is_never_deleted(rds: Any, rules: R
 def test_deleted_clusters_and_instances_stay_deleting_for_a_while(
     rds: Any, rules: RdsRules
 ) -> None:
-    _cluster(rds, "old-db")
+    create_cluster(rds, "old-db")
     rds.create_db_instance(
         DBInstanceIdentifier="old-db-1",
         DBClusterIdentifier="old-db",
@@ -136,7 +106,7 @@ def test_deleted_clusters_and_instances_stay_deleting_for_a_while(
     rules.time_scale = QUICK
 
     def members_in_use() -> str:
-        return _code(
+        return refusal_code(
             lambda: rds.delete_db_cluster(
                 DBClusterIdentifier="old-db", FinalDBSnapshotIdentifier="old-final"
             )
@@ -146,7 +116,7 @@ def test_deleted_clusters_and_instances_stay_deleting_for_a_while(
     rds.delete_db_instance(DBInstanceIdentifier="old-db-1")
     instance = rds.describe_db_instances(DBInstanceIdentifier="old-db-1")["DBInstances"][0]
     assert instance["DBInstanceStatus"] == "deleting"
-    assert _code(lambda: rds.delete_db_instance(DBInstanceIdentifier="old-db-1")) == (
+    assert refusal_code(lambda: rds.delete_db_instance(DBInstanceIdentifier="old-db-1")) == (
         "InvalidDBInstanceState"
     )
     rds.delete_db_cluster(DBClusterIdentifier="old-db", FinalDBSnapshotIdentifier="old-final")
@@ -154,10 +124,10 @@ def test_deleted_clusters_and_instances_stay_deleting_for_a_while(
     assert _snapshot_status(rds, "old-final") == "creating"
 
     _eventually(lambda: _snapshot_status(rds, "old-final") == "available")
-    assert _code(lambda: rds.describe_db_clusters(DBClusterIdentifier="old-db")) == (
+    assert refusal_code(lambda: rds.describe_db_clusters(DBClusterIdentifier="old-db")) == (
         "DBClusterNotFoundFault"
     )
-    assert _code(lambda: rds.describe_db_instances(DBInstanceIdentifier="old-db-1")) == (
+    assert refusal_code(lambda: rds.describe_db_instances(DBInstanceIdentifier="old-db-1")) == (
         "DBInstanceNotFound"
     )
 
@@ -183,7 +153,9 @@ def test_snapshots_count_against_the_quota_of_100_manual_snapshots(rds: Any, sna
             DBClusterIdentifier="source-db", FinalDBSnapshotIdentifier="source-final"
         )
 
-    assert {_code(snap), _code(copy), _code(final)} == {"SnapshotQuotaExceeded"}
+    assert {refusal_code(snap), refusal_code(copy), refusal_code(final)} == {
+        "SnapshotQuotaExceeded"
+    }
     assert _cluster_status(rds, "source-db") == "available"  # the refused delete kept it
     rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="keep-0")
     assert copy()["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"] == "a-copy"
@@ -203,7 +175,7 @@ def test_at_most_five_copies_in_progress_into_a_region(
         started = copy(f"copy-{number}")
         assert (started["Status"], started["PercentProgress"]) == ("copying", 0)
 
-    assert _code(lambda: copy("one-more")) == "SnapshotQuotaExceeded"
+    assert refusal_code(lambda: copy("one-more")) == "SnapshotQuotaExceeded"
     # Deleting a copy in progress cancels it (CopyDBClusterSnapshot), which frees a place.
     rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="copy-0")
     assert copy("one-more")["Status"] == "copying"
@@ -218,18 +190,20 @@ def test_snapshots_are_used_only_when_available(rds: Any, rules: RdsRules, snaps
     assert _snapshot_status(rds, "in-progress") == "creating"
 
     refusals = {
-        _code(
+        refusal_code(
             lambda: rds.restore_db_cluster_from_snapshot(
                 DBClusterIdentifier="early-db", SnapshotIdentifier="in-progress", Engine=ENGINE
             )
         ),
-        _code(
+        refusal_code(
             lambda: rds.copy_db_cluster_snapshot(
                 SourceDBClusterSnapshotIdentifier="in-progress",
                 TargetDBClusterSnapshotIdentifier="early-copy",
             )
         ),
-        _code(lambda: rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="in-progress")),
+        refusal_code(
+            lambda: rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="in-progress")
+        ),
     }
 
     assert refusals == {"InvalidDBClusterSnapshotStateFault"}
@@ -249,7 +223,7 @@ def test_a_cluster_is_modified_only_when_available_and_resets_its_password_for_a
 
     reset()
     assert _cluster_status(rds, "source-db") == "resetting-master-credentials"
-    assert _code(reset) == "InvalidDBClusterStateFault"
+    assert refusal_code(reset) == "InvalidDBClusterStateFault"
     _eventually(lambda: _cluster_status(rds, "source-db") == "available")
     rds.modify_db_cluster(DBClusterIdentifier="source-db", DeletionProtection=True)
     assert _cluster_status(rds, "source-db") == "modifying"
@@ -273,7 +247,7 @@ def test_a_final_snapshot_of_a_busy_cluster_is_refused_and_nothing_is_deleted(
     )
     assert _cluster_status(rds, "source-db") == "backing-up"
 
-    code = _code(
+    code = refusal_code(
         lambda: rds.delete_db_cluster(
             DBClusterIdentifier="source-db", FinalDBSnapshotIdentifier="source-db-final"
         )
