@@ -175,6 +175,17 @@ class NetworkConfig(_Strict):
         return self
 
 
+def moved_to_policy(key: str, message: str) -> Any:
+    """A before-validator refusing a setting that now lives in the policy file, saying where."""
+
+    def refuse(cls: type, data: Any) -> Any:
+        if isinstance(data, dict) and key in data:
+            raise ValueError(message)
+        return data
+
+    return classmethod(refuse)
+
+
 class RdsConfig(_Strict):
     """The clusters and snapshots the pipeline may act on; IAM statements are scoped to these."""
 
@@ -192,17 +203,15 @@ class RdsConfig(_Strict):
     db_cluster_parameter_group: ResourceName | None = None
     default_instance_class: Annotated[str, AfterValidator(validate_instance_class)] = "db.r6g.large"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _moved(cls, data: Any) -> Any:
-        # One source for the clusters never touched: the policy file, which the bot reads at run
-        # time and the stack passes to the pipeline's functions.
-        if isinstance(data, dict) and "protected_clusters" in data:
-            raise ValueError(
-                "rds.protected_clusters is set in the policy file (policy_file) as "
-                "protected_targets, which both the bot and the pipeline use: move it there"
-            )
-        return data
+    # One source for the clusters never touched: the policy file, which the bot reads at run time
+    # and the stack passes to the pipeline's functions.
+    _moved = model_validator(mode="before")(
+        moved_to_policy(
+            "protected_clusters",
+            "rds.protected_clusters is set in the policy file (policy_file) as "
+            "protected_targets, which both the bot and the pipeline use: move it there",
+        )
+    )
 
     @property
     def all_instance_patterns(self) -> list[str]:
@@ -249,15 +258,13 @@ class InfraConfig(_Strict):
     log_retention_days: int = 90
     operator_emails: list[Email] = Field(default_factory=list)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _moved(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "approval_expiry_seconds" in data:
-            raise ValueError(
-                "approval_expiry_seconds is set in the policy file (policy_file), which the bot "
-                "reads: remove it here"
-            )
-        return data
+    _moved = model_validator(mode="before")(
+        moved_to_policy(
+            "approval_expiry_seconds",
+            "approval_expiry_seconds is set in the policy file (policy_file), which the bot "
+            "reads: remove it here",
+        )
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
