@@ -8,7 +8,7 @@ from typing import Any
 from bot.secrets_extension import PORT_VARIABLE
 from infra import constants
 from infra.constants import Role
-from tests.infra.test_stack import function_named
+from tests.infra.stack_queries import function_named
 
 BOT_FUNCTIONS = [
     spec for spec in constants.ALL_FUNCTIONS if spec.role not in (Role.STAGE, Role.METRICS)
