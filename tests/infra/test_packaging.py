@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra import constants
+from infra.functions import RUNTIME
 from infra.packaging import (
     SOURCE_TREES,
     ProjectSources,
@@ -19,7 +20,6 @@ from infra.packaging import (
     python_version,
     runtime_requirements,
 )
-from infra.stack import RUNTIME
 
 pytestmark = pytest.mark.infra
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from infra import constants
+from infra.functions import database_files
 from pipeline.database.connection import rds_ca_bundle_problem
 from tests.infra.stack_queries import (
     UNSCOPABLE,
@@ -190,7 +191,7 @@ def test_setup_database_runs_in_the_vpc_with_its_secret_prefix_only(synthesized)
     # TLS is on (the settings' default) and the RDS CA bundle travels with the code.
     assert "AURORA_RESTORE_DB_TLS" not in env
     assert env["AURORA_RESTORE_DB_CA_BUNDLE_PATH"] == f"/var/task/{constants.CA_BUNDLE_ASSET}"
-    shipped = synthesized.stack._database_files()[constants.CA_BUNDLE_ASSET]
+    shipped = database_files(synthesized.stack)[constants.CA_BUNDLE_ASSET]
     assert rds_ca_bundle_problem(shipped) is None
     key = synthesized.logical_id(synthesized.stack.key)
     assert env["AURORA_RESTORE_SECRETS_KMS_KEY_ID"] == {"Fn::GetAtt": [key, "Arn"]}
