@@ -39,7 +39,7 @@ def create_resources(clients: AwsClients, runtime: LambdaRuntime) -> dict[str, s
 def _create_lazy_work_failures(
     clients: AwsClients, runtime: LambdaRuntime, key_arn: str
 ) -> dict[str, str]:
-    """As infra/stack.py deploys it: the Slack endpoint's on-failure destination, where its
+    """As infra.slack_access deploys it: the Slack endpoint's on-failure destination, where its
     lazy work goes once Lambda's retries are exhausted (sent with the endpoint's role)."""
     sqs = clients.client("sqs")
     url = sqs.create_queue(
