@@ -211,7 +211,8 @@ class AuroraRestoreStack(Stack):
         rds_permissions = RdsPermissions(self, self.config, self.db_subnet_group_name)
         for spec, function in self.functions.items():
             role = function.role
-            assert role is not None  # every function gets its own role (infra.functions.build_function)
+            # Every function gets its own role (infra.functions.build_function).
+            assert role is not None
             if spec.role is Role.METRICS:
                 continue
             self.operations_table.grant_read_write_data(role)
