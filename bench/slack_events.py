@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 from local_stack.functions import BOT_FUNCTION
+from local_stack.names import ACCOUNT
 from local_stack.slack_client import HttpReply, SlackClient, sign
 from local_stack.slack_endpoint import proxy_event
-from local_stack.stack import ACCOUNT
 
 SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 

@@ -10,8 +10,9 @@ from typing import Any, TextIO
 
 import pg8000.native
 
+from local_stack.names import CHANNEL, USERS
 from local_stack.scenario import APPROVE, Driver, ScenarioError
-from local_stack.stack import CHANNEL, USERS, LocalStack, StackOptions
+from local_stack.stack import LocalStack, StackOptions
 from local_stack.transcript import read_channel, render_channel
 
 

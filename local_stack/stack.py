@@ -21,11 +21,9 @@ from moto.server import ThreadedMotoServer
 from infra.constants import NOTIFIER, visibility_timeout_seconds
 from local_stack import iam_credentials, moto_patches
 from local_stack.faults import AwsFaults
-from local_stack.functions import BOT_FUNCTION, FUNCTIONS, NOTIFIER_FUNCTION
+from local_stack.functions import BOT_FUNCTION, NOTIFIER_FUNCTION
 from local_stack.iam_roles import (
     LocalResources,
-    create_role,
-    create_state_machine_role,
     local_resources,
 )
 from local_stack.lambda_runtime import LambdaRuntime
@@ -42,14 +40,13 @@ from local_stack.secrets_extension import (
 from local_stack.seed_data import CLUSTER_DATA
 from local_stack.slack_emulator import SlackEmulator
 from local_stack.slack_endpoint import SlackEndpoint
+from local_stack.stack_deploy import deploy_functions_and_state_machine, stack_file
 from local_stack.stack_resources import (
     create_resources,
-    empty_zip,
     process_aws_env,
 )
 from local_stack.world import MASTER_USER, SeededWorld, seed_world
 from pipeline.aws import AwsClients
-from pipeline.statemachine import render
 
 ACCOUNT = "123456789012"  # moto's default account
 STATE_MACHINE_NAME = "aurora-restore"
@@ -146,10 +143,10 @@ class LocalStack:
         self.rds_rules.time_scale = self.options.time_scale
         self._set_env(self._function_env(endpoint_url, names))
         self._reset_process_caches()
-        state_machine_arn = self._deploy_functions_and_state_machine(names)
+        state_machine_arn = deploy_functions_and_state_machine(self, names)
         self._start_progress_poller(names)
         self.endpoint.start()
-        self.info = self._stack_file(endpoint_url, names, state_machine_arn)
+        self.info = stack_file(self, endpoint_url, names, state_machine_arn)
         return self
 
     def stop(self) -> None:
@@ -314,7 +311,7 @@ class LocalStack:
     def _state_machine_arn(self) -> str:
         return f"arn:aws:states:{self.options.region}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
 
-    def _local_resources(self, names: dict[str, str]) -> LocalResources:
+    def resources_for(self, names: dict[str, str]) -> LocalResources:
         assert self.bot_configuration is not None
         return local_resources(
             region=self.options.region,
@@ -323,45 +320,6 @@ class LocalStack:
             bot=self.bot_configuration,
             state_machine=(self._state_machine_arn(), STATE_MACHINE_NAME),
         )
-
-    def _deploy_functions_and_state_machine(self, names: dict[str, str]) -> str:
-        iam = self.clients.client("iam")
-        sts = self.clients.client("sts")
-        resources = self.local_resources = self._local_resources(names)
-        lambda_client = self.clients.client("lambda")
-        substitutions: dict[str, str] = {}
-        for spec in FUNCTIONS:
-            role_arn, credentials = create_role(
-                iam,
-                sts,
-                name=f"{spec.name}-role",
-                construct_id=spec.construct_id,
-                account=ACCOUNT,
-                resources=resources,
-            )
-            self.roles[spec.name] = role_arn
-            self.runtime.register(spec.name, spec.handler)
-            self.runtime.run_as(spec.name, credentials)
-            created = lambda_client.create_function(
-                FunctionName=spec.name,
-                Runtime="python3.12",
-                Role=role_arn,
-                Handler=spec.handler,
-                Code={"ZipFile": empty_zip()},
-                Timeout=900,
-            )
-            if spec.placeholder:
-                substitutions[spec.placeholder] = created["FunctionArn"]
-        # The state machine's role, from its CDK policy: its Lambda tasks invoke with a session of
-        # it (stepfunctions_role.py), so lambda:InvokeFunction is authorized on each function.
-        machine_role, machine_session = create_state_machine_role(iam, sts, ACCOUNT, resources)
-        self.role_sessions[machine_role] = machine_session
-        self.state_machine_role = machine_role
-        definition = render(substitutions, time_scale=self.options.time_scale)
-        created_machine = self.clients.stepfunctions.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=machine_role
-        )
-        return str(created_machine["stateMachineArn"])
 
     def _reset_process_caches(self) -> None:
         """Handlers cache settings per process, as on Lambda; a new stack is a new deployment."""
@@ -374,37 +332,3 @@ class LocalStack:
         set_default_context(None)
         set_default_dependencies(None)
         lambda_entry.reset()
-
-    def _stack_file(
-        self, endpoint_url: str, names: dict[str, str], state_machine_arn: str
-    ) -> dict[str, Any]:
-        assert self.world is not None
-        return {
-            "aws_endpoint_url": endpoint_url,
-            "region": self.options.region,
-            "slack_events_url": self.endpoint.url,
-            "slack_api_url": self.slack.api_url,
-            "response_url_base": self.slack.response_url_base,
-            "signing_secret": self.signing_secret,
-            "bot_token": self.slack.bot_token,
-            "team_id": TEAM_ID,
-            "channel_id": CHANNEL[0],
-            "users": {role: user_id for role, (user_id, _) in USERS.items()},
-            "seed": self.world.stack_file_seed(),
-            "state_machine_arn": state_machine_arn,
-            "operations_table": names["operations_table"],
-            "audit_table": names["audit_table"],
-            "progress_topic_arn": names["topic_arn"],
-            "progress_queue_url": names["progress_queue_url"],
-            "progress_dead_letter_queue_url": names["progress_dead_letter_queue_url"],
-            "lazy_work_failures_queue_url": names["lazy_work_failures_queue_url"],
-            "time_scale": self.options.time_scale,
-            # Each function's role (its CDK policy): assume one to see what that function may do.
-            "roles": dict(self.roles),
-            "state_machine_role": self.state_machine_role,
-            # One local server; each cluster is served by the database named after its identifier.
-            "postgres": {
-                **(self.postgres.stack_info() if self.postgres else {}),
-                "databases": {cluster: cluster for cluster in CLUSTER_DATA},
-            },
-        }

@@ -13,8 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_stack import iam_enforcement, iam_resources
+from local_stack.names import ACCOUNT
 from local_stack.scenario import Driver, wait_for
-from local_stack.stack import ACCOUNT, LocalStack
+from local_stack.stack import LocalStack
 from tests.e2e.flows import request_restore
 
 pytestmark = pytest.mark.e2e
