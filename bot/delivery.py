@@ -8,6 +8,11 @@ thread reply was posted, so a retry after a failed card update does not post it 
 refused), so a retry does not tell them twice. The FIFO
 queue deduplicates only within five minutes and redelivers after a timeout; these markers are
 what make a late duplicate harmless.
+
+Not Powertools idempotency: it keeps one record per key that is in progress or done, and deletes
+it when the function raises. A delivery has steps that must not repeat when a later one fails (the
+thread reply before the card update, telling the requester directly): deleting the record on the
+card's failure would post the reply again on the retry. These markers keep each step.
 """
 
 from __future__ import annotations

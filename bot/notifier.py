@@ -4,8 +4,8 @@ The notifier reads the FIFO progress queue through a Lambda event source mapping
 `ReportBatchItemFailures`. Records arrive in publish order within each operation (its message
 group). When an event cannot be delivered now (Slack down, a 429 that outlasts the retries, a
 concurrent delivery), it and every later record of the same operation in the batch are reported
-as failures: SQS hands them out again, still in order, after the visibility timeout, while the
-other operations' events go on. A long Slack outage therefore delays messages and loses none.
+as failures (Powertools' SqsFifoPartialProcessor, skip_group_on_error): SQS hands them out
+again, still in order, after the visibility timeout, while the other operations' events go on. A long Slack outage therefore delays messages and loses none.
 
 Duplicates are dropped (DeliveryLog). Slack's 429s are waited out (Retry-After) and 5xx or
 connection errors retried a bounded number of times inside one delivery. The restore itself
@@ -23,13 +23,14 @@ telling the failure, once rather than once per failed stage.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from bot.container import default_dependencies
 from bot.delivery import DeliveryLog
@@ -39,6 +40,7 @@ from bot.requester import message_requester, tell_requester
 from bot.slack import PERMANENT_SLACK_ERRORS, slack_error_code
 from bot.slack_messages import refresh_card, reply_in_thread
 from pipeline.models import Operation, ProgressEvent, StageStatus
+from pipeline.progress_records import progress_event_from_sqs_body
 
 logger = logging.getLogger("aurora_restore.bot.notifier")
 
@@ -123,95 +125,69 @@ def _tell_outcome_elsewhere(
         logger.error("nobody could be told how %s ended", operation.operation_id)
 
 
-@dataclass(frozen=True)
-class QueuedEvent:
-    """One SQS record: its id (what a batch item failure names), its message group, and the
-    progress event it carries (None when the body is not a progress event)."""
-
-    message_id: str
-    group: str
-    event: ProgressEvent | None
-
-
-def parse_record(record: Mapping[str, Any]) -> QueuedEvent:
-    """An SQS record whose body is the event (raw delivery) or an SNS envelope around it."""
-    message_id = str(record.get("messageId", ""))
-    event: ProgressEvent | None
+def parse_event(body: str) -> ProgressEvent | None:
+    """The progress event an SQS body carries, or None when it is not one."""
     try:
-        event = ProgressEvent.model_validate_json(_event_json(str(record["body"])))
-    except (KeyError, ValueError, ValidationError):
-        event = None
-    attributes = record.get("attributes") or {}
-    group = attributes.get("MessageGroupId") or (event.operation_id if event else message_id)
-    return QueuedEvent(message_id, str(group), event)
-
-
-def _event_json(body: str) -> str:
-    """Raw delivery gives the event itself; without it SNS wraps it in a notification."""
-    try:
-        document = json.loads(body)
+        return progress_event_from_sqs_body(body)
     except ValueError:
-        return body
-    if isinstance(document, dict) and document.get("Type") == "Notification":
-        return str(document.get("Message", ""))
-    return body
+        return None
 
 
 @dataclass
-class BatchOutcome:
+class BatchTally:
     delivered: int = 0
     duplicates: int = 0
     rejected: int = 0
-    failed: list[str] = field(default_factory=list)  # message ids to hand out again, in order
-
-    def response(self) -> dict[str, list[dict[str, str]]]:
-        """The partial batch response Lambda's SQS event source mapping reads."""
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failed]}
 
 
 def deliver_batch(
-    deps: BotDependencies, records: Iterable[Mapping[str, Any]], log: DeliveryLog
-) -> BatchOutcome:
-    """Deliver records in order; a failed record holds back the rest of its group only."""
-    outcome = BatchOutcome()
-    held_back: set[str] = set()
-    for record in records:
-        queued = parse_record(record)
-        if queued.group in held_back:
-            outcome.failed.append(queued.message_id)  # keeps its place behind the failure
-            continue
-        if queued.event is None:
+    deps: BotDependencies, event: Mapping[str, Any], log: DeliveryLog
+) -> tuple[PartialItemFailureResponse, BatchTally]:
+    """Deliver records in order; a failed record holds back the rest of its message group (its
+    operation) only: Powertools' FIFO processor with skip_group_on_error names it and every later
+    record of the group in `batchItemFailures`, and goes on with the other groups."""
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    # A batch whose every record failed (Slack down) is answered record by record like any
+    # other, not raised: the function's Errors alarm is for crashes, and SQS keeps the order.
+    processor.raise_on_entire_batch_failure = False
+    tally = BatchTally()
+
+    def deliver_record(record: SQSRecord) -> None:
+        progress = parse_event(str(record.get("body") or ""))
+        if progress is None:
             # Retrying can never make it a progress event, and a retried record would hold back
             # its group until it reached the dead-letter queue. Its body is not logged.
-            outcome.rejected += 1
-            logger.error("dropped SQS message %s: not a progress event", queued.message_id)
-            continue
+            tally.rejected += 1
+            logger.error("dropped SQS message %s: not a progress event", record.message_id)
+            return
         try:
-            delivered = deliver(deps, queued.event, log)
+            delivered = deliver(deps, progress, log)
         except Exception as exc:  # any failure: this operation waits, the others go on
-            held_back.add(queued.group)
-            outcome.failed.append(queued.message_id)
             logger.warning(
                 "progress event %s not delivered (%s); SQS will hand it out again",
-                queued.event.event_id,
+                progress.event_id,
                 type(exc).__name__,
             )
-            continue
+            raise
         if delivered:
-            outcome.delivered += 1
+            tally.delivered += 1
         else:
-            outcome.duplicates += 1
-    return outcome
+            tally.duplicates += 1
+
+    response = process_partial_response(
+        event=dict(event), record_handler=deliver_record, processor=processor
+    )
+    return response, tally
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     deps = default_dependencies()
-    outcome = deliver_batch(deps, event.get("Records", []), delivery_log(deps))
+    response, tally = deliver_batch(deps, event, delivery_log(deps))
     logger.info(
         "progress batch: %d delivered, %d duplicates, %d rejected, %d to retry",
-        outcome.delivered,
-        outcome.duplicates,
-        outcome.rejected,
-        len(outcome.failed),
+        tally.delivered,
+        tally.duplicates,
+        tally.rejected,
+        len(response["batchItemFailures"]),
     )
-    return outcome.response()
+    return response

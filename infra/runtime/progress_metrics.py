@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from pipeline.models import ProgressEvent, Stage, StageStatus
+from pipeline.progress_records import progress_event_from_sqs_body
 
 # Mirrors infra.constants (which this module cannot import: it loads the CDK).
 NAMESPACE = "AuroraRestore"
@@ -61,25 +62,13 @@ def metric_records(event: ProgressEvent) -> Iterator[dict[str, Any]]:
         )
 
 
-def event_json(record: dict[str, Any]) -> str:
-    """The event in an SQS record: the body itself (raw delivery) or inside an SNS envelope."""
-    body = str(record["body"])
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return body
-    if isinstance(document, dict) and document.get("Type") == "Notification":
-        return str(document["Message"])
-    return body
-
-
 def handler(event: dict[str, Any], _context: object, out: TextIO | None = None) -> dict[str, int]:
     """Lambda entry for the SQS event source; a malformed message is reported, not retried."""
     stream = out or sys.stdout
     emitted = rejected = 0
     for record in event.get("Records", []):
         try:
-            progress = ProgressEvent.model_validate_json(event_json(record))
+            progress = progress_event_from_sqs_body(str(record["body"]))
         except (KeyError, ValueError) as exc:
             rejected += 1
             # The exception's class only: a rejected message is never echoed into the logs.
