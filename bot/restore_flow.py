@@ -54,7 +54,7 @@ def _start_restore(
     response_url: str | None,
     requested_at: datetime | None,
 ) -> str:
-    from pipeline.stages.plan import resolve_plan
+    from pipeline.plan import resolve_plan
 
     policy = deps.policy
     decision = can_request(policy, request.requester, deps.groups_of(request.requester))
