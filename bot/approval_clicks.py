@@ -1,5 +1,6 @@
-"""Approve, deny and cancel: authorise the person, make the decision with a conditional write
-(first writer wins), then answer the waiting workflow with its task token.
+"""Approve, deny and cancel: the I/O around `bot.policy.decide_click` (the pure decision). The
+status changes are events of `pipeline.lifecycle` (conditional writes: first writer wins); then
+the waiting workflow is answered with its task token.
 
 Each function returns what to tell the person who clicked (ephemerally); the caller refreshes
 the card from the store afterwards, so the card always shows what was actually decided.
@@ -8,11 +9,10 @@ the card from the store afterwards, so the card always shows what was actually d
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
 from dataclasses import dataclass
 
 from bot.deps import BotDependencies
-from bot.policy import can_approve, can_cancel
+from bot.policy import ClickAction, ClickDecision, ClickVerdict, decide_click, missing_approvals
 from bot.restore_flow import BOT_ACTOR_PREFIX
 from bot.task_answers import TaskAnswer, TaskError, send_task_failure, send_task_success
 from bot.text import STATUS_WORDS, slack_date, user
@@ -22,6 +22,7 @@ from pipeline.errors import (
     InvalidTransitionError,
     RetryableError,
 )
+from pipeline.lifecycle import StatusEvent, apply
 from pipeline.models import Operation, OperationStatus
 
 logger = logging.getLogger("aurora_restore.bot.approval_clicks")
@@ -47,36 +48,54 @@ def _settled(operation: Operation) -> str:
     )
 
 
-def _refusal(
-    deps: BotDependencies, operation: Operation, clicker: str, *, approvals_so_far: list[str]
-) -> ClickResult | None:
-    """Why this click cannot decide (already settled, or not allowed by the policy), if so."""
-    if operation.status != OperationStatus.PENDING_APPROVAL:
+def _answer(operation: Operation, decision: ClickDecision) -> ClickResult | None:
+    """The reply to a click that changes nothing, if the decision is one."""
+    if decision.verdict == ClickVerdict.SETTLED:
         return ClickResult(_settled(operation), changed=False)
-    decision = can_approve(
-        deps.policy,
-        clicker=clicker,
-        groups_of_clicker=deps.groups_of(clicker),
-        requester=operation.request.requester,
-        approvals_so_far=approvals_so_far,
-    )
-    if not decision.allowed:
+    if decision.verdict == ClickVerdict.ENDED:
+        return ClickResult(
+            f":information_source: `{operation.operation_id}` has already ended: "
+            f"{STATUS_WORDS[operation.status]}.",
+            changed=False,
+        )
+    if decision.verdict == ClickVerdict.REFUSED:
         return ClickResult(f":no_entry: {decision.message}", changed=False)
+    if decision.verdict == ClickVerdict.NOT_READY:
+        return ClickResult(
+            ":hourglass: This request is not ready for a decision yet; try again in a moment.",
+            changed=False,
+        )
     return None
+
+
+def _decide(
+    deps: BotDependencies,
+    operation: Operation,
+    clicker: str,
+    action: ClickAction,
+    *,
+    has_task_token: bool = True,
+) -> ClickDecision:
+    return decide_click(
+        operation,
+        clicker,
+        action,
+        policy=deps.policy,
+        groups_of_clicker=lambda: deps.groups_of(clicker),
+        has_task_token=has_task_token,
+    )
 
 
 def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
     store = deps.store
     operation = store.get(operation_id)
-    refusal = _refusal(deps, operation, clicker, approvals_so_far=operation.approvers)
+    pending = operation.status == OperationStatus.PENDING_APPROVAL
+    token = store.task_token(operation_id) if pending else None
+    decision = _decide(deps, operation, clicker, ClickAction.APPROVE, has_task_token=bool(token))
+    refusal = _answer(operation, decision)
     if refusal is not None:
         return refusal
-    token = store.task_token(operation_id)
-    if token is None:
-        return ClickResult(
-            ":hourglass: This request is not ready for a decision yet; try again in a moment.",
-            changed=False,
-        )
+    assert token is not None  # RECORD_APPROVAL is decided only with a token
     try:
         operation = store.add_approval(operation_id, clicker)
     except AlreadyDecidedError:
@@ -92,7 +111,7 @@ def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResu
         "approval.approved",
         {"approvals": len(operation.approvers), "required": operation.required_approvals},
     )
-    missing = operation.required_approvals - len(operation.approvers)
+    missing = missing_approvals(operation)
     if missing > 0:
         return ClickResult(
             f":ballot_box_with_check: Your approval is recorded. `{operation.target_cluster}` needs "
@@ -100,20 +119,17 @@ def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResu
             changed=True,
         )
     try:
-        operation = store.transition(
+        operation = apply(
+            deps.pipeline,
             operation_id,
-            OperationStatus.APPROVED,
-            expected={OperationStatus.PENDING_APPROVAL},
+            StatusEvent.APPROVED,
+            actor=_actor(clicker),
+            audit_detail={"outcome": "approved", "approvers": operation.approvers},
+            only_from={OperationStatus.PENDING_APPROVAL},
             decided_by=clicker,
         )
     except InvalidTransitionError:
         return ClickResult(_settled(store.get(operation_id)), changed=False)
-    store.audit(
-        operation_id,
-        _actor(clicker),
-        "approval.decided",
-        {"outcome": "approved", "approvers": operation.approvers},
-    )
     try:
         answer = send_task_success(deps, token, operation.approvers)
     except AuroraRestoreError as exc:
@@ -130,18 +146,17 @@ def approve(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResu
 def deny(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
     store = deps.store
     operation = store.get(operation_id)
-    # An approver who already approved may still change their mind and deny.
-    refusal = _refusal(deps, operation, clicker, approvals_so_far=[])
+    refusal = _answer(operation, _decide(deps, operation, clicker, ClickAction.DENY))
     if refusal is not None:
         return refusal
     try:
         operation = _close_pending(
             deps,
             operation_id,
-            OperationStatus.DENIED,
+            StatusEvent.DENIED,
             clicker=clicker,
             error=TaskError.DENIED,
-            audit=("approval.decided", {"outcome": "denied"}),
+            audit_detail={"outcome": "denied"},
             decided_by=clicker,
         )
     except InvalidTransitionError:
@@ -153,23 +168,12 @@ def deny(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
 
 
 def cancel(deps: BotDependencies, operation_id: str, clicker: str) -> ClickResult:
-    store = deps.store
-    operation = store.get(operation_id)
-    if operation.status.is_terminal:
-        return ClickResult(
-            f":information_source: `{operation_id}` has already ended: "
-            f"{STATUS_WORDS[operation.status]}.",
-            changed=False,
-        )
-    decision = can_cancel(
-        deps.policy,
-        clicker=clicker,
-        groups_of_clicker=deps.groups_of(clicker),
-        requester=operation.request.requester,
-    )
-    if not decision.allowed:
-        return ClickResult(f":no_entry: {decision.message}", changed=False)
-    if operation.status == OperationStatus.PENDING_APPROVAL:
+    operation = deps.store.get(operation_id)
+    decision = _decide(deps, operation, clicker, ClickAction.CANCEL)
+    refusal = _answer(operation, decision)
+    if refusal is not None:
+        return refusal
+    if decision.verdict == ClickVerdict.CANCEL_PENDING:
         return _cancel_pending(deps, operation, clicker)
     return _cancel_running(deps, operation, clicker)
 
@@ -180,10 +184,10 @@ def _cancel_pending(deps: BotDependencies, operation: Operation, clicker: str) -
         operation = _close_pending(
             deps,
             operation_id,
-            OperationStatus.CANCELLED,
+            StatusEvent.CANCELLED,
             clicker=clicker,
             error=TaskError.CANCELLED,
-            audit=("operation.cancel_requested", {"was": "pending"}),
+            audit_detail={"was": "pending"},
             cancelled_by=clicker,
         )
     except InvalidTransitionError:
@@ -200,37 +204,38 @@ def _cancel_pending(deps: BotDependencies, operation: Operation, clicker: str) -
 def _close_pending(
     deps: BotDependencies,
     operation_id: str,
-    outcome: OperationStatus,
+    event: StatusEvent,
     *,
     clicker: str,
     error: TaskError,
-    audit: tuple[str, dict[str, str]],
+    audit_detail: dict[str, str],
     **fields: str,
 ) -> Operation:
-    """PENDING_APPROVAL → denied or cancelled (first writer wins, else InvalidTransitionError);
-    then the workflow hears of it (the state machine records the outcome) and the lock goes."""
-    store = deps.store
-    operation = store.transition(
-        operation_id, outcome, expected={OperationStatus.PENDING_APPROVAL}, **fields
+    """PENDING_APPROVAL → denied or cancelled (first writer wins, else InvalidTransitionError),
+    which frees the target; then the workflow hears of it (the state machine records the
+    outcome)."""
+    operation = apply(
+        deps.pipeline,
+        operation_id,
+        event,
+        actor=_actor(clicker),
+        audit_detail=audit_detail,
+        only_from={OperationStatus.PENDING_APPROVAL},
+        **fields,
     )
-    store.audit(operation_id, _actor(clicker), *audit)
-    token = store.task_token(operation_id)
+    token = deps.store.task_token(operation_id)
     try:
         # Without a token yet, the request-approval task sees the outcome and fails the task.
         if token is not None:
-            send_task_failure(deps, token, error, f"{STATUS_WORDS[outcome]} by {clicker}")
+            send_task_failure(deps, token, error, f"{STATUS_WORDS[operation.status]} by {clicker}")
     except AuroraRestoreError as exc:
         # The decision stands (nothing can run: the restore begins only from APPROVED); the
         # workflow, never told, ends at its approval expiry.
         logger.warning("could not tell the workflow of %s: %s", operation_id, exc.message)
-    finally:
-        store.release_lock(operation.target_cluster, operation_id)
     return operation
 
 
 def _cancel_running(deps: BotDependencies, operation: Operation, clicker: str) -> ClickResult:
-    from pipeline.stages.lifecycle import finish_operation
-
     store, operation_id = deps.store, operation.operation_id
     if operation.execution_arn:
         deps.stepfunctions.stop_execution(
@@ -239,27 +244,27 @@ def _cancel_running(deps: BotDependencies, operation: Operation, clicker: str) -
             cause=f"cancelled by {clicker}",
         )
     try:
-        store.transition(
+        apply(
+            deps.pipeline,
             operation_id,
-            OperationStatus.CANCELLED,
-            expected={OperationStatus.APPROVED, OperationStatus.RUNNING},
+            StatusEvent.CANCELLED,
+            actor=_actor(clicker),
+            audit_detail={
+                "was": str(operation.status),
+                "stage": str(operation.current_stage or ""),
+            },
+            only_from={OperationStatus.APPROVED, OperationStatus.RUNNING},
             cancelled_by=clicker,
         )
     except InvalidTransitionError:
         return ClickResult(_settled(store.get(operation_id)), changed=False)
-    store.audit(
-        operation_id,
-        _actor(clicker),
-        "operation.cancel_requested",
-        {"was": str(operation.status), "stage": str(operation.current_stage or "")},
-    )
-    # A stopped execution runs no lifecycle task, so the bot finishes the operation itself:
+    # A stopped execution runs no lifecycle task, so the bot ends the operation itself:
     # release the lock, close the stage in flight, publish the terminal event.
-    finish_operation(
+    apply(
         deps.pipeline,
         operation_id,
-        OperationStatus.CANCELLED,
-        f"Restore of `{operation.target_cluster}` was cancelled by {user(clicker)}",
+        StatusEvent.CANCELLATION_RECORDED,
+        outcome=f"Restore of `{operation.target_cluster}` was cancelled by {user(clicker)}",
     )
     leftovers = ", ".join(f"`{v}`" for v in operation.resources.values())
     return ClickResult(
@@ -283,16 +288,14 @@ def _no_longer_waiting(
     - TASK_UNKNOWN: no execution knows the token (it ended without a decision, stopped say,
       or the token is damaged): its execution is stopped, should it still wait, and the
       operation FAILED with the reason."""
-    from pipeline.stages.lifecycle import finish_operation
-
     operation_id, target = operation.operation_id, operation.target_cluster
     deps.store.audit(operation_id, _actor(clicker), "approval.too_late", {"answer": str(answer)})
     if answer == TaskAnswer.CLOSED:
-        finish_operation(
+        apply(
             deps.pipeline,
             operation_id,
-            OperationStatus.EXPIRED,
-            f"Nobody approved the restore of `{target}` in time; the request expired",
+            StatusEvent.EXPIRED,
+            outcome=f"Nobody approved the restore of `{target}` in time; the request expired",
         )
         return ClickResult(
             ":alarm_clock: Too late: this request had already expired, so nothing will run. "
@@ -307,11 +310,11 @@ def _no_longer_waiting(
             )
         except Exception as exc:  # ended already: nothing waits, which is the point
             logger.info("execution of %s not stopped: %s", operation_id, type(exc).__name__)
-    finish_operation(
+    apply(
         deps.pipeline,
         operation_id,
-        OperationStatus.FAILED,
-        f"Restore of `{target}` failed: {reason}",
+        StatusEvent.FAILED,
+        outcome=f"Restore of `{target}` failed: {reason}",
         error=reason,
     )
     return ClickResult(
@@ -332,21 +335,21 @@ def _handoff_failed(
     when the failure was transient (throttling, AWS unreachable); a refusal (AccessDenied, the
     state machine's KMS key) stays until an operator fixes the deployment, and says so."""
     operation_id = operation.operation_id
-    with suppress(InvalidTransitionError):  # decided otherwise meanwhile: the card will say so
-        deps.store.transition(
+    retryable = isinstance(exc, RetryableError)
+    detail = {"error": exc.aws_error or exc.message, "retryable": retryable}
+    try:
+        apply(
+            deps.pipeline,
             operation_id,
-            OperationStatus.PENDING_APPROVAL,
-            expected={OperationStatus.APPROVED},
+            StatusEvent.APPROVAL_WITHDRAWN,
+            actor=_actor(clicker),
+            audit_detail=detail,
+            only_from={OperationStatus.APPROVED},
             decided_by=None,
             approvers=[a for a in operation.approvers if a != clicker],
         )
-    retryable = isinstance(exc, RetryableError)
-    deps.store.audit(
-        operation_id,
-        _actor(clicker),
-        "approval.handoff_failed",
-        {"error": exc.aws_error or exc.message, "retryable": retryable},
-    )
+    except InvalidTransitionError:  # decided otherwise meanwhile: the card will say so
+        deps.store.audit(operation_id, _actor(clicker), "approval.handoff_failed", detail)
     expires = (
         f"; the request still expires {slack_date(operation.approval_expires_at)}"
         if operation.approval_expires_at is not None

@@ -6,13 +6,15 @@ by the caller), so they are fast, deterministic and tested table-driven.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pipeline.models import Operation, OperationStatus
 
 _USER_PREFIXES = ("U", "W")
 _USERGROUP_PREFIX = "S"
@@ -159,3 +161,77 @@ def can_cancel(
         Reason.NOT_REQUESTER_OR_APPROVER,
         "Only the person who asked for this restore or an approver can cancel it.",
     )
+
+
+class ClickAction(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    CANCEL = "cancel"
+
+
+class ClickVerdict(StrEnum):
+    SETTLED = "settled"  # approve/deny: decided already, nothing more to do
+    ENDED = "ended"  # cancel: the operation has ended already
+    REFUSED = "refused"  # the policy does not let this person do it (the decision's message)
+    NOT_READY = "not_ready"  # approve: the workflow has not handed over its task token yet
+    RECORD_APPROVAL = "record_approval"
+    DENY = "deny"
+    CANCEL_PENDING = "cancel_pending"  # before approval: the workflow is told, nothing ran
+    CANCEL_RUNNING = "cancel_running"  # approved or running: its execution is stopped
+
+
+@dataclass(frozen=True)
+class ClickDecision:
+    verdict: ClickVerdict
+    message: str = ""  # why, for REFUSED
+
+
+def decide_click(
+    operation: Operation,
+    clicker: str,
+    action: ClickAction,
+    *,
+    policy: Policy,
+    groups_of_clicker: Callable[[], Iterable[str]],
+    has_task_token: bool = True,
+) -> ClickDecision:
+    """What a click on approve, deny or cancel does, from the operation as read.
+
+    `groups_of_clicker` is called only when the policy needs the groups, so a click on a settled
+    operation asks Slack for nothing; given the same answers the decision is always the same."""
+    if action == ClickAction.CANCEL:
+        if operation.status.is_terminal:
+            return ClickDecision(ClickVerdict.ENDED)
+        decision = can_cancel(
+            policy,
+            clicker=clicker,
+            groups_of_clicker=groups_of_clicker(),
+            requester=operation.request.requester,
+        )
+        if not decision.allowed:
+            return ClickDecision(ClickVerdict.REFUSED, decision.message)
+        if operation.status == OperationStatus.PENDING_APPROVAL:
+            return ClickDecision(ClickVerdict.CANCEL_PENDING)
+        return ClickDecision(ClickVerdict.CANCEL_RUNNING)
+    if operation.status != OperationStatus.PENDING_APPROVAL:
+        return ClickDecision(ClickVerdict.SETTLED)
+    decision = can_approve(
+        policy,
+        clicker=clicker,
+        groups_of_clicker=groups_of_clicker(),
+        requester=operation.request.requester,
+        # An approver who already approved may still change their mind and deny.
+        approvals_so_far=operation.approvers if action == ClickAction.APPROVE else [],
+    )
+    if not decision.allowed:
+        return ClickDecision(ClickVerdict.REFUSED, decision.message)
+    if action == ClickAction.DENY:
+        return ClickDecision(ClickVerdict.DENY)
+    if not has_task_token:
+        return ClickDecision(ClickVerdict.NOT_READY)
+    return ClickDecision(ClickVerdict.RECORD_APPROVAL)
+
+
+def missing_approvals(operation: Operation) -> int:
+    """How many more distinct approvals the operation needs before it is approved."""
+    return max(operation.required_approvals - len(operation.approvers), 0)

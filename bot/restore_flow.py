@@ -17,6 +17,7 @@ from bot.policy import can_request, check_target, required_approvals
 from bot.response_url import response_urls
 from bot.text import STATUS_WORDS, plan_summary
 from pipeline.errors import OperationExistsError, TargetLockedError
+from pipeline.lifecycle import StatusEvent, apply
 from pipeline.models import Operation, OperationStatus, RestoreRequest
 
 BOT_ACTOR_PREFIX = "slack:"
@@ -53,7 +54,7 @@ def _start_restore(
     response_url: str | None,
     requested_at: datetime | None,
 ) -> str:
-    from pipeline.stages.plan import resolve_plan
+    from pipeline.plan import resolve_plan
 
     policy = deps.policy
     decision = can_request(policy, request.requester, deps.groups_of(request.requester))
@@ -118,7 +119,6 @@ def _start_restore(
         )
     except Exception as exc:
         # Nothing half-done: the lock goes and the operation says why it never started.
-        deps.store.release_lock(request.target_cluster, operation_id)
         _abandon(deps, operation_id, actor, f"could not start the workflow: {type(exc).__name__}")
         raise
     deps.store.update(operation_id, execution_arn=execution["executionArn"])
@@ -130,13 +130,16 @@ def _start_restore(
 
 
 def _abandon(deps: BotDependencies, operation_id: str, actor: str, reason: str) -> None:
-    deps.store.transition(
+    """PENDING_APPROVAL → FAILED; the lock is released if this operation holds it."""
+    apply(
+        deps.pipeline,
         operation_id,
-        OperationStatus.FAILED,
-        expected={OperationStatus.PENDING_APPROVAL},
+        StatusEvent.NOT_STARTED,
+        actor=actor,
+        audit_detail={"reason": reason},
+        only_from={OperationStatus.PENDING_APPROVAL},
         error=reason,
     )
-    deps.store.audit(operation_id, actor, "operation.not_started", {"reason": reason})
 
 
 def _locked_message(deps: BotDependencies, target: str, holder: str | None) -> str:

@@ -2,7 +2,7 @@
 of the configuration. Describe calls are read-only and scoped to RDS resource types in this
 account; every action that changes something is scoped to the configured patterns.
 
-Names the pipeline generates come from the pipeline itself (pipeline.stages.plan), so a renamed
+Names the pipeline generates come from the pipeline itself (pipeline.plan), so a renamed
 copy or final snapshot changes the policy with it.
 """
 
@@ -23,7 +23,7 @@ from infra.constants import (
     SETUP_DATABASE,
     FunctionSpec,
 )
-from pipeline.stages.plan import copy_snapshot_id, final_snapshot_id
+from pipeline.plan import copy_snapshot_id, final_snapshot_id
 
 OPERATION_ID_PATTERN = "ar-*"  # pipeline.models.new_operation_id: ar-<timestamp>-<hex>
 RDS_READ_ACTIONS = (

@@ -1,4 +1,5 @@
-"""Operation store: operations, the append-only audit log and per-target locks in DynamoDB.
+"""Operation store: operations, the append-only audit log and (pipeline.target_locks) per-target
+locks in DynamoDB. Status changes go through pipeline.lifecycle, which calls `transition`.
 
 Every status change is a conditional write, so double clicks, retries and races act once: the loser
 gets a specific domain error instead of silently overwriting the winner.
@@ -6,14 +7,10 @@ gets a specific domain error instead of silently overwriting the winner.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from pipeline.aws_errors import aws_call, is_code
 from pipeline.errors import (
@@ -21,7 +18,6 @@ from pipeline.errors import (
     InvalidTransitionError,
     OperationExistsError,
     OperationNotFoundError,
-    TargetLockedError,
 )
 from pipeline.models import (
     AuditEvent,
@@ -34,46 +30,20 @@ from pipeline.models import (
     utc_now,
     validate_operation_id,
 )
+from pipeline.store_items import CONDITION_FAILED, from_item, to_item
 from pipeline.store_schema import (
     AUDIT_SORT_KEY,
     BY_RECENCY_INDEX,
     BY_REQUESTER_INDEX,
-    LOCK_PREFIX,
     OPERATION_KEY,
     RECENCY_PARTITION,
     TTL_ATTRIBUTE,
 )
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-CONDITION_FAILED = "ConditionalCheckFailedException"
+from pipeline.target_locks import TargetLocks
 
 
-def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Serialise plain or pydantic values into DynamoDB attribute values (floats as Decimal)."""
-    plain = json.loads(json.dumps(values, default=_json_default), parse_float=Decimal)
-    return {key: _serializer.serialize(value) for key, value in plain.items()}
-
-
-def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    raw = {key: _deserializer.deserialize(value) for key, value in item.items()}
-    return json.loads(json.dumps(raw, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-class OperationStore:
-    """All reads and writes of operations, audit events and target locks."""
+class OperationStore(TargetLocks):
+    """All reads and writes of operations, audit events and (TargetLocks) target locks."""
 
     def __init__(
         self,
@@ -365,72 +335,3 @@ class OperationStore:
             if "LastEvaluatedKey" not in answer:
                 return events
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-    # ----- target locks -------------------------------------------------------------------------
-    def acquire_lock(
-        self,
-        target_cluster: str,
-        operation_id: str,
-        *,
-        ttl_seconds: int,
-        now: datetime | None = None,
-    ) -> None:
-        """Take the target's lock; an expired lock (safety net) may be taken over."""
-        moment = now or utc_now()
-        key = LOCK_PREFIX + target_cluster
-        try:
-            with aws_call("lock target"):
-                self._db.put_item(
-                    TableName=self._operations,
-                    Item=to_item(
-                        {
-                            OPERATION_KEY: key,
-                            "holder": operation_id,
-                            "taken_at": moment,
-                            TTL_ATTRIBUTE: int(moment.timestamp()) + ttl_seconds,
-                        }
-                    ),
-                    ConditionExpression="attribute_not_exists(#pk) OR #exp < :now OR holder = :me",
-                    ExpressionAttributeNames={"#pk": OPERATION_KEY, "#exp": TTL_ATTRIBUTE},
-                    ExpressionAttributeValues={
-                        ":now": {"N": str(int(moment.timestamp()))},
-                        ":me": {"S": operation_id},
-                    },
-                )
-        except Exception as exc:
-            if is_code(exc.__cause__ or exc, CONDITION_FAILED):
-                holder = self.lock_holder(target_cluster)
-                raise TargetLockedError(
-                    f"`{target_cluster}` is locked by operation {holder}", holder=holder
-                ) from exc
-            raise
-
-    def release_lock(self, target_cluster: str, operation_id: str) -> bool:
-        """Release the lock if this operation holds it; True when released, False if not held."""
-        try:
-            with aws_call("unlock target"):
-                self._db.delete_item(
-                    TableName=self._operations,
-                    Key={OPERATION_KEY: {"S": LOCK_PREFIX + target_cluster}},
-                    ConditionExpression="holder = :me",
-                    ExpressionAttributeValues={":me": {"S": operation_id}},
-                )
-        except Exception as exc:
-            if is_code(exc.__cause__ or exc, CONDITION_FAILED):
-                return False
-            raise
-        return True
-
-    def lock_holder(self, target_cluster: str) -> str | None:
-        with aws_call("read target lock"):
-            answer = self._db.get_item(
-                TableName=self._operations,
-                Key={OPERATION_KEY: {"S": LOCK_PREFIX + target_cluster}},
-                ConsistentRead=True,
-            )
-        item = answer.get("Item")
-        if not item:
-            return None
-        if int(item[TTL_ATTRIBUTE]["N"]) < int(utc_now().timestamp()):
-            return None
-        return str(item["holder"]["S"])

@@ -4,9 +4,9 @@ publish the final event, with what was restored and where to connect."""
 from __future__ import annotations
 
 from pipeline.context import PipelineContext
-from pipeline.models import OperationStatus
+from pipeline.lifecycle import StatusEvent, apply
 from pipeline.stages.common import instances_phrase
-from pipeline.stages.lifecycle import StatusResult, finish_operation
+from pipeline.stages.lifecycle import StatusResult
 
 
 def record_success(operation_id: str, ctx: PipelineContext) -> StatusResult:
@@ -19,11 +19,5 @@ def record_success(operation_id: str, ctx: PipelineContext) -> StatusResult:
         detail += f" from `{plan.source_snapshot_id}` with {instances_phrase(plan.instance_count, plan.instance_class)}"
     if endpoint:
         detail += f"; endpoint {endpoint}"
-    finished = finish_operation(
-        ctx,
-        operation_id,
-        OperationStatus.SUCCEEDED,
-        detail,
-        expected=frozenset({OperationStatus.RUNNING}),
-    )
+    finished = apply(ctx, operation_id, StatusEvent.SUCCEEDED, outcome=detail)
     return StatusResult(status=finished.status)

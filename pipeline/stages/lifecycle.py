@@ -1,9 +1,9 @@
-"""Operation lifecycle: `begin` (APPROVED → RUNNING), the terminal outcomes (`fail`, `deny`,
-`expire`, `cancel`); `finish_operation` is shared with success (stage 10, the finish stage).
+"""The state machine's lifecycle tasks: `begin` (BeginRestore) and the endings (RecordFailure,
+RecordDenied, RecordExpired, RecordCancelled), each applying one event of pipeline.lifecycle.
 
-Every terminal transition is idempotent: it moves the status only if it is not there yet, releases
-the target lock, appends one audit event and publishes one terminal progress event (under the
-finish stage, carrying `operation_status`).
+Every ending is idempotent (pipeline.lifecycle): it moves the status only if it is not there yet,
+releases the target lock, appends one audit event and publishes one terminal progress event
+(under the finish stage, carrying `operation_status`).
 """
 
 from __future__ import annotations
@@ -14,18 +14,13 @@ from enum import StrEnum
 from typing import Any, TypedDict
 
 from pipeline.context import PipelineContext
-from pipeline.errors import InvalidTransitionError
-from pipeline.models import (
-    ACTIVE_STATUSES,
-    Operation,
-    OperationStatus,
-    Stage,
-    StageStatus,
-)
-from pipeline.progress import PIPELINE_ACTOR
+from pipeline.lifecycle import StatusEvent, apply
+from pipeline.models import Operation, Stage, StageStatus
 
 
 class LifecycleAction(StrEnum):
+    """The `action` the state machine's lifecycle tasks pass (restore.asl.json)."""
+
     BEGIN = "begin"
     FAIL = "fail"
     DENY = "deny"
@@ -37,11 +32,11 @@ class StatusResult(TypedDict):
     status: str
 
 
-_OUTCOMES = {
-    LifecycleAction.FAIL: OperationStatus.FAILED,
-    LifecycleAction.DENY: OperationStatus.DENIED,
-    LifecycleAction.EXPIRE: OperationStatus.EXPIRED,
-    LifecycleAction.CANCEL: OperationStatus.CANCELLED,
+_ENDINGS = {
+    LifecycleAction.FAIL: StatusEvent.FAILED,
+    LifecycleAction.DENY: StatusEvent.DENIAL_RECORDED,
+    LifecycleAction.EXPIRE: StatusEvent.EXPIRED,
+    LifecycleAction.CANCEL: StatusEvent.CANCELLATION_RECORDED,
 }
 
 
@@ -53,12 +48,8 @@ def run_lifecycle(
 ) -> StatusResult:
     if action == LifecycleAction.BEGIN:
         return StatusResult(status=begin(operation_id, ctx).status)
-    outcome = _OUTCOMES[action]
-    operation = ctx.store.get(operation_id)
     text = error_text(error) if action == LifecycleAction.FAIL else None
-    finished = finish_operation(
-        ctx, operation_id, outcome, _outcome_detail(operation, outcome, text), error=text
-    )
+    finished = apply(ctx, operation_id, _ENDINGS[action], error=text)
     return StatusResult(status=finished.status)
 
 
@@ -67,25 +58,11 @@ def begin(operation_id: str, ctx: PipelineContext) -> Operation:
     (each announcement is recorded once, so a retried invocation completes what a failed one
     left out).
 
-    First the target lock is renewed for the restore (`lock_ttl_seconds`): should it have
+    The event first renews the target lock for the restore (`lock_ttl_seconds`): should it have
     expired and another restore of the target taken it, this one fails (TargetLockedError)
     before it touches anything, instead of running beside the other."""
-    requested = ctx.store.get(operation_id)
-    ctx.store.acquire_lock(
-        requested.target_cluster, operation_id, ttl_seconds=ctx.settings.lock_ttl_seconds
-    )
-    try:
-        operation = ctx.store.transition(
-            operation_id, OperationStatus.RUNNING, expected={OperationStatus.APPROVED}
-        )
-    except InvalidTransitionError as exc:
-        if exc.current_status != OperationStatus.RUNNING:
-            raise
-        operation = ctx.store.get(operation_id)  # a retried invocation
-    else:
-        ctx.store.audit(
-            operation_id, PIPELINE_ACTOR, "operation.running", {"approvers": operation.approvers}
-        )
+    approvers = ctx.store.get(operation_id).approvers
+    operation = apply(ctx, operation_id, StatusEvent.BEGAN, audit_detail={"approvers": approvers})
     if Stage.APPROVAL in operation.stages:
         # Not when a decision beat the card (the stage never started): no latency to report,
         # and the card's checklist shows the approval from `decided_by`.
@@ -114,60 +91,6 @@ def begin(operation_id: str, ctx: PipelineContext) -> Operation:
     return ctx.store.get(operation_id)
 
 
-def finish_operation(
-    ctx: PipelineContext,
-    operation_id: str,
-    outcome: OperationStatus,
-    detail: str,
-    *,
-    error: str | None = None,
-    expected: frozenset[OperationStatus] = ACTIVE_STATUSES,
-) -> Operation:
-    """Move to a terminal outcome once; the first terminal outcome recorded stands."""
-    operation = ctx.store.get(operation_id)
-    if operation.status != outcome:
-        if operation.status.is_terminal:
-            return operation
-        fields: dict[str, Any] = {"error": error} if error else {}
-        try:
-            operation = ctx.store.transition(operation_id, outcome, expected=expected, **fields)
-        except InvalidTransitionError:
-            operation = ctx.store.get(operation_id)
-            if operation.status != outcome:
-                if operation.status.is_terminal:
-                    return operation
-                raise
-    ctx.store.release_lock(operation.target_cluster, operation_id)
-    ended = operation.stages.get(Stage.FINISH)
-    if ended is not None and ended.status != StageStatus.STARTED:
-        # Ended already: a retry only publishes the terminal event if that publish failed.
-        ctx.reporter.finished(
-            operation_id,
-            Stage.FINISH,
-            ended.status,
-            ended.detail,
-            resources=dict(operation.resources),
-            operation_status=outcome,
-        )
-        return ctx.store.get(operation_id)
-    _fail_stage_in_flight(ctx, operation, error or detail)
-    ctx.store.audit(
-        operation_id,
-        PIPELINE_ACTOR,
-        f"operation.{outcome.lower()}",
-        {"detail": detail, **({"error": error} if error else {})},
-    )
-    ctx.reporter.finished(
-        operation_id,
-        Stage.FINISH,
-        StageStatus.SUCCEEDED if outcome == OperationStatus.SUCCEEDED else StageStatus.FAILED,
-        detail,
-        resources=dict(operation.resources),
-        operation_status=outcome,
-    )
-    return ctx.store.get(operation_id)
-
-
 def error_text(error: Mapping[str, Any] | None) -> str:
     """`Error: message` from a Catch's `{Error, Cause}`; Lambda errors carry a JSON Cause."""
     if not error:
@@ -182,23 +105,3 @@ def error_text(error: Mapping[str, Any] | None) -> str:
             parsed = None
         message = str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else cause
     return f"{name}: {message}" if message else name
-
-
-def _fail_stage_in_flight(ctx: PipelineContext, operation: Operation, reason: str) -> None:
-    """A stage still marked started when the operation ends did not finish: say so."""
-    for stage, record in operation.stages.items():
-        if stage != Stage.FINISH and record.status == StageStatus.STARTED:
-            ctx.reporter.finished(operation.operation_id, stage, StageStatus.FAILED, reason)
-
-
-def _outcome_detail(operation: Operation, outcome: OperationStatus, error: str | None) -> str:
-    target = f"`{operation.target_cluster}`"
-    if outcome == OperationStatus.FAILED:
-        return f"Restore of {target} failed: {error}"
-    if outcome == OperationStatus.DENIED:
-        by = f" by {operation.decided_by}" if operation.decided_by else ""
-        return f"Restore of {target} was denied{by}"
-    if outcome == OperationStatus.EXPIRED:
-        return f"Nobody approved the restore of {target} in time; the request expired"
-    by = f" by {operation.cancelled_by}" if operation.cancelled_by else ""
-    return f"Restore of {target} was cancelled{by}"

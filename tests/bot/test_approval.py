@@ -15,8 +15,8 @@ from bot.deps import BotDependencies
 from bot.ids import ActionId
 from bot.notifier import deliver, delivery_log
 from bot.request_approval import ApprovalCardError, SlackUnavailableError, request_approval
+from pipeline.lifecycle import StatusEvent, apply
 from pipeline.models import OperationStatus, ProgressEvent, Stage, StageStatus
-from pipeline.stages.lifecycle import finish_operation
 from tests.bot.conftest import (
     APPROVER,
     GROUP_APPROVER,
@@ -299,9 +299,7 @@ def test_expiry_updates_card_and_thread_and_late_clicks_are_told(
 ) -> None:
     operation_id = flow.pending()
     # What the state machine's MarkExpired task does when the approval times out.
-    finish_operation(
-        flow.deps.pipeline, operation_id, OperationStatus.EXPIRED, "the request expired"
-    )
+    apply(flow.deps.pipeline, operation_id, StatusEvent.EXPIRED, outcome="the request expired")
     sqs = flow.deps.aws.client("sqs")
     messages = sqs.receive_message(QueueUrl=sqs_progress, MaxNumberOfMessages=10)["Messages"]
     log = delivery_log(flow.deps)

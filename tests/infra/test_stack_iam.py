@@ -99,7 +99,7 @@ def test_each_stage_role_holds_only_its_own_rds_changes(synthesized, spec, allow
 def test_the_slack_endpoint_reads_what_resolving_a_plan_reads_and_no_bot_role_changes_rds(
     synthesized,
 ):
-    # /restore resolves the plan in the endpoint (bot.restore_flow -> pipeline.stages.plan):
+    # /restore resolves the plan in the endpoint (bot.restore_flow -> pipeline.plan):
     # without these every request fails on AWS with AccessDenied.
     endpoint = statements_of(synthesized, "SlackEndpoint")
     assert rds_actions(endpoint) == {"rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusters"}

@@ -16,7 +16,8 @@ from pipeline.errors import (
     TargetExistsError,
 )
 from pipeline.models import RestoreRequest, Stage, StageStatus
-from pipeline.stages.plan import resolve_plan, validate_request
+from pipeline.plan import resolve_plan
+from pipeline.stages.plan import validate_request
 from tests.conftest import REGION
 from tests.pipeline.conftest import ENGINE, ENGINE_VERSION, SOURCE_REGION, Operations, RdsSeed
 
@@ -225,3 +226,49 @@ def test_validate_failure_is_recorded_and_raised(
     assert stored.plan is None
     assert stored.stages[Stage.VALIDATE].status == StageStatus.FAILED
     assert "missing-snap" in stored.stages[Stage.VALIDATE].detail
+
+
+def test_validate_checks_the_plan_the_bot_stored_instead_of_resolving_again(
+    ctx: PipelineContext, seed: RdsSeed, operations: Operations
+) -> None:
+    seed.cluster("source-db")
+    seed.snapshot("source-db", "snap-a", created=at(2))
+    for snapshot_id in seed.snapshot_ids():
+        if snapshot_id.startswith("rds:"):
+            seed.set_snapshot_created(snapshot_id, at(1))
+    op_id = operations.create("latest:source-db", "staging-db", approve=False)
+    shown = resolve_plan(ctx.store.get(op_id).request, op_id, ctx)  # what the card shows
+    ctx.store.update(op_id, plan=shown)
+    seed.snapshot("source-db", "snap-b", created=at(5))  # newer, but not what was approved
+
+    validate_request(op_id, ctx)
+
+    assert ctx.store.get(op_id).plan == shown
+    assert operations.audit_actions(op_id) == ["validate.started", "validate.succeeded"]
+
+
+def test_validate_refuses_a_stored_plan_whose_snapshot_is_gone(
+    ctx: PipelineContext, seed: RdsSeed, operations: Operations
+) -> None:
+    seed.cluster("source-db")
+    seed.snapshot("source-db", "prod-snap-1")
+    op_id = operations.create("prod-snap-1", "staging-db", approve=False)
+    ctx.store.update(op_id, plan=resolve_plan(ctx.store.get(op_id).request, op_id, ctx))
+    ctx.clients.rds().delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="prod-snap-1")
+
+    with pytest.raises(SnapshotNotFoundError):
+        validate_request(op_id, ctx)
+    assert ctx.store.get(op_id).stages[Stage.VALIDATE].status == StageStatus.FAILED
+
+
+def test_validate_refuses_a_stored_plan_whose_target_appeared(
+    ctx: PipelineContext, seed: RdsSeed, operations: Operations
+) -> None:
+    seed.cluster("source-db")
+    seed.snapshot("source-db", "prod-snap-1")
+    op_id = operations.create("prod-snap-1", "staging-db", approve=False, replace=True)
+    ctx.store.update(op_id, plan=resolve_plan(ctx.store.get(op_id).request, op_id, ctx))
+    seed.cluster("staging-db")  # created after the plan, which does not delete it
+
+    with pytest.raises(TargetExistsError, match="after the plan was made"):
+        validate_request(op_id, ctx)

@@ -24,7 +24,7 @@ from pipeline.naming import (
     validate_operation_id,
     validate_region,
 )
-from pipeline.store import from_item, to_item
+from pipeline.store_items import from_item, to_item
 from tests.reliability import spec
 from tests.reliability.strategies import (
     accounts,
