@@ -6,7 +6,8 @@ DescribeAccountAttributes answers them as `DBClusters`, `DBInstances` and
 `ManualClusterSnapshots` with `Used` and `Max`. Creating past a quota is refused with the
 botocore model's DBClusterQuotaExceededFault (HTTP 403) or InstanceQuotaExceeded. A cluster or
 instance still deleting counts, as it does on AWS until it is gone. A local stack that runs many
-restores at once raises the quotas (`RdsRules.quotas`) as an account owner would.
+restores at once raises the quotas (`RdsRules.quotas`) as an account owner would. Only these three
+of the quotas RDS reports are answered (not AllocatedStorage, DBSubnetGroups, ...).
 """
 
 from __future__ import annotations

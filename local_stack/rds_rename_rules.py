@@ -10,9 +10,10 @@ every cluster its own DNS identifier. RDS:
   instance still `deleting` holds its name;
 - keeps the instances in the renamed cluster (they belong to the cluster, not to its name);
 - renames only with ApplyImmediately, otherwise in the next maintenance window (RDS API reference,
-  ModifyDBCluster ApplyImmediately: "only affects the EnableIAMDatabaseAuthentication,
-  MasterUserPassword, and NewDBClusterIdentifier values"; botocore NewDBInstanceIdentifier). The
-  local stack never reaches a maintenance window, so such a rename does not happen;
+  ModifyDBCluster ApplyImmediately, in its earlier editions: "only affects the
+  EnableIAMDatabaseAuthentication, MasterUserPassword, and NewDBClusterIdentifier values";
+  botocore NewDBInstanceIdentifier). The local stack never reaches a maintenance window, so such
+  a rename does not happen (nor does it show in PendingModifiedValues, which is not emulated);
 - shows `renaming` for a while (Aurora user guide, DB cluster and DB instance statuses): the new
   DNS name "becomes effective in about two minutes" for a cluster, "about 10 minutes" for an
   instance (RDS user guide, the two rename pages);
@@ -20,12 +21,15 @@ every cluster its own DNS identifier. RDS:
   identifier being "a unique identifier associated with your AWS account in a particular AWS
   Region" (Aurora user guide, custom endpoints): a cluster renamed to the target's name answers
   on the target's old DNS name.
+Not emulated, for want of a source saying what RDS does: renaming a member of a global cluster
+(ModifyDBCluster lists InvalidGlobalClusterStateFault) or a cluster whose instances are busy.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -40,6 +44,20 @@ INSTANCE_EXISTS = "DBInstanceAlreadyExists"
 INSTANCE_STATE = "InvalidDBInstanceState"
 
 Patch = Callable[[type, str, Any], None]
+# botocore NewDBClusterIdentifier / NewDBInstanceIdentifier: "1 to 63 letters, numbers, or
+# hyphens. The first character must be a letter. Can't end with a hyphen or contain two
+# consecutive hyphens." (moto words the refusal as RDS does for other identifiers.)
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+
+
+def _check_identifier(parameter: str, value: str) -> None:
+    if len(value) > 63 or _IDENTIFIER.fullmatch(value) is None:
+        raise refuse(
+            "InvalidParameterValue",
+            f"The parameter {parameter} is not a valid identifier. Identifiers must begin with a "
+            "letter; must contain only ASCII letters, digits, and hyphens; and must not end with "
+            "a hyphen or contain two consecutive hyphens.",
+        )
 
 
 def install(patch: Patch) -> None:
@@ -54,8 +72,9 @@ def cluster_rename(backend: RDSBackend, kwargs: dict[str, Any]) -> str | None:
     new = str(kwargs.get("new_db_cluster_identifier") or "").lower()
     if not new or new == name:
         return None
+    _check_identifier("NewDBClusterIdentifier", new)
     if new in backend.clusters or current().deleting(backend, "cluster", new):
-        raise refuse(CLUSTER_EXISTS, f"DB cluster {new} already exists")
+        raise refuse(CLUSTER_EXISTS, f"DB Cluster {new} already exists")
     if not kwargs.get("apply_immediately"):
         del kwargs["new_db_cluster_identifier"]
         return None
@@ -64,8 +83,9 @@ def cluster_rename(backend: RDSBackend, kwargs: dict[str, Any]) -> str | None:
 
 
 def keep_members(backend: RDSBackend, old: str, new: str) -> None:
-    """A renamed cluster keeps its instances (moto finds members by the cluster's name)."""
-    for instance in backend.databases.values():
+    """A renamed cluster keeps its instances (moto finds members by the cluster's name), those
+    still deleting too."""
+    for instance in [*backend.databases.values(), *current().deleting(backend, "instance")]:
         if getattr(instance, "db_cluster_identifier", None) == old:
             instance.db_cluster_identifier = new
 
@@ -77,10 +97,14 @@ def _modify_db_instance(original: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         rules = current()
         rules.settle(self)
-        name = db_instance_identifier.lower()
+        # RDS stores identifiers lowercase; moto looks them up as given.
+        name = db_instance_identifier = db_instance_identifier.lower()
+        db_kwargs["db_instance_identifier"] = name
         new = str(db_kwargs.get("new_db_instance_identifier") or "").lower()
         instance = self.databases.get(name)
         renaming = bool(new) and new != name
+        if renaming:
+            _check_identifier("NewDBInstanceIdentifier", new)
         if renaming and instance is not None and instance.status != AVAILABLE:
             # botocore ModifyDBInstance lists InvalidDBInstanceStateFault.
             raise refuse(INSTANCE_STATE, f"DB instance {name} is in {instance.status} state")

@@ -269,7 +269,8 @@ def _modify_db_cluster(original: Callable[..., Any]) -> Callable[..., Any]:
     def modify_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> Any:
         rules = current()
         rules.settle(self)
-        name = str(kwargs["db_cluster_identifier"]).lower()
+        # RDS stores identifiers lowercase; moto looks them up as given.
+        name = kwargs["db_cluster_identifier"] = str(kwargs["db_cluster_identifier"]).lower()
         cluster = self.clusters.get(name)
         if cluster is None:
             # botocore ModifyDBCluster lists DBClusterNotFoundFault (moto raises a KeyError).

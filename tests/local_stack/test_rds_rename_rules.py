@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from local_stack.rds_rules import RdsRules
 from tests.local_stack.rds_calls import create_cluster, create_instance, refusal_code
 
@@ -124,3 +126,21 @@ def test_instance_renames_refuse_names_in_use_and_busy_instances(rds: Any, rules
         "staging-orders-2",
         "staging-orders-old-1",
     ]
+
+
+@pytest.mark.parametrize("new", ["1abc", "a--b", "ends-", "x" * 64, "under_score"])
+def test_a_rename_to_an_invalid_identifier_is_refused(rds: Any, new: str) -> None:
+    _cluster(rds, "staging-orders", instances=1)
+    assert refusal_code(lambda: _rename(rds, "staging-orders", new)) == "InvalidParameterValue"
+    assert (
+        refusal_code(lambda: _rename_instance(rds, "staging-orders-1", new))
+        == "InvalidParameterValue"
+    )
+    assert _members(_described(rds, "staging-orders")) == ["staging-orders-1"]
+
+
+def test_identifiers_are_matched_lowercase_as_rds_stores_them(rds: Any) -> None:
+    _cluster(rds, "staging-orders", instances=1)
+    _rename(rds, "Staging-Orders", "staging-orders-old")
+    _rename_instance(rds, "Staging-Orders-1", "staging-orders-old-1")
+    assert _members(_described(rds, "staging-orders-old")) == ["staging-orders-old-1"]
