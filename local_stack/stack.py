@@ -28,6 +28,14 @@ from local_stack.iam_roles import (
 )
 from local_stack.lambda_runtime import LambdaRuntime
 from local_stack.manifest import messages_tab_enabled
+from local_stack.names import (
+    ACCOUNT,
+    CHANNEL,
+    PROTECTED_TARGETS,
+    STATE_MACHINE_NAME,
+    TEAM_ID,
+    USERS,
+)
 from local_stack.postgres import ClusterDatabases
 from local_stack.postgres_server import LocalPostgres
 from local_stack.queue_poller import QueuePoller, queued_messages
@@ -47,19 +55,6 @@ from local_stack.stack_resources import (
 )
 from local_stack.world import MASTER_USER, SeededWorld, seed_world
 from pipeline.aws import AwsClients
-
-ACCOUNT = "123456789012"  # moto's default account
-STATE_MACHINE_NAME = "aurora-restore"
-USERS = {
-    "requester": ("U0LREQUEST", "dana.requester"),
-    "approver": ("U0LAPPROV1", "alex.approver"),
-    "second_approver": ("U0LAPPROV2", "sam.approver"),
-    "outsider": ("U0LOUTSIDE", "olly.outsider"),
-}
-CHANNEL = ("C0LRESTORE", "db-restores")
-TEAM_ID = "T0LOCAL001"
-# The policy's protected_targets, which a deployment also passes to the pipeline's functions.
-PROTECTED_TARGETS = ["prod-*"]
 
 DATABASE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "database.example.yaml"
 # Failed notifier batches come back after the queue's visibility timeout, scaled like the Wait
