@@ -15,10 +15,14 @@ from local_stack.rds_rules import (
     MANUAL_CLUSTER_SNAPSHOT_QUOTA,
     RdsRules,
 )
+from local_stack.rds_timeline import INSTANCE_DELETE_SECONDS
 from tests.local_stack.rds_calls import ENGINE, create_cluster, refusal_code
 
 # Scaled so the longest status (a restore, 20 AWS minutes) lasts 0.6 s here.
 QUICK = 0.6 / CLUSTER_CREATE_SECONDS
+# Scaled so a deletion (5 AWS minutes) lasts 2 s: long enough to be seen `deleting` on a loaded
+# machine, short enough to wait out.
+DELETION_SCALE = 2.0 / INSTANCE_DELETE_SECONDS
 
 
 def _cluster_status(rds: Any, name: str) -> str:
@@ -103,7 +107,7 @@ def test_deleted_clusters_and_instances_stay_deleting_for_a_while(
         DBInstanceClass="db.r6g.large",
     )
     rds.describe_db_instances(DBInstanceIdentifier="old-db-1")  # created (scale 0)
-    rules.time_scale = QUICK
+    rules.time_scale = DELETION_SCALE
 
     def members_in_use() -> str:
         return refusal_code(
