@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 USAGE = """\
 *Usage*
-• `/restore <snapshot> <target-cluster> [--replace] [--source-region R] [--instance-class C] [--instances N] [--dry-run]`
+• `/restore <snapshot> <target-cluster> [--replace [--in-place]] [--source-region R] [--instance-class C] [--instances N] [--dry-run]`
     `<snapshot>` is a snapshot name, `rds:<automated-snapshot>`, a snapshot ARN or `latest:<source-cluster>`
+    `--replace` restores beside an existing target, then swaps names and keeps the old cluster, stopped; add `--in-place` to delete it first instead (after a snapshot)
 • `/restore status [operation-id]`: one restore in detail, or your recent ones
 • `/restore list`: active and recent restores
 • `/restore cancel <operation-id>`: stop a restore you asked for (or one you may approve)
@@ -44,7 +45,7 @@ _FIELD_NAMES = {
     "requester": "requester",
 }
 _VALUE_OPTIONS = {"--source-region": "source_region", "--instance-class": "instance_class"}
-_FLAG_OPTIONS = {"--replace": "replace", "--dry-run": "dry_run"}
+_FLAG_OPTIONS = {"--replace": "replace", "--in-place": "in_place", "--dry-run": "dry_run"}
 _SUBCOMMANDS = ("status", "list", "cancel", "help")
 
 
@@ -69,6 +70,7 @@ class RestoreCommand:
     requester: str
     origin: dict[str, str] = field(default_factory=dict)
     replace: bool = False
+    in_place: bool = False
     source_region: str | None = None
     instance_class: str | None = None
     instance_count: int = 1
@@ -187,6 +189,11 @@ def _parse_restore(words: list[str], requester: str, origin: dict[str, str]) -> 
                 if positional
                 else "."
             )
+        )
+    if fields.get("in_place") and not fields.get("replace"):
+        # Alone it would read as a replace the user did not ask for, or as nothing at all.
+        raise GrammarError(
+            "`--in-place` says how to replace an existing target: give it with `--replace`."
         )
     fields.update(snapshot=positional[0], target_cluster=positional[1], requester=requester)
     return RestoreCommand(origin=dict(origin), **_checked(fields))

@@ -173,11 +173,12 @@ def _decision_buttons(operation: Operation) -> ActionsBlock:
 def confirm_text(operation: Operation) -> str:
     """What Approve asks to confirm, within the dialog's 300 characters: a long snapshot
     reference (an ARN) is shortened in the middle, the target and the deletion never."""
-    deleting = (
-        ", *deleting the existing cluster* after a final snapshot"
-        if operation.plan is not None and operation.plan.delete_target
-        else ""
-    )
+    plan = operation.plan
+    deleting = ""
+    if plan is not None and plan.delete_target:
+        deleting = ", *deleting the existing cluster* after a snapshot"
+    elif plan is not None and plan.swap_target:
+        deleting = ", swapping names; the existing cluster is kept, stopped"
     frame = f"Restore `` into `{operation.target_cluster}`{deleting}."
     snapshot = shorten(operation.request.snapshot, CONFIRM_TEXT_MAX - len(frame))
     return f"Restore `{snapshot}` into `{operation.target_cluster}`{deleting}."
@@ -205,8 +206,10 @@ def _stages(operation: Operation) -> list[Stage]:
     plan = operation.plan
     wanted = []
     for stage in Stage:
-        optional = (stage == Stage.COPY_SNAPSHOT and not (plan and plan.needs_copy)) or (
-            stage == Stage.DELETE_TARGET and not (plan and plan.delete_target)
+        optional = (
+            (stage == Stage.COPY_SNAPSHOT and not (plan and plan.needs_copy))
+            or (stage == Stage.DELETE_TARGET and not (plan and plan.delete_target))
+            or (stage == Stage.SWAP and not (plan and plan.swap_target))
         )
         if optional and stage not in operation.stages:
             continue  # a stage this plan does not need, and nobody reported

@@ -99,8 +99,15 @@ def target_line(request: RestoreRequest, plan: Plan | None) -> str:
         return f"`{request.target_cluster}`{replace}"
     if plan.delete_target:
         return (
-            f"`{plan.target_cluster}`: :warning: *the existing cluster will be deleted*, "
-            f"after a final snapshot `{plan.final_snapshot_id}`"
+            f"`{plan.target_cluster}`: :warning: *the existing cluster will be deleted* (in "
+            f"place), after a snapshot `{plan.safety_snapshot_id}` and a final snapshot "
+            f"`{plan.final_snapshot_id}`"
+        )
+    if plan.swap_target:
+        return (
+            f"`{plan.target_cluster}`: replaced through a swap. The restore goes beside it as "
+            f"`{plan.restore_cluster}`; once that is ready the names are swapped and the current "
+            f"cluster is kept, stopped, as `{plan.kept_cluster_id}` for rollback"
         )
     return f"`{plan.target_cluster}` (new cluster)"
 

@@ -252,7 +252,7 @@ class InfraConfig(_Strict):
     # read by the bot at run time); these two are checked against it at synth.
     max_wait_attempts: int = Field(default=120, ge=1, le=1_000)
     lock_ttl_seconds: int = Field(
-        default=9 * 3600, ge=600
+        default=12 * 3600, ge=600
     )  # the restore after approval, retries too
     audit_retention_days: int = Field(default=365, ge=1)
     log_retention_days: int = 90

@@ -112,6 +112,12 @@ SETUP_DATABASE = FunctionSpec(
     "SetupDatabaseFunctionArn",
     timeout_seconds=300,
 )
+SWAP_NAMES = _stage(
+    "SwapNames",
+    "swap_names",
+    "SwapNamesFunctionArn",
+    "Swap the restored cluster in, keep the old one; undo a failed swap",
+)
 DELETE_COPY = _stage(
     "DeleteCopy", "delete_copy", "DeleteCopyFunctionArn", "Delete the intermediate copy"
 )
@@ -153,6 +159,7 @@ STAGE_FUNCTIONS = (
     RESTORE_CLUSTER,
     CHECK_RESTORE,
     SETUP_DATABASE,
+    SWAP_NAMES,
     DELETE_COPY,
     FINISH,
 )

@@ -73,6 +73,15 @@ _STATEMENT_REASONS = {
     "DatabaseUserSecrets": "only secrets under the pipeline's own `aurora-restore/` prefix; one "
     "per database user of each restore, named at run time",
     "DeleteOwnCopies": "only this pipeline's own intermediate snapshot copies",
+    "SnapshotTargetFirst": "scoped to the configured target cluster patterns and their safety "
+    "snapshots (named after the target and the operation id)",
+    "TagSafetySnapshot": "only the safety snapshots of the configured targets",
+    "SwapClusterNames": "scoped to the configured target cluster patterns and the staging and "
+    "kept names derived from them",
+    "SwapInstanceNames": "scoped to the configured target cluster and instance patterns",
+    "KeepOldCluster": "only the kept names derived from the configured target patterns",
+    "PromoteCredentials": "only secrets under the pipeline's own `aurora-restore/` prefix, named "
+    "at run time after the restored cluster and its users",
 }
 
 

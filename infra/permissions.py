@@ -21,9 +21,11 @@ from infra.constants import (
     DELETE_TARGET,
     RESTORE_CLUSTER,
     SETUP_DATABASE,
+    SWAP_NAMES,
     FunctionSpec,
 )
 from pipeline.plan import copy_snapshot_id, final_snapshot_id
+from pipeline.swap_plan import kept_cluster_id, safety_snapshot_id, staging_cluster_id
 
 OPERATION_ID_PATTERN = "ar-*"  # pipeline.models.new_operation_id: ar-<timestamp>-<hex>
 RDS_READ_ACTIONS = (
@@ -78,6 +80,19 @@ class RdsPermissions:
     @property
     def _targets(self) -> list[str]:
         return self._rds.target_cluster_patterns
+
+    @property
+    def _staging(self) -> list[str]:
+        """The names a replace restores under beside its target (pipeline.swap_plan)."""
+        return [staging_cluster_id(target, "*") for target in self._targets]
+
+    @property
+    def _kept(self) -> list[str]:
+        return [kept_cluster_id(target, "*") for target in self._targets]
+
+    @property
+    def _restored(self) -> list[str]:
+        return list(dict.fromkeys([*self._targets, *self._staging]))
 
     @property
     def _own_copies(self) -> list[str]:
@@ -155,7 +170,19 @@ class RdsPermissions:
     def delete_target(self) -> list[iam.PolicyStatement]:
         clusters = self.arns("cluster", self._targets)
         finals = self.arns("cluster-snapshot", self._final_snapshots)
+        safety = self.arns(
+            "cluster-snapshot",
+            [safety_snapshot_id(target, OPERATION_ID_PATTERN) for target in self._targets],
+        )
         return [
+            iam.PolicyStatement(
+                sid="SnapshotTargetFirst",
+                actions=["rds:CreateDBClusterSnapshot"],
+                resources=[*clusters, *safety],
+            ),
+            iam.PolicyStatement(
+                sid="TagSafetySnapshot", actions=["rds:AddTagsToResource"], resources=safety
+            ),
             iam.PolicyStatement(
                 sid="DeleteTargetInstances",
                 actions=["rds:DeleteDBInstance"],
@@ -169,7 +196,7 @@ class RdsPermissions:
         ]
 
     def restore_cluster(self) -> list[iam.PolicyStatement]:
-        clusters = self.arns("cluster", self._targets)
+        clusters = self.arns("cluster", self._restored)
         instances = self.arns("db", self._rds.all_instance_patterns)
         subnet_group = self.arns("subgrp", [self._subnet_group])
         parameter_groups = self.arns(
@@ -205,17 +232,12 @@ class RdsPermissions:
         ]
 
     def setup_database(self) -> list[iam.PolicyStatement]:
-        secrets = self._stack.format_arn(
-            service="secretsmanager",
-            resource="secret",
-            resource_name=f"{DB_SECRET_PREFIX}/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        secrets = self._db_secrets
         return [
             iam.PolicyStatement(
                 sid="ResetMasterPassword",
                 actions=["rds:ModifyDBCluster"],
-                resources=self.arns("cluster", self._targets),
+                resources=self.arns("cluster", self._restored),
             ),
             iam.PolicyStatement(
                 sid="DatabaseUserSecrets",
@@ -234,6 +256,44 @@ class RdsPermissions:
             ),
         ]
 
+    def swap_names(self) -> list[iam.PolicyStatement]:
+        """Rename the old target, the restored cluster and their instances (and back), stop and
+        tag the kept cluster, make the pending credentials current (and back)."""
+        every = self.arns("cluster", [*self._restored, *self._kept])
+        kept = self.arns("cluster", self._kept)
+        return [
+            iam.PolicyStatement(
+                sid="SwapClusterNames", actions=["rds:ModifyDBCluster"], resources=every
+            ),
+            iam.PolicyStatement(
+                sid="SwapInstanceNames",
+                actions=["rds:ModifyDBInstance"],
+                resources=self.arns("db", self._rds.all_instance_patterns),
+            ),
+            iam.PolicyStatement(
+                sid="KeepOldCluster",
+                actions=["rds:StopDBCluster", "rds:AddTagsToResource"],
+                resources=kept,
+            ),
+            iam.PolicyStatement(
+                sid="PromoteCredentials",
+                actions=[
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ],
+                resources=[self._db_secrets],
+            ),
+        ]
+
+    @property
+    def _db_secrets(self) -> str:
+        return self._stack.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{DB_SECRET_PREFIX}/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
     def delete_copy(self) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(
@@ -250,6 +310,7 @@ class RdsPermissions:
             DELETE_TARGET: self.delete_target,
             RESTORE_CLUSTER: self.restore_cluster,
             SETUP_DATABASE: self.setup_database,
+            SWAP_NAMES: self.swap_names,
             DELETE_COPY: self.delete_copy,
         }
         builder = builders.get(spec)

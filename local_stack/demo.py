@@ -14,10 +14,14 @@ from local_stack.names import CHANNEL, USERS
 from local_stack.scenario import APPROVE, Driver, ScenarioError
 from local_stack.stack import LocalStack, StackOptions
 from local_stack.transcript import read_channel, render_channel
+from pipeline.rds import describe_cluster
+from pipeline.stages.swap_steps import KEEP_UNTIL_TAG
+from pipeline.swap_plan import kept_cluster_id
 
 
 def run_demo(out: TextIO = sys.stdout, options: StackOptions | None = None) -> int:
-    """Request a replace-restore, approve it as another person, follow it to the end."""
+    """Request a replace-restore (restored beside the target, then swapped in), approve it as
+    another person, follow it to the end."""
     with LocalStack(options) as stack:
         info = stack.info
         driver = Driver(info)
@@ -49,9 +53,7 @@ def _summary(driver: Driver, operation_id: str, execution: dict, target: str) ->
     stopped: datetime = execution["stopDate"]
     cluster = driver.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0]
     instances = [member["DBInstanceIdentifier"] for member in cluster["DBClusterMembers"]]
-    final = driver.rds.describe_db_cluster_snapshots(
-        DBClusterSnapshotIdentifier=f"{target}-final-{operation_id}"
-    )["DBClusterSnapshots"]
+    kept = describe_cluster(driver.rds, kept_cluster_id(target, operation_id))
     lines = [
         "Summary",
         "-------",
@@ -61,11 +63,20 @@ def _summary(driver: Driver, operation_id: str, execution: dict, target: str) ->
         f"cluster          {cluster['DBClusterIdentifier']} ({cluster['Status']}, "
         f"{cluster['Engine']} {cluster['EngineVersion']})",
         f"instances        {', '.join(sorted(instances))}",
-        f"final snapshot   {final[0]['DBClusterSnapshotIdentifier']} ({final[0]['Status']}, kept)"
-        if final
-        else "final snapshot   none",
+        _kept_line(kept),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _kept_line(kept: dict[str, Any] | None) -> str:
+    if kept is None:
+        return "kept cluster     none"
+    tags = {tag["Key"]: tag["Value"] for tag in kept.get("TagList", [])}
+    until = tags.get(KEEP_UNTIL_TAG, "?")
+    return (
+        f"kept cluster     {kept['DBClusterIdentifier']} ({kept['Status']}, the replaced "
+        f"cluster, kept for rollback until {until})"
+    )
 
 
 def _database_check(stack: LocalStack, target: str) -> str:

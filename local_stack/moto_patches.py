@@ -25,7 +25,13 @@ from moto.core.responses import BaseResponse
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
 
-from local_stack import dynamodb_atomic, iam_enforcement, rds_timeline, stepfunctions_role
+from local_stack import (
+    dynamodb_atomic,
+    iam_enforcement,
+    rds_timeline,
+    secrets_rules,
+    stepfunctions_role,
+)
 from local_stack import rds_rules as rds_rules_module
 from local_stack.faults import AwsFaults
 from local_stack.lambda_runtime import LambdaRuntime
@@ -47,6 +53,8 @@ THROTTLEABLE = (
     "describe_db_clusters",
     "describe_db_cluster_snapshots",
     "modify_db_cluster",
+    "modify_db_instance",
+    "stop_db_cluster",
 )
 
 
@@ -70,6 +78,7 @@ def install(
     # What RDS refuses and how long its statuses last (rds_rules.py). Outside the data hooks, so
     # a refused call changes no data; inside the faults, so an injected status wins.
     rds_rules_module.install(_patch, rds_rules or RdsRules())
+    secrets_rules.install(_patch)  # AWSCURRENT moved is what GetSecretValue answers
     # moto checks IAM for actions only (and compares scoped grants with "*"): a call signed with
     # a function role's session is authorized as AWS would, action and resource ARN.
     _patch(BaseResponse, "call_action", _authorized(BaseResponse.call_action))

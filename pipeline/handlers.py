@@ -18,7 +18,12 @@ from pipeline.observability import logger, tracer
 from pipeline.settings import PipelineSettings
 from pipeline.stages.copy_snapshot import check_copy, copy_snapshot
 from pipeline.stages.delete_copy import delete_copy
-from pipeline.stages.delete_target import check_delete, delete_target
+from pipeline.stages.delete_target import (
+    check_delete,
+    check_safety_snapshot,
+    delete_target,
+    snapshot_target,
+)
 from pipeline.stages.finish import record_success
 from pipeline.stages.lifecycle import LifecycleAction, run_lifecycle
 from pipeline.stages.plan import validate_request
@@ -28,6 +33,8 @@ from pipeline.stages.restore_cluster import (
     create_instances,
     restore_cluster,
 )
+from pipeline.stages.swap import swap_names
+from pipeline.stages.swap_undo import undo_swap
 
 if TYPE_CHECKING:
     from pipeline.database import Pg8000Connector
@@ -59,6 +66,24 @@ class CheckRestoreEvent(CheckEvent):
     """`{operation_id, attempt, wait_for}`: the restored cluster alone, or with its instances."""
 
     wait_for: Literal["cluster", "instances"] = "instances"
+
+
+class DeleteEvent(OperationEvent):
+    """`{operation_id, step}`: an in-place replace snapshots the target, then deletes it."""
+
+    step: Literal["snapshot", "delete"] = "delete"
+
+
+class CheckDeleteEvent(CheckEvent):
+    """`{operation_id, attempt, wait_for}`: the safety snapshot, or the deletion."""
+
+    wait_for: Literal["snapshot", "deletion"] = "deletion"
+
+
+class SwapEvent(CheckEvent):
+    """`{operation_id, attempt, action}`: one step of the swap, or of its undo."""
+
+    action: Literal["swap", "undo"]
 
 
 class LifecycleEvent(OperationEvent):
@@ -135,10 +160,22 @@ handle_check_copy = stage_handler(
     CheckEvent, lambda request, ctx: check_copy(request.operation_id, request.attempt, ctx)
 )
 handle_delete_target = stage_handler(
-    OperationEvent, lambda request, ctx: delete_target(request.operation_id, ctx)
+    DeleteEvent,
+    lambda request, ctx: (snapshot_target if request.step == "snapshot" else delete_target)(
+        request.operation_id, ctx
+    ),
 )
 handle_check_delete = stage_handler(
-    CheckEvent, lambda request, ctx: check_delete(request.operation_id, request.attempt, ctx)
+    CheckDeleteEvent,
+    lambda request, ctx: (
+        check_safety_snapshot if request.wait_for == "snapshot" else check_delete
+    )(request.operation_id, request.attempt, ctx),
+)
+handle_swap_names = stage_handler(
+    SwapEvent,
+    lambda request, ctx: (swap_names if request.action == "swap" else undo_swap)(
+        request.operation_id, request.attempt, ctx
+    ),
 )
 handle_restore_cluster = stage_handler(RestoreEvent, _restore)
 handle_check_restore = stage_handler(CheckRestoreEvent, _check_restore)

@@ -48,6 +48,9 @@ class RestoreRequest(BaseModel):
     snapshot: Annotated[str, AfterValidator(validate_snapshot_reference)]
     target_cluster: ClusterId
     replace: bool = False
+    # With `replace`: delete the target, then restore into its name (no room for two clusters);
+    # without, the restore goes beside the target and the names are swapped (pipeline.swap_plan).
+    in_place: bool = False
     source_region: Region | None = None
     instance_class: InstanceClass | None = None
     instance_count: Annotated[int, AfterValidator(validate_instance_count)] = 1
@@ -101,6 +104,7 @@ class Stage(StrEnum):
     DELETE_TARGET = "delete_target"
     RESTORE_CLUSTER = "restore_cluster"
     SETUP_DATABASE = "setup_database"
+    SWAP = "swap"  # the restored cluster takes the target's name; the old one is kept
     DELETE_COPY = "archive"  # deletes the intermediate snapshot copy
     FINISH = "notify"  # the operation ends: its terminal event, success or not
 
@@ -116,6 +120,7 @@ STAGE_TITLES: dict[Stage, str] = {
     Stage.DELETE_TARGET: "Delete existing target",
     Stage.RESTORE_CLUSTER: "Restore cluster and instances",
     Stage.SETUP_DATABASE: "Set up database users",
+    Stage.SWAP: "Swap in the restored cluster",
     Stage.DELETE_COPY: "Clean up",
     Stage.FINISH: "Finish",
 }
@@ -145,18 +150,37 @@ class Plan(BaseModel):
     copy_snapshot_id: str | None = None  # the intermediate copy this operation makes
     restore_snapshot_id: str  # what RestoreDBClusterFromSnapshot uses
     target_cluster: str
-    delete_target: bool = False  # the target exists: a plan that would not replace it is refused
+    delete_target: bool = False  # an in-place replace: the target is deleted before the restore
     final_snapshot_id: str | None = None
     existing_instances: list[str] = Field(default_factory=list)
     instance_class: str
     instance_count: int = 1
     instance_ids: list[str] = Field(default_factory=list)
+    # A replace through a swap (pipeline.swap_plan): the restore goes to `staging_cluster_id`
+    # beside the target, and only once it is proven do the names change; the old target is then
+    # `kept_cluster_id`, its instances `kept_instance_ids` (in `existing_instances`' order).
+    swap_target: bool = False
+    staging_cluster_id: str | None = None
+    staging_instance_ids: list[str] = Field(default_factory=list)
+    kept_cluster_id: str | None = None
+    kept_instance_ids: list[str] = Field(default_factory=list)
+    # In place: a manual snapshot of the target, available before any instance is touched.
+    safety_snapshot_id: str | None = None
 
     @property
     def target_exists(self) -> bool:
-        """The same fact as `delete_target`, under the name ValidateRequest's output gives it
-        (docs/contracts.md); stored plans from before keep theirs, which is ignored on load."""
-        return self.delete_target
+        """Whether the plan replaces an existing target, swapped or in place (ValidateRequest's
+        output, docs/contracts.md)."""
+        return self.delete_target or self.swap_target
+
+    @property
+    def restore_cluster(self) -> str:
+        """The cluster the restore creates: the staging name of a swap, else the target."""
+        return self.staging_cluster_id or self.target_cluster
+
+    @property
+    def restore_instance_ids(self) -> list[str]:
+        return self.staging_instance_ids or self.instance_ids
 
 
 class StageRecord(BaseModel):

@@ -25,8 +25,7 @@ from pipeline.models import Plan, RestoreRequest
 from pipeline.naming import SnapshotKind, SnapshotRef
 from pipeline.settings import PipelineSettings
 from pipeline.stages.common import instances_phrase
-
-MAX_IDENTIFIER = 63
+from pipeline.swap_plan import MAX_IDENTIFIER, SwapNames, numbered_members, safety_snapshot_id
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def final_snapshot_id(target_cluster: str, operation_id: str) -> str:
 
 
 def instance_ids(target_cluster: str, count: int) -> list[str]:
-    return [f"{target_cluster}-{number}" for number in range(1, count + 1)]
+    return numbered_members(target_cluster, count)
 
 
 def resolve_plan(request: RestoreRequest, operation_id: str, ctx: PipelineContext) -> Plan:
@@ -87,15 +86,16 @@ def build_plan(
         if not request.replace:
             raise TargetExistsError(
                 f"cluster `{request.target_cluster}` already exists in {target_region}; "
-                "ask with --replace to delete it (a final snapshot is kept)"
+                "ask with --replace to replace it (the current cluster is kept for rollback)"
             )
+    in_place = target is not None and request.in_place
 
     snapshot_type = "shared" if shared else str(described.get("SnapshotType", "manual"))
     elsewhere = shared or source_region != target_region
     # Deleting a cluster deletes its automated snapshots, so one of the target itself is first
-    # copied to a manual snapshot that survives the deletion.
+    # copied to a manual snapshot that survives the deletion (a swap keeps the old cluster).
     of_doomed_target = (
-        target is not None
+        in_place
         and snapshot_type == "automated"
         and described.get("DBClusterIdentifier") == request.target_cluster
     )
@@ -113,6 +113,16 @@ def build_plan(
             f"(`{instances[-1]}` exceeds {MAX_IDENTIFIER} characters)"
         )
     copy_id = copy_snapshot_id(operation_id) if needs_copy else None
+    existing = rds.member_ids(target) if target is not None else []
+    swap = None
+    if target is not None and not in_place:
+        swap = SwapNames.build(
+            request.target_cluster,
+            operation_id,
+            instance_count=request.instance_count,
+            existing=existing,
+        )
+        swap.ensure_valid()
     return Plan(
         source_snapshot_id=snapshot_id,
         source_snapshot_arn=str(described["DBClusterSnapshotArn"]),
@@ -129,14 +139,22 @@ def build_plan(
         copy_snapshot_id=copy_id,
         restore_snapshot_id=copy_id or snapshot_id,
         target_cluster=request.target_cluster,
-        delete_target=target is not None,
+        delete_target=in_place,
         final_snapshot_id=(
-            final_snapshot_id(request.target_cluster, operation_id) if target is not None else None
+            final_snapshot_id(request.target_cluster, operation_id) if in_place else None
         ),
-        existing_instances=rds.member_ids(target) if target is not None else [],
+        safety_snapshot_id=(
+            safety_snapshot_id(request.target_cluster, operation_id) if in_place else None
+        ),
+        existing_instances=existing,
         instance_class=request.instance_class or settings.default_instance_class,
         instance_count=request.instance_count,
         instance_ids=instances,
+        swap_target=swap is not None,
+        staging_cluster_id=swap.staging if swap else None,
+        staging_instance_ids=swap.staging_instances if swap else [],
+        kept_cluster_id=swap.kept if swap else None,
+        kept_instance_ids=swap.kept_instances if swap else [],
     )
 
 
@@ -185,7 +203,7 @@ def check_plan(
     if target is None:
         return
     rds.ensure_not_protected(target, settings.protected_clusters)
-    if not plan.delete_target:
+    if not plan.target_exists:
         raise TargetExistsError(
             f"cluster `{plan.target_cluster}` was created in {plan.target_region} after the plan "
             "was made, and the plan does not replace it; ask again"
@@ -206,9 +224,15 @@ def describe_plan(plan: Plan) -> str:
         parts.append(f"copy the snapshot first as `{plan.copy_snapshot_id}`")
     if plan.delete_target:
         parts.append(
-            f"delete the existing `{plan.target_cluster}` (final snapshot `{plan.final_snapshot_id}`)"
+            f"snapshot the existing `{plan.target_cluster}` as `{plan.safety_snapshot_id}`, then "
+            f"delete it (final snapshot `{plan.final_snapshot_id}`)"
         )
     parts.append(f"create {instances_phrase(plan.instance_count, plan.instance_class)}")
+    if plan.swap_target:
+        parts.append(
+            f"restore beside it as `{plan.restore_cluster}`, then swap names: the current "
+            f"`{plan.target_cluster}` is kept, stopped, as `{plan.kept_cluster_id}`"
+        )
     return "; ".join(parts)
 
 

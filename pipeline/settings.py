@@ -19,7 +19,7 @@ class RestoreLimits(BaseSettings):
     max_wait_attempts: int = Field(default=120, ge=1, le=10_000)
     # The target lock outlives the approval wait by this much, and is renewed for this long when
     # the restore begins: at least the longest restore.
-    lock_ttl_seconds: int = Field(default=9 * 3600, ge=60)  # covers restore_budget_seconds
+    lock_ttl_seconds: int = Field(default=12 * 3600, ge=60)  # covers restore_budget_seconds
 
 
 class PipelineSettings(RestoreLimits):
@@ -40,6 +40,10 @@ class PipelineSettings(RestoreLimits):
     default_instance_class: str = "db.r6g.large"
     protected_clusters: list[str] = Field(default_factory=list)  # fnmatch patterns, never touched
     audit_retention_days: int = Field(default=365, ge=1)
+    # How long a replaced target is kept, stopped, for rollback. At most 7: "If you don't manually
+    # start your DB cluster after seven days, your DB cluster is automatically started" (Aurora
+    # user guide, Stopping and starting an Aurora DB cluster), and would be billed again.
+    kept_cluster_days: int = Field(default=3, ge=1, le=7)
     database_config_path: str | None = (
         None  # users and post-restore SQL (YAML); see pipeline.database
     )

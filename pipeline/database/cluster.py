@@ -42,12 +42,27 @@ class ClusterInfo:
     def is_postgres(self) -> bool:
         return self.engine in POSTGRES_ENGINES
 
+    # The name applications will reach it by: the target's, for a cluster restored beside the
+    # target under a staging name. Its secrets are kept under that name, for that endpoint.
+    published_as: str | None = None
+
+    @property
+    def secret_cluster_id(self) -> str:
+        return self.published_as or self.cluster_id
+
     def endpoint(self, database: str | None = None) -> Endpoint:
+        """Where applications connect: after a swap the cluster answers on the target's DNS name
+        (`<name>.cluster-<account and region's DNS identifier>...`, pipeline.swap_plan)."""
         engine = "postgres" if self.is_postgres else "mysql"
-        return Endpoint(self.host, self.port, database or self.database, engine)
+        host = self.host
+        if self.published_as and host.startswith(f"{self.cluster_id}."):
+            host = self.published_as + host[len(self.cluster_id) :]
+        return Endpoint(host, self.port, database or self.database, engine)
 
 
-def describe_cluster_endpoint(rds: Any, cluster_id: str) -> ClusterInfo:
+def describe_cluster_endpoint(
+    rds: Any, cluster_id: str, *, published_as: str | None = None
+) -> ClusterInfo:
     """The cluster's endpoint and master user; a cluster that is not `available` is busy."""
     with aws_call(f"describe cluster {cluster_id}"):
         answer = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)
@@ -63,6 +78,7 @@ def describe_cluster_endpoint(rds: Any, cluster_id: str) -> ClusterInfo:
         port=int(cluster["Port"]),
         master_username=str(cluster["MasterUsername"]),
         database=str(cluster.get("DatabaseName") or DEFAULT_DATABASE.get(engine, "postgres")),
+        published_as=published_as if published_as != cluster_id else None,
     )
 
 
@@ -79,10 +95,10 @@ def reset_master_password(
     The new password is stored first, then set on the cluster; a retry of the same operation finds
     its stored password and does not generate another one."""
     credential = credentials.credential_for_operation(
-        master_secret_name(secret_prefix, cluster.cluster_id),
+        master_secret_name(secret_prefix, cluster.secret_cluster_id),
         username=cluster.master_username,
         operation_id=operation_id,
-        cluster_id=cluster.cluster_id,
+        cluster_id=cluster.secret_cluster_id,
         endpoint=cluster.endpoint(),
     )
     if not credential.reused:

@@ -8,13 +8,17 @@ repeated write of the same value is a no-op for Secrets Manager too.
 
 The secret is written BEFORE the database changes, so whatever is interrupted, a retry converges:
 the secret always holds the password the database has or is about to have.
+
+A replace through a swap sets up the new cluster while the target's applications still use the
+old one: its versions are written under the AWSPENDING staging label (the label Secrets Manager's
+own rotation uses for a version not yet in use), and the swap moves AWSCURRENT onto them once the
+new cluster answers on the target's name (pipeline.secret_versions).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import uuid
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -22,10 +26,10 @@ from typing import Any
 from pipeline.aws_errors import aws_call, is_code
 from pipeline.database.config import MASTER_SECRET_SUFFIX
 from pipeline.database.passwords import generate_password
+from pipeline.secret_versions import CURRENT, PENDING, version_token
 
 OPERATION_TAG = "aurora-restore:operation-id"
 CLUSTER_TAG = "aurora-restore:cluster"
-_VERSION_NAMESPACE = uuid.UUID("6c1f8a52-3d0e-4b7a-9a55-0f4b1b2f7a10")
 _SECRET_NAME_SAFE = re.compile(r"[^A-Za-z0-9_+=.@-]")
 
 
@@ -62,16 +66,16 @@ def master_secret_name(prefix: str, cluster_id: str) -> str:
     return f"{prefix}/{cluster_id}/{MASTER_SECRET_SUFFIX}"
 
 
-def version_token(operation_id: str, name: str) -> str:
-    return str(uuid.uuid5(_VERSION_NAMESPACE, f"{operation_id}\n{name}"))
-
-
 class CredentialStore:
-    """Reads and writes the credential secrets; never logs or returns secret values elsewhere."""
+    """Reads and writes the credential secrets; never logs or returns secret values elsewhere.
+    `pending`: write new versions as AWSPENDING, leaving AWSCURRENT where it is."""
 
-    def __init__(self, secretsmanager: Any, *, kms_key_id: str | None = None) -> None:
+    def __init__(
+        self, secretsmanager: Any, *, kms_key_id: str | None = None, pending: bool = False
+    ) -> None:
         self._sm = secretsmanager
         self._kms_key_id = kms_key_id
+        self._pending = pending
 
     def credential_for_operation(
         self,
@@ -84,7 +88,7 @@ class CredentialStore:
     ) -> Credential:
         """This operation's password for `username`: the stored one on a retry, else a new one."""
         token = version_token(operation_id, name)
-        current = self._current(name)
+        current = self._version(name, token)
         if current is not None and current["VersionId"] == token:
             password = str(json.loads(current["SecretString"])["password"])
             return Credential(name, username, password, reused=True)
@@ -103,7 +107,9 @@ class CredentialStore:
         )
         return Credential(name, username, password, reused=False)
 
-    def _current(self, name: str) -> dict[str, Any] | None:
+    def _version(self, name: str, token: str) -> dict[str, Any] | None:
+        """This operation's version (pending or current) if there is one, else the current one;
+        None when the secret does not exist."""
         try:
             with aws_call(f"read secret {name}"):
                 description = self._sm.describe_secret(SecretId=name)
@@ -115,9 +121,12 @@ class CredentialStore:
             # Scheduled for deletion (e.g. by a cleanup): bring it back rather than fail the restore.
             with aws_call(f"restore secret {name}"):
                 self._sm.restore_secret(SecretId=name)
-        if not any(
-            "AWSCURRENT" in stages for stages in description.get("VersionIdsToStages", {}).values()
-        ):
+        versions: dict[str, list[str]] = description.get("VersionIdsToStages", {})
+        if token in versions:
+            with aws_call(f"read secret {name}"):
+                own: dict[str, Any] = self._sm.get_secret_value(SecretId=name, VersionId=token)
+            return own
+        if not any(CURRENT in stages for stages in versions.values()):
             return {"VersionId": None, "SecretString": "{}"}
         with aws_call(f"read secret {name}"):
             answer: dict[str, Any] = self._sm.get_secret_value(SecretId=name)
@@ -140,6 +149,10 @@ class CredentialStore:
         if not exists:
             try:
                 with aws_call(f"create secret {name}"):
+                    # A new secret's first version is AWSCURRENT whatever the labels asked
+                    # (PutSecretValue: "If this operation creates the first version for the
+                    # secret, then Secrets Manager automatically attaches ... AWSCURRENT"), which
+                    # is safe: no application reads a secret that did not exist.
                     extra = {"KmsKeyId": self._kms_key_id} if self._kms_key_id else {}
                     self._sm.create_secret(
                         Name=name,
@@ -154,7 +167,10 @@ class CredentialStore:
                 if not is_code(exc.__cause__ or exc, "ResourceExistsException"):
                     raise
                 # Created concurrently since we looked: fall through and add our version.
+        stages = {"VersionStages": [PENDING]} if self._pending else {}
         with aws_call(f"store secret {name}"):
-            self._sm.put_secret_value(SecretId=name, SecretString=value, ClientRequestToken=token)
+            self._sm.put_secret_value(
+                SecretId=name, SecretString=value, ClientRequestToken=token, **stages
+            )
         with aws_call(f"tag secret {name}"):
             self._sm.tag_resource(SecretId=name, Tags=tags)

@@ -35,9 +35,11 @@ from pipeline.errors import DatabaseSetupError, FatalError, RetryableError
 from pipeline.models import AuditEvent, Stage, StageStatus
 from pipeline.observability import logger
 from pipeline.progress import PIPELINE_ACTOR
+from pipeline.secret_versions import PENDING_SECRETS
 from pipeline.stages.common import ensure_acting, hold_target_lock
 
 USER_AUDIT_ACTION = "setup_database.user"
+
 MASTER_AUDIT_ACTION = "setup_database.master_password"
 
 
@@ -67,7 +69,10 @@ def setup_database(
     ensure_acting(operation)
     hold_target_lock(ctx, operation)
     connector = connector or connector_from_settings(settings)
-    cluster_id = operation.target_cluster
+    # A swap sets up the cluster restored beside the target, under the target's name for its
+    # secrets (written as pending) and its configuration.
+    plan = operation.plan
+    cluster_id = plan.restore_cluster if plan is not None else operation.target_cluster
     reporter = ctx.reporter
     reporter.started(
         operation_id, Stage.SETUP_DATABASE, f"Setting up database users on {cluster_id}"
@@ -75,7 +80,9 @@ def setup_database(
     try:
         if config is None:  # loaded once per process; a bad file fails the stage by its message
             config = load_database_config(settings.database_config_path)
-        result, detail, resources = _run(operation_id, ctx, connector, config, cluster_id)
+        result, detail, resources = _run(
+            operation_id, ctx, connector, config, cluster_id, operation.target_cluster
+        )
     except FatalError as exc:
         reporter.finished(operation_id, Stage.SETUP_DATABASE, StageStatus.FAILED, exc.message)
         raise
@@ -103,13 +110,16 @@ def _run(
     connector: Connector,
     config: DatabaseConfig,
     cluster_id: str,
+    target: str,
 ) -> tuple[dict[str, Any], str, dict[str, str]]:
     rds = ctx.clients.rds()
-    cluster = describe_cluster_endpoint(rds, cluster_id)
-    setup = config.for_cluster(cluster_id)
+    cluster = describe_cluster_endpoint(rds, cluster_id, published_as=target)
+    setup = config.for_cluster(target)
     _check_setup(cluster, setup)
     credentials = CredentialStore(
-        ctx.clients.secretsmanager, kms_key_id=ctx.settings.secrets_kms_key_id
+        ctx.clients.secretsmanager,
+        kms_key_id=ctx.settings.secrets_kms_key_id,
+        pending=cluster.published_as is not None,
     )
     master = reset_master_password(
         rds,
@@ -126,6 +136,7 @@ def _run(
     )
     resources = {"master_secret": master.secret_name}
     if not cluster.is_postgres:  # _check_setup made sure nothing else is configured
+        _list_pending(resources, cluster, [master.secret_name])
         return {"users": [], "scripts": []}, "Master password reset", resources
 
     def audit(action: str, detail: dict[str, Any]) -> None:
@@ -143,11 +154,20 @@ def _run(
         f"Master password reset; {len(users)} user(s) ready; "
         f"{len(scripts)} post-restore script(s) applied"
     )
+    _list_pending(resources, cluster, [master.secret_name, *(u.secret_name for u in users)])
+    if cluster.published_as is not None:
+        detail += f" on `{cluster_id}`; its credentials go live when it takes `{target}`'s name"
     return (
         {"users": [u.name for u in users], "scripts": [s.name for s in scripts]},
         detail,
         resources,
     )
+
+
+def _list_pending(resources: dict[str, str], cluster: ClusterInfo, names: list[str]) -> None:
+    """The secrets whose AWSPENDING versions the swap promotes (pipeline.stages.swap)."""
+    if cluster.published_as is not None:
+        resources[PENDING_SECRETS] = ",".join(names)
 
 
 def _check_setup(cluster: ClusterInfo, setup: ClusterSetup) -> None:
@@ -177,10 +197,10 @@ def _ensure_users(
     for user in users:
         databases = user.databases or [cluster.database]
         credential = credentials.credential_for_operation(
-            secret_name(ctx.settings.secret_name_prefix, cluster.cluster_id, user.name),
+            secret_name(ctx.settings.secret_name_prefix, cluster.secret_cluster_id, user.name),
             username=user.name,
             operation_id=operation_id,
-            cluster_id=cluster.cluster_id,
+            cluster_id=cluster.secret_cluster_id,
             endpoint=cluster.endpoint(databases[0]),
         )
         connection = session.connection()

@@ -1,5 +1,7 @@
-"""Stages 4 and 5: delete the existing target (instances first, then the cluster with a final
-snapshot named after the operation), then wait until it is gone and the final snapshot exists.
+"""Stages 4 and 5 of an in-place replace: first a manual snapshot of the target, available
+before anything is touched (a refusal, such as the snapshot quota, then costs nothing); then
+delete the target (instances first, then the cluster with a final snapshot named after the
+operation), and wait until it is gone and the final snapshot exists.
 
 Protection is checked again here, right before acting: a tag or deletion protection may have been
 added since the plan was approved. A protected cluster is refused before anything is touched.
@@ -14,13 +16,80 @@ from botocore.exceptions import ClientError
 from pipeline import rds
 from pipeline.aws_errors import aws_call, error_code
 from pipeline.context import PipelineContext
-from pipeline.errors import FatalError, ProtectedClusterError, SnapshotQuotaError
+from pipeline.errors import (
+    FatalError,
+    ProtectedClusterError,
+    ResourceFailedError,
+    SnapshotQuotaError,
+)
 from pipeline.models import Plan, Stage, StageStatus
 from pipeline.stages.common import CheckResult, failing_stage, load_plan, ready, still_waiting
+
+SNAPSHOT_EXISTS = "DBClusterSnapshotAlreadyExistsFault"
 
 
 class DeleteResult(TypedDict):
     final_snapshot_id: str | None
+
+
+def snapshot_target(operation_id: str, ctx: PipelineContext) -> DeleteResult:
+    """Take the safety snapshot of the target while it is whole; refuses a protected target."""
+    operation, plan = load_plan(ctx, operation_id)
+    safety = plan.safety_snapshot_id
+    if not plan.delete_target or safety is None:
+        return DeleteResult(final_snapshot_id=None)
+    target = plan.target_cluster
+    ctx.reporter.started(
+        operation_id,
+        Stage.DELETE_TARGET,
+        f"Snapshotting `{target}` as `{safety}` before anything is deleted",
+    )
+    client = ctx.clients.rds()
+    with failing_stage(ctx, operation_id, Stage.DELETE_TARGET):
+        cluster = rds.describe_cluster(client, target)
+        if cluster is None:
+            return DeleteResult(final_snapshot_id=None)  # gone since: nothing to keep
+        rds.ensure_not_protected(cluster, ctx.settings.protected_clusters)
+        with aws_call(f"snapshot cluster {target}"):
+            try:
+                client.create_db_cluster_snapshot(
+                    DBClusterIdentifier=target,
+                    DBClusterSnapshotIdentifier=safety,
+                    Tags=rds.operation_tags(operation_id, operation.request.requester),
+                )
+            except ClientError as exc:
+                if error_code(exc) != SNAPSHOT_EXISTS:
+                    raise
+                _ensure_own_snapshot(client, safety, operation_id)
+    ctx.store.update(operation_id, resources={**operation.resources, "safety_snapshot": safety})
+    return DeleteResult(final_snapshot_id=None)
+
+
+def check_safety_snapshot(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:
+    """Ready when the safety snapshot is available (or the target is gone: nothing to keep)."""
+    _, plan = load_plan(ctx, operation_id)
+    safety = plan.safety_snapshot_id
+    client = ctx.clients.rds()
+    with failing_stage(ctx, operation_id, Stage.DELETE_TARGET):
+        snapshot = rds.describe_cluster_snapshot(client, safety) if safety else None
+        if snapshot is None:
+            if safety is None or rds.describe_cluster(client, plan.target_cluster) is None:
+                return ready(attempt)
+            raise ResourceFailedError(
+                f"safety snapshot `{safety}` disappeared; nothing was deleted"
+            )
+        status = str(snapshot.get("Status", ""))
+        rds.raise_if_failed("safety snapshot", str(safety), status)
+    return ready(attempt) if status == rds.AVAILABLE else still_waiting(attempt)
+
+
+def _ensure_own_snapshot(client: Any, snapshot_id: str, operation_id: str) -> None:
+    found = rds.describe_cluster_snapshot(client, snapshot_id)
+    if found is None or not rds.made_by(found, operation_id):
+        raise FatalError(
+            f"snapshot `{snapshot_id}` exists but was not taken by operation {operation_id}; "
+            "nothing was deleted"
+        )
 
 
 def delete_target(operation_id: str, ctx: PipelineContext) -> DeleteResult:
@@ -38,12 +107,25 @@ def delete_target(operation_id: str, ctx: PipelineContext) -> DeleteResult:
         cluster = rds.describe_cluster(client, target)
         if cluster is not None:
             rds.ensure_not_protected(cluster, ctx.settings.protected_clusters)
+            _ensure_safety_snapshot(client, plan)
             if cluster.get("Status") != rds.DELETING:
                 for instance_id in rds.member_ids(cluster):
                     _delete_instance(client, instance_id)
                 _delete_cluster(client, target, final_id)
     ctx.store.update(operation_id, resources={**operation.resources, "final_snapshot": final_id})
     return DeleteResult(final_snapshot_id=final_id)
+
+
+def _ensure_safety_snapshot(client: Any, plan: Plan) -> None:
+    """Never touch an instance unless the safety snapshot is there and available."""
+    if plan.safety_snapshot_id is None:
+        return  # a plan stored before safety snapshots: its final snapshot is the only one
+    snapshot = rds.describe_cluster_snapshot(client, plan.safety_snapshot_id)
+    if snapshot is None or snapshot.get("Status") != rds.AVAILABLE:
+        raise FatalError(
+            f"safety snapshot `{plan.safety_snapshot_id}` is not available; "
+            f"`{plan.target_cluster}` was not touched"
+        )
 
 
 def check_delete(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:

@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 from pipeline.context import PipelineContext
 from pipeline.lifecycle import StatusEvent, apply
 from pipeline.models import Operation, Stage, StageStatus
+from pipeline.stages.swap_undo import swap_outcome
 
 
 class LifecycleAction(StrEnum):
@@ -48,7 +49,9 @@ def run_lifecycle(
 ) -> StatusResult:
     if action == LifecycleAction.BEGIN:
         return StatusResult(status=begin(operation_id, ctx).status)
-    text = error_text(error) if action == LifecycleAction.FAIL else None
+    text = None
+    if action == LifecycleAction.FAIL:
+        text = error_text(error) + swap_outcome(ctx.store.get(operation_id))
     finished = apply(ctx, operation_id, _ENDINGS[action], error=text)
     return StatusResult(status=finished.status)
 
@@ -86,8 +89,13 @@ def begin(operation_id: str, ctx: PipelineContext) -> Operation:
             operation_id,
             Stage.DELETE_TARGET,
             StageStatus.SKIPPED,
-            f"`{plan.target_cluster}` does not exist; nothing to delete",
+            f"`{plan.target_cluster}` is kept until the restored cluster takes its name; nothing "
+            "is deleted"
+            if plan.swap_target
+            else f"`{plan.target_cluster}` does not exist; nothing to delete",
         )
+    # No announcement for a swap this plan does not make: it would come after the set-up in
+    # the stage order, and the thread keeps that order; the card's checklist leaves it out.
     return ctx.store.get(operation_id)
 
 

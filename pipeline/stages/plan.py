@@ -20,6 +20,7 @@ from pipeline.stages.common import failing_stage
 class ValidateResult(TypedDict):
     needs_copy: bool
     delete_target: bool
+    swap_target: bool
     target_exists: bool
     max_wait_attempts: int
 
@@ -53,6 +54,7 @@ def validate_request(operation_id: str, ctx: PipelineContext) -> ValidateResult:
     return ValidateResult(
         needs_copy=plan.needs_copy,
         delete_target=plan.delete_target,
+        swap_target=plan.swap_target,
         target_exists=plan.target_exists,
         max_wait_attempts=ctx.settings.max_wait_attempts,
     )

@@ -40,7 +40,7 @@ class RestoreResult(TypedDict):
 
 def restore_cluster(operation_id: str, ctx: PipelineContext) -> RestoreResult:
     operation, plan = load_plan(ctx, operation_id)
-    target = plan.target_cluster
+    target = plan.restore_cluster
     ctx.reporter.started(
         operation_id,
         Stage.RESTORE_CLUSTER,
@@ -62,11 +62,11 @@ def check_cluster(operation_id: str, attempt: int, ctx: PipelineContext) -> Chec
     """Ready when the restored cluster is available; raises on a failure status."""
     _, plan = load_plan(ctx, operation_id)
     with failing_stage(ctx, operation_id, Stage.RESTORE_CLUSTER):
-        cluster = rds.describe_cluster(ctx.clients.rds(), plan.target_cluster)
+        cluster = rds.describe_cluster(ctx.clients.rds(), plan.restore_cluster)
         if cluster is None:
-            raise ResourceFailedError(f"cluster `{plan.target_cluster}` no longer exists")
+            raise ResourceFailedError(f"cluster `{plan.restore_cluster}` no longer exists")
         status = str(cluster.get("Status", ""))
-        rds.raise_if_failed("cluster", plan.target_cluster, status)
+        rds.raise_if_failed("cluster", plan.restore_cluster, status)
     return ready(attempt) if status == rds.AVAILABLE else still_waiting(attempt)
 
 
@@ -74,7 +74,7 @@ def create_instances(operation_id: str, ctx: PipelineContext) -> RestoreResult:
     """Create the plan's instances in the restored cluster, which check_cluster found available
     (if it is busy again, RDS refuses with InvalidDBClusterStateFault: retried as busy)."""
     operation, plan = load_plan(ctx, operation_id)
-    target = plan.target_cluster
+    target = plan.restore_cluster
     client = ctx.clients.rds()
     tags = rds.operation_tags(operation_id, operation.request.requester)
     with failing_stage(ctx, operation_id, Stage.RESTORE_CLUSTER):
@@ -82,17 +82,17 @@ def create_instances(operation_id: str, ctx: PipelineContext) -> RestoreResult:
         if cluster is None:
             raise ResourceFailedError(f"cluster `{target}` no longer exists")
         _ensure_ours(cluster, target, operation_id)
-        for instance_id in plan.instance_ids:
+        for instance_id in plan.restore_instance_ids:
             _ensure_instance(client, plan, instance_id, tags, operation_id)
     ctx.store.update(
         operation_id,
         resources={
             **operation.resources,
             "cluster": target,
-            "instances": ", ".join(plan.instance_ids),
+            "instances": ", ".join(plan.restore_instance_ids),
         },
     )
-    return RestoreResult(cluster_id=target, instance_ids=list(plan.instance_ids))
+    return RestoreResult(cluster_id=target, instance_ids=list(plan.restore_instance_ids))
 
 
 def _ensure_ours(cluster: dict[str, Any], target: str, operation_id: str) -> None:
@@ -108,12 +108,12 @@ def check_restore(operation_id: str, attempt: int, ctx: PipelineContext) -> Chec
     _, plan = load_plan(ctx, operation_id)
     client = ctx.clients.rds()
     with failing_stage(ctx, operation_id, Stage.RESTORE_CLUSTER):
-        cluster = rds.describe_cluster(client, plan.target_cluster)
+        cluster = rds.describe_cluster(client, plan.restore_cluster)
         if cluster is None:
-            raise ResourceFailedError(f"cluster `{plan.target_cluster}` no longer exists")
-        statuses = {plan.target_cluster: str(cluster.get("Status", ""))}
-        rds.raise_if_failed("cluster", plan.target_cluster, statuses[plan.target_cluster])
-        for instance_id in plan.instance_ids:
+            raise ResourceFailedError(f"cluster `{plan.restore_cluster}` no longer exists")
+        statuses = {plan.restore_cluster: str(cluster.get("Status", ""))}
+        rds.raise_if_failed("cluster", plan.restore_cluster, statuses[plan.restore_cluster])
+        for instance_id in plan.restore_instance_ids:
             instance = rds.describe_instance(client, instance_id)
             if instance is None:
                 raise ResourceFailedError(f"instance `{instance_id}` no longer exists")
@@ -126,9 +126,9 @@ def check_restore(operation_id: str, attempt: int, ctx: PipelineContext) -> Chec
         operation_id,
         Stage.RESTORE_CLUSTER,
         StageStatus.SUCCEEDED,
-        f"`{plan.target_cluster}` is available at {endpoint or 'its cluster endpoint'} "
-        f"with {', '.join(plan.instance_ids)}",
-        resources={"cluster": plan.target_cluster, "endpoint": endpoint},
+        f"`{plan.restore_cluster}` is available at {endpoint or 'its cluster endpoint'} "
+        f"with {', '.join(plan.restore_instance_ids)}",
+        resources={"cluster": plan.restore_cluster, "endpoint": endpoint},
     )
     return ready(attempt)
 
@@ -137,7 +137,7 @@ def _restore(
     client: Any, plan: Plan, tags: list[dict[str, str]], settings: PipelineSettings
 ) -> dict[str, Any]:
     arguments: dict[str, Any] = {
-        "DBClusterIdentifier": plan.target_cluster,
+        "DBClusterIdentifier": plan.restore_cluster,
         "SnapshotIdentifier": plan.restore_snapshot_id,
         "Engine": plan.engine,
         "EngineVersion": plan.engine_version,
@@ -150,16 +150,16 @@ def _restore(
         arguments["VpcSecurityGroupIds"] = settings.vpc_security_group_ids
     if settings.db_cluster_parameter_group:
         arguments["DBClusterParameterGroupName"] = settings.db_cluster_parameter_group
-    with aws_call(f"restore cluster {plan.target_cluster}"):
+    with aws_call(f"restore cluster {plan.restore_cluster}"):
         try:
             return dict(client.restore_db_cluster_from_snapshot(**arguments)["DBCluster"])
         except ClientError as exc:
             if error_code(exc) != CLUSTER_EXISTS:
                 raise
     # Created concurrently: read it back so the caller can check it is ours.
-    found = rds.describe_cluster(client, plan.target_cluster)
+    found = rds.describe_cluster(client, plan.restore_cluster)
     if found is None:
-        raise FatalError(f"cluster `{plan.target_cluster}` was reported to exist but is missing")
+        raise FatalError(f"cluster `{plan.restore_cluster}` was reported to exist but is missing")
     return found
 
 
@@ -172,7 +172,7 @@ def _ensure_instance(
             try:
                 client.create_db_instance(
                     DBInstanceIdentifier=instance_id,
-                    DBClusterIdentifier=plan.target_cluster,
+                    DBClusterIdentifier=plan.restore_cluster,
                     Engine=plan.engine,
                     DBInstanceClass=plan.instance_class,
                     Tags=tags,
@@ -182,9 +182,9 @@ def _ensure_instance(
                 if error_code(exc) != INSTANCE_EXISTS:
                     raise
         existing = rds.describe_instance(client, instance_id)
-    if existing is None or existing.get("DBClusterIdentifier") != plan.target_cluster:
+    if existing is None or existing.get("DBClusterIdentifier") != plan.restore_cluster:
         raise FatalError(
-            f"instance `{instance_id}` exists outside cluster `{plan.target_cluster}`; "
+            f"instance `{instance_id}` exists outside cluster `{plan.restore_cluster}`; "
             "it is left untouched"
         )
     if not rds.made_by(existing, operation_id):

@@ -23,7 +23,7 @@ from pipeline.statemachine import (
 )
 from tests.bot.conftest import POLICY, REQUESTER, SNAPSHOT
 
-TEN_HOURS = 10 * 3600  # longer than the 9-hour lock TTL on its own
+THIRTEEN_HOURS = 13 * 3600  # longer than the 12-hour lock TTL on its own
 
 
 def policy_with_expiry(seconds: int) -> Policy:
@@ -34,10 +34,10 @@ def test_a_lock_outlives_an_approval_wait_longer_than_the_lock_ttl(
     deps: BotDependencies,
 ) -> None:
     settings = deps.pipeline.settings
-    assert settings.lock_ttl_seconds < TEN_HOURS
+    assert settings.lock_ttl_seconds < THIRTEEN_HOURS
     waiting = BotDependencies(
         settings=deps.settings,
-        policy=policy_with_expiry(TEN_HOURS),
+        policy=policy_with_expiry(THIRTEEN_HOURS),
         signing_secret=deps.signing_secret,
         bot_token=deps.bot_token,
         pipeline=deps.pipeline,

@@ -175,7 +175,14 @@ def test_dry_run_answers_with_the_plan_and_starts_nothing(
 ) -> None:
     _, key = slack_http.command(REQUESTER, f"{SNAPSHOT} {EXISTING_TARGET} --replace --dry-run")
     reply = slack_http.wait_reply(key)[0]["text"]
+    assert "Dry run" in reply and "replaced through a swap" in reply
+    assert f"kept, stopped, as `{EXISTING_TARGET}-old-" in reply
+    _, key = slack_http.command(
+        REQUESTER, f"{SNAPSHOT} {EXISTING_TARGET} --replace --in-place --dry-run"
+    )
+    reply = slack_http.wait_reply(key)[0]["text"]
     assert "Dry run" in reply and "existing cluster will be deleted" in reply
+    assert f"`{EXISTING_TARGET}-before-" in reply
     assert deps.store.recent() == []
     assert deps.store.lock_holder(EXISTING_TARGET) is None
 

@@ -3,6 +3,8 @@ through the Slack Web API and boto3, as a person and an auditor would."""
 
 from __future__ import annotations
 
+import re
+
 import boto3
 import pytest
 
@@ -20,41 +22,90 @@ def _approve_and_finish(driver: Driver, operation_id: str) -> dict:
     return driver.wait_for_execution_end(operation_id)
 
 
-def test_replace_restore_succeeds_and_keeps_a_final_snapshot(
+def _members(driver: Driver, cluster_id: str) -> list[str]:
+    cluster = driver.rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    return sorted(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"])
+
+
+def test_replace_swaps_in_the_restored_cluster_and_keeps_the_old_one_stopped(
     driver: Driver, stack: LocalStack, operations: OperationStore
 ) -> None:
     seed = driver.info["seed"]
     target = seed["existing_target"]
+    old = driver.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0]
+    old_members = _members(driver, target)
     operation_id = request_restore(driver, f"{seed['snapshot']} {target} --replace --instances 2")
 
     execution = _approve_and_finish(driver, operation_id)
 
     assert execution["status"] == "SUCCEEDED"
     texts = wait_for_thread(driver, operation_id, "Restore succeeded")
-    for stage in ("Delete existing target", "Restore cluster and instances", "Clean up"):
+    for stage in ("Restore cluster and instances", "Swap in the restored cluster", "Clean up"):
         assert any(stage in text for text in texts), f"no thread reply for {stage}"
-    cluster = driver.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0]
-    assert cluster["Status"] == "available"
-    assert sorted(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]) == [
-        f"{target}-1",
-        f"{target}-2",
-    ]
-    final = driver.rds.describe_db_cluster_snapshots(
-        DBClusterSnapshotIdentifier=f"{target}-final-{operation_id}"
-    )["DBClusterSnapshots"]
-    assert final[0]["Status"] == "available"
-    source = driver.rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=seed["snapshot"])
-    assert source["DBClusterSnapshots"][0]["Status"] == "available"
+    swapped = next(text for text in texts if "is now the restored cluster" in text)
+    assert re.search(r"did not answer for \d+(\.\d+)? s during the swap", swapped), swapped
+    suffix = operation_id.rsplit("-", 1)[-1]
+    kept_id = f"{target}-old-{suffix}"
+    assert kept_id in swapped
+    # The target's name, endpoint and instance names now belong to the restored cluster.
+    new = driver.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0]
+    assert new["Status"] == "available"
+    assert new["DbClusterResourceId"] != old["DbClusterResourceId"]
+    assert new["Endpoint"] == old["Endpoint"]  # the same DNS name for the applications
+    assert {t["Key"]: t["Value"] for t in new["TagList"]}["aurora-restore:operation-id"] == (
+        operation_id
+    )
+    assert _members(driver, target) == [f"{target}-1", f"{target}-2"]
+    # The old cluster is kept, stopped, with its own instances under kept names.
+    kept = driver.rds.describe_db_clusters(DBClusterIdentifier=kept_id)["DBClusters"][0]
+    assert kept["DbClusterResourceId"] == old["DbClusterResourceId"]
+    assert kept["Status"] == "stopped"
+    kept_tags = {t["Key"]: t["Value"] for t in kept["TagList"]}
+    assert kept_tags["aurora-restore:kept-by"] == operation_id
+    assert "aurora-restore:keep-until" in kept_tags
+    assert _members(driver, kept_id) == [f"{kept_id}-{n}" for n in range(1, len(old_members) + 1)]
+    # Nothing was deleted, so no final snapshot was needed; no staging name is left.
+    names = {c["DBClusterIdentifier"] for c in driver.rds.describe_db_clusters()["DBClusters"]}
+    assert f"{target}-new-{suffix}" not in names
     operation = operations.get(operation_id)
     assert operation.status == OperationStatus.SUCCEEDED
-    assert operation.approvers == [driver.info["users"]["approver"]]
+    assert float(operation.resources["target_unavailable_seconds"]) >= 0
     assert operations.lock_holder(target) is None
     actions = [event.action for event in operations.audit_events(operation_id)]
-    for expected in ("delete_target.succeeded", "restore_cluster.succeeded", "operation.succeeded"):
+    for expected in ("restore_cluster.succeeded", "swap.succeeded", "operation.succeeded"):
         assert expected in actions
-    card = card_of(driver, operation_id)
-    assert not [b for b in card["blocks"] if b["type"] == "actions"]  # buttons replaced by outcome
+    assert "delete_target.succeeded" not in actions
     assert "is ready" in card_text(driver, operation_id)
+
+
+def test_in_place_replace_snapshots_the_target_before_deleting_it(
+    driver: Driver, stack: LocalStack, operations: OperationStore
+) -> None:
+    seed = driver.info["seed"]
+    target = seed["existing_target"]
+    operation_id = request_restore(
+        driver, f"{seed['snapshot']} {target} --replace --in-place --instances 2"
+    )
+
+    execution = _approve_and_finish(driver, operation_id)
+
+    assert execution["status"] == "SUCCEEDED"
+    wait_for_thread(driver, operation_id, "Restore succeeded")
+    assert _members(driver, target) == [f"{target}-1", f"{target}-2"]
+    for name in (f"{target}-before-{operation_id}", f"{target}-final-{operation_id}"):
+        found = driver.rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name)
+        assert found["DBClusterSnapshots"][0]["Status"] == "available", name
+    events = operations.audit_events(operation_id)
+    actions = [event.action for event in events]
+    assert "delete_target.succeeded" in actions
+    assert "swap.succeeded" not in actions
+    safety = driver.rds.describe_db_cluster_snapshots(
+        DBClusterSnapshotIdentifier=f"{target}-before-{operation_id}"
+    )["DBClusterSnapshots"][0]
+    final = driver.rds.describe_db_cluster_snapshots(
+        DBClusterSnapshotIdentifier=f"{target}-final-{operation_id}"
+    )["DBClusterSnapshots"][0]
+    assert safety["SnapshotCreateTime"] <= final["SnapshotCreateTime"]
 
 
 def test_cross_region_snapshot_is_copied_then_the_copy_archived(
@@ -123,11 +174,13 @@ def test_cancel_while_waiting_for_approval(driver: Driver, operations: Operation
     }
 
 
-def test_permanent_stage_failure_fails_loudly_and_keeps_the_final_snapshot(
+def test_a_restore_that_fails_beside_the_target_leaves_the_target_untouched(
     driver: Driver, stack: LocalStack, operations: OperationStore
 ) -> None:
     seed = driver.info["seed"]
     target = seed["existing_target"]
+    before = driver.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0]
+    members = _members(driver, target)
     stack.faults.restored_cluster_status("incompatible-parameters")
     operation_id = request_restore(driver, f"{seed['snapshot']} {target} --replace")
 
@@ -136,17 +189,19 @@ def test_permanent_stage_failure_fails_loudly_and_keeps_the_final_snapshot(
     assert execution["status"] == "FAILED"
     assert execution.get("error") == "RestoreFailed"
     texts = wait_for_thread(driver, operation_id, "Restore failed")
-    assert any("incompatible-parameters" in text for text in texts)
+    failure = next(text for text in texts if "Restore failed" in text)
+    assert "incompatible-parameters" in failure
+    assert f"`{target}` was not touched" in failure
     operation = operations.get(operation_id)
     assert operation.status == OperationStatus.FAILED
     assert operation.error and "incompatible-parameters" in operation.error
     assert operations.lock_holder(target) is None
-    final = driver.rds.describe_db_cluster_snapshots(
-        DBClusterSnapshotIdentifier=f"{target}-final-{operation_id}"
-    )["DBClusterSnapshots"]
-    assert final[0]["Status"] == "available"  # the replaced cluster's data is kept
+    after = driver.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0]
+    assert after["DbClusterResourceId"] == before["DbClusterResourceId"]
+    assert after["Status"] == "available"
+    assert _members(driver, target) == members
     actions = [event.action for event in operations.audit_events(operation_id)]
-    assert actions.index("delete_target.succeeded") < actions.index("operation.failed")
+    assert "delete_target.succeeded" not in actions
 
 
 def test_transient_throttling_is_retried_to_success(

@@ -74,7 +74,7 @@ def test_a_snapshot_arn_longer_than_the_confirm_dialog_still_gets_a_card(
     confirm = approve["confirm"]["text"]["text"]
     assert len(confirm) <= 300
     assert arn[:30] in confirm and arn[-30:] in confirm and target in confirm
-    assert "deleting the existing cluster" in confirm
+    assert "the existing cluster is kept, stopped" in confirm
     assert arn in str(card["blocks"])  # the card itself shows the whole reference
     assert operations.get(operation_id).status == OperationStatus.PENDING_APPROVAL
 

@@ -62,11 +62,21 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
                 resource,
             )
             assert name.split(":", 1)[1] != "*", (action, resource)
-    for action in ("rds:DeleteDBCluster", "rds:ModifyDBCluster"):
-        clusters = [r for r in actions_on(statements, action) if ":cluster:" in r]
-        assert sorted({c.rsplit(":", 1)[1] for c in clusters}) == sorted(
-            rds.target_cluster_patterns
-        )
+    clusters = [r for r in actions_on(statements, "rds:DeleteDBCluster") if ":cluster:" in r]
+    assert sorted({c.rsplit(":", 1)[1] for c in clusters}) == sorted(rds.target_cluster_patterns)
+    # Renames and the master password reach the staging and kept names of the targets too
+    # (pipeline.swap_plan), and nothing else.
+    derived = {
+        name
+        for pattern in rds.target_cluster_patterns
+        for name in (pattern, f"{pattern}-new-*", f"{pattern}-old-*")
+    }
+    modified = [r for r in actions_on(statements, "rds:ModifyDBCluster") if ":cluster:" in r]
+    assert {c.rsplit(":", 1)[1] for c in modified} == derived
+    stopped = [r for r in actions_on(statements, "rds:StopDBCluster") if ":cluster:" in r]
+    assert {c.rsplit(":", 1)[1] for c in stopped} == {
+        f"{pattern}-old-*" for pattern in rds.target_cluster_patterns
+    }
     deletes = actions_on(statements, "rds:DeleteDBClusterSnapshot")
     assert deletes and all(r.endswith(":cluster-snapshot:ar-*-copy") for r in deletes)
 
@@ -81,7 +91,21 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
         (constants.SETUP_DATABASE, {"rds:ModifyDBCluster"}),
         (
             constants.DELETE_TARGET,
-            {"rds:DeleteDBInstance", "rds:DeleteDBCluster", "rds:CreateDBClusterSnapshot"},
+            {
+                "rds:DeleteDBInstance",
+                "rds:DeleteDBCluster",
+                "rds:CreateDBClusterSnapshot",
+                "rds:AddTagsToResource",  # the safety snapshot's operation tags
+            },
+        ),
+        (
+            constants.SWAP_NAMES,
+            {
+                "rds:ModifyDBCluster",
+                "rds:ModifyDBInstance",
+                "rds:StopDBCluster",
+                "rds:AddTagsToResource",
+            },
         ),
     ],
 )

@@ -13,6 +13,7 @@ from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from local_stack.rds_rules import MANUAL_CLUSTER_SNAPSHOT_QUOTA, RdsRules, enforced
+from local_stack.secrets_rules import labels_enforced
 from pipeline.aws import AwsClients
 from pipeline.context import PipelineContext, set_default_context
 from pipeline.models import (
@@ -144,6 +145,13 @@ class RdsSeed:
 
     def instance_ids(self, region: str = REGION) -> set[str]:
         return set(self.backend(region).databases)
+
+
+@pytest.fixture(autouse=True)
+def secrets_rules() -> Iterator[None]:
+    """moto's Secrets Manager labels as AWS moves them (local_stack/secrets_rules.py)."""
+    with labels_enforced():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from pipeline.errors import (
     TargetExistsError,
 )
 from pipeline.models import RestoreRequest
-from pipeline.plan import SnapshotFacts, build_plan, check_plan
+from pipeline.plan import SnapshotFacts, build_plan, check_plan, describe_plan
 from pipeline.settings import PipelineSettings
 
 OP = "ar-20260101120000-abcdef"
@@ -71,12 +71,59 @@ def test_a_new_target_from_a_local_snapshot_is_restored_in_place() -> None:
     assert plan.instance_class == SETTINGS.default_instance_class
 
 
-def test_replacing_an_existing_target_keeps_a_final_snapshot() -> None:
+def test_replacing_an_existing_target_restores_beside_it_and_swaps_names() -> None:
     plan = build_plan(
-        request(replace=True), OP, snapshot=snapshot(), target=cluster(), settings=SETTINGS
+        request(replace=True, instance_count=2),
+        OP,
+        snapshot=snapshot(),
+        target=cluster(),
+        settings=SETTINGS,
     )
-    assert plan.delete_target and plan.final_snapshot_id == f"staging-db-final-{OP}"
+    suffix = OP.rsplit("-", 1)[-1]
+    assert plan.swap_target and not plan.delete_target
+    assert plan.final_snapshot_id is None and plan.safety_snapshot_id is None  # nothing deleted
+    assert plan.restore_cluster == f"staging-db-new-{suffix}"
+    assert plan.restore_instance_ids == [f"staging-db-new-{suffix}-1", f"staging-db-new-{suffix}-2"]
+    assert plan.instance_ids == ["staging-db-1", "staging-db-2"]  # the names they end with
+    assert plan.kept_cluster_id == f"staging-db-old-{suffix}"
     assert plan.existing_instances == ["staging-db-1"]
+    assert plan.kept_instance_ids == [f"staging-db-old-{suffix}-1"]
+    assert "kept, stopped" in describe_plan(plan)
+
+
+def test_an_in_place_replace_snapshots_the_target_then_keeps_a_final_snapshot() -> None:
+    plan = build_plan(
+        request(replace=True, in_place=True),
+        OP,
+        snapshot=snapshot(),
+        target=cluster(),
+        settings=SETTINGS,
+    )
+    assert plan.delete_target and not plan.swap_target
+    assert plan.safety_snapshot_id == f"staging-db-before-{OP}"
+    assert plan.final_snapshot_id == f"staging-db-final-{OP}"
+    assert plan.restore_cluster == "staging-db"
+    assert plan.existing_instances == ["staging-db-1"]
+
+
+def test_a_target_too_long_for_its_swap_names_is_refused_with_the_way_out() -> None:
+    long_target = "s" * 52  # 52 + len("-old-abcdef-1") > 63
+    with pytest.raises(InvalidRequestError, match="--in-place"):
+        build_plan(
+            request(long_target, replace=True),
+            OP,
+            snapshot=snapshot(),
+            target=cluster(long_target),
+            settings=SETTINGS,
+        )
+    in_place = build_plan(
+        request(long_target, replace=True, in_place=True),
+        OP,
+        snapshot=snapshot(),
+        target=cluster(long_target),
+        settings=SETTINGS,
+    )
+    assert in_place.delete_target
 
 
 def test_a_snapshot_in_another_region_is_copied_with_the_target_key() -> None:
@@ -94,9 +141,18 @@ def test_a_snapshot_in_another_region_is_copied_with_the_target_key() -> None:
 def test_an_automated_snapshot_of_the_doomed_target_is_copied_first() -> None:
     facts = snapshot(SnapshotType="automated", DBClusterIdentifier="staging-db")
     plan = build_plan(
-        request(replace=True), OP, snapshot=facts, target=cluster(), settings=SETTINGS
+        request(replace=True, in_place=True),
+        OP,
+        snapshot=facts,
+        target=cluster(),
+        settings=SETTINGS,
     )
     assert plan.needs_copy
+    # A swap keeps the old cluster, and its automated snapshots with it, until it is restored.
+    swapped = build_plan(
+        request(replace=True), OP, snapshot=facts, target=cluster(), settings=SETTINGS
+    )
+    assert not swapped.needs_copy
 
 
 @pytest.mark.parametrize(

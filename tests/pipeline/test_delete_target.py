@@ -1,28 +1,63 @@
-"""Stages 4 and 5: replacing an existing target keeps a final snapshot and never touches a
-protected cluster."""
+"""Stages 4 and 5 of an in-place replace: a safety snapshot first, then the deletion, which
+keeps a final snapshot and never touches a protected cluster."""
 
 from __future__ import annotations
 
 import pytest
 
 from pipeline.context import PipelineContext
-from pipeline.errors import ProtectedClusterError, ResourceFailedError, SnapshotQuotaError
+from pipeline.errors import (
+    FatalError,
+    ProtectedClusterError,
+    ResourceFailedError,
+    SnapshotQuotaError,
+)
 from pipeline.models import Stage, StageStatus
 from pipeline.rds import describe_cluster_snapshot
-from pipeline.stages.delete_target import _delete_cluster, check_delete, delete_target
+from pipeline.stages.delete_target import (
+    _delete_cluster,
+    check_delete,
+    check_safety_snapshot,
+    delete_target,
+    snapshot_target,
+)
 from pipeline.stages.plan import validate_request
 from tests.pipeline.conftest import Operations, RdsSeed
 
 
 @pytest.fixture
 def replace_op(ctx: PipelineContext, seed: RdsSeed, operations: Operations) -> str:
-    """An approved operation replacing `staging-db`, which has two instances."""
+    """An approved operation replacing `staging-db` in place (two instances), whose safety
+    snapshot is taken."""
     seed.cluster("source-db")
     seed.snapshot("source-db", "prod-snap-1")
     seed.cluster("staging-db", instances=2)
-    op_id = operations.create("prod-snap-1", "staging-db", replace=True)
+    op_id = operations.create("prod-snap-1", "staging-db", replace=True, in_place=True)
     validate_request(op_id, ctx)
+    snapshot_target(op_id, ctx)
+    assert check_safety_snapshot(op_id, 0, ctx)["ready"]
     return op_id
+
+
+def test_the_safety_snapshot_is_the_target_whole_and_tagged_with_the_operation(
+    ctx: PipelineContext, seed: RdsSeed, replace_op: str
+) -> None:
+    safety = describe_cluster_snapshot(ctx.clients.rds(), f"staging-db-before-{replace_op}")
+    assert safety is not None and safety["DBClusterIdentifier"] == "staging-db"
+    tags = {t["Key"]: t["Value"] for t in safety.get("TagList", [])}
+    assert tags["aurora-restore:operation-id"] == replace_op
+    assert {"staging-db-old-1", "staging-db-old-2"} <= seed.instance_ids()  # nothing touched yet
+
+
+def test_nothing_is_deleted_while_the_safety_snapshot_is_not_available(
+    ctx: PipelineContext, seed: RdsSeed, replace_op: str
+) -> None:
+    seed.set_snapshot_status(f"staging-db-before-{replace_op}", "creating")
+    assert check_safety_snapshot(replace_op, 0, ctx) == {"ready": False, "attempt": 1}
+    with pytest.raises(FatalError, match=r"safety snapshot .* is not available"):
+        delete_target(replace_op, ctx)
+    assert "staging-db" in seed.cluster_ids()
+    assert {"staging-db-old-1", "staging-db-old-2"} <= seed.instance_ids()
 
 
 def test_delete_removes_instances_then_cluster_and_keeps_a_final_snapshot(

@@ -46,7 +46,7 @@ def invoke(handler: Any, event: dict[str, Any]) -> dict[str, Any]:
     return dict(result)
 
 
-def test_a_cross_region_replace_through_every_handler(
+def test_a_cross_region_in_place_replace_through_every_handler(
     ctx: PipelineContext,
     seed: RdsSeed,
     operations: Operations,
@@ -55,20 +55,28 @@ def test_a_cross_region_replace_through_every_handler(
     seed.cluster("prod-db", region=SOURCE_REGION, encrypted=True)
     arn = seed.snapshot("prod-db", "prod-snap-1", region=SOURCE_REGION)["DBClusterSnapshotArn"]
     seed.cluster("staging-db", instances=1)
-    op_id = operations.create(arn, "staging-db", replace=True, instance_count=2)
+    op_id = operations.create(arn, "staging-db", replace=True, in_place=True, instance_count=2)
     one = {"operation_id": op_id}
     copy_id, final_id = f"{op_id}-copy", f"staging-db-final-{op_id}"
 
     assert invoke(handle_validate, one) == {
         "needs_copy": True,
         "delete_target": True,
+        "swap_target": False,
         "target_exists": True,
         "max_wait_attempts": 7,
     }
     assert invoke(handle_lifecycle, {**one, "action": "begin"}) == {"status": "RUNNING"}
     assert invoke(handle_copy_snapshot, one) == {"snapshot_id": copy_id}
     assert invoke(handle_check_copy, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
-    assert invoke(handle_delete_target, one) == {"final_snapshot_id": final_id}
+    assert invoke(handle_delete_target, {**one, "step": "snapshot"}) == {"final_snapshot_id": None}
+    assert invoke(handle_check_delete, {**one, "attempt": 0, "wait_for": "snapshot"}) == {
+        "ready": True,
+        "attempt": 1,
+    }
+    assert invoke(handle_delete_target, {**one, "step": "delete"}) == {
+        "final_snapshot_id": final_id
+    }
     assert invoke(handle_check_delete, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
     seed.drop_automated_snapshots("staging-db")
     assert invoke(handle_restore_cluster, {**one, "step": "cluster"}) == {

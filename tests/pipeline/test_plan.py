@@ -139,9 +139,13 @@ def test_existing_target_with_replace(ctx: PipelineContext, seed: RdsSeed) -> No
 
     plan = resolve_plan(request("prod-snap-1", replace=True), OP, ctx)
 
-    assert plan.target_exists and plan.delete_target
-    assert plan.final_snapshot_id == f"staging-db-final-{OP}"
+    assert plan.target_exists and plan.swap_target and not plan.delete_target
     assert plan.existing_instances == ["staging-db-old-1", "staging-db-old-2"]
+    suffix = OP.rsplit("-", 1)[-1]
+    assert plan.kept_instance_ids == [f"staging-db-old-{suffix}-1", f"staging-db-old-{suffix}-2"]
+
+    in_place = resolve_plan(request("prod-snap-1", replace=True, in_place=True), OP, ctx)
+    assert in_place.delete_target and in_place.final_snapshot_id == f"staging-db-final-{OP}"
 
 
 @pytest.mark.parametrize(
@@ -168,7 +172,7 @@ def test_automated_snapshot_of_the_replaced_target_is_copied_first(
     seed.cluster("staging-db")
     seed.automated_snapshot("staging-db", "rds:staging-db-2026-01-02", created=at(2))
 
-    plan = resolve_plan(request("rds:staging-db-2026-01-02", replace=True), OP, ctx)
+    plan = resolve_plan(request("rds:staging-db-2026-01-02", replace=True, in_place=True), OP, ctx)
 
     assert plan.needs_copy and plan.restore_snapshot_id == f"{OP}-copy"
     assert plan.source_region == plan.target_region
@@ -186,14 +190,16 @@ def test_validate_stores_the_plan_and_answers_the_state_machine(
 
     assert result == {
         "needs_copy": False,
-        "delete_target": True,
+        "delete_target": False,
+        "swap_target": True,
         "target_exists": True,
         "max_wait_attempts": 7,
     }
     stored = ctx.store.get(op_id)
-    assert stored.plan is not None and stored.plan.final_snapshot_id == f"staging-db-final-{op_id}"
+    suffix = op_id.rsplit("-", 1)[-1]
+    assert stored.plan is not None and stored.plan.kept_cluster_id == f"staging-db-old-{suffix}"
     assert stored.stages[Stage.VALIDATE].status == StageStatus.SUCCEEDED
-    assert "delete the existing `staging-db`" in stored.stages[Stage.VALIDATE].detail
+    assert "restore beside it as" in stored.stages[Stage.VALIDATE].detail
     assert operations.audit_actions(op_id) == ["validate.started", "validate.succeeded"]
 
 

@@ -24,7 +24,7 @@ THROTTLE_PLAN = [
     ("copy_db_cluster_snapshot", 0, "CopySnapshot"),
     ("describe_db_cluster_snapshots", 2, "CheckCopy"),
     ("delete_db_cluster", 0, "DeleteTarget"),
-    ("describe_db_clusters", 2, "CheckDelete"),
+    ("describe_db_clusters", 3, "CheckDelete"),  # SnapshotTarget and two DeleteTarget runs first
     ("restore_db_cluster_from_snapshot", 0, "RestoreCluster"),
     ("modify_db_cluster", 0, "SetupDatabase"),  # the master password reset
     ("delete_db_cluster_snapshot", 0, "DeleteCopy"),
@@ -61,7 +61,9 @@ def test_throttling_in_every_stage_is_retried_to_success(
 ) -> None:
     seed = stack.info["seed"]
     target = existing_cluster(stack, "throttled-target")
-    operation_id = new_operation(driver, f"{seed['cross_region_snapshot_arn']} {target} --replace")
+    operation_id = new_operation(
+        driver, f"{seed['cross_region_snapshot_arn']} {target} --replace --in-place"
+    )
     for action, after, _ in THROTTLE_PLAN:  # armed once the plan is made: approval's work is next
         stack.faults.throttle(action, THROTTLES, after=after)
 
@@ -71,7 +73,7 @@ def test_throttling_in_every_stage_is_retried_to_success(
     assert operation.status == OperationStatus.SUCCEEDED, operation.error
     assert throttled_states(driver, operation_id) == {state for _, _, state in THROTTLE_PLAN}
     assert {stage: record.status for stage, record in operation.stages.items()} == {
-        stage: StageStatus.SUCCEEDED for stage in Stage
+        stage: StageStatus.SUCCEEDED for stage in Stage if stage != Stage.SWAP
     }
     # Retried calls made nothing twice: one cluster with its instance, one final snapshot, and
     # the intermediate copy gone.
@@ -82,9 +84,31 @@ def test_throttling_in_every_stage_is_retried_to_success(
         for s in driver.rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
         if operation_id in s["DBClusterSnapshotIdentifier"]
     }
-    assert snapshots == {f"{target}-final-{operation_id}"}
+    assert snapshots == {f"{target}-before-{operation_id}", f"{target}-final-{operation_id}"}
     texts = wait_for_thread(driver, operation_id, "Restore succeeded")
     assert not [text for text in texts if "failed" in text.lower()]
+
+
+def test_throttling_during_the_swap_is_retried_to_success(
+    stack: LocalStack, driver: Driver, operations: OperationStore
+) -> None:
+    seed = stack.info["seed"]
+    target = existing_cluster(stack, "throttled-swap")
+    operation_id = new_operation(driver, f"{seed['snapshot']} {target} --replace")
+    for action in ("modify_db_instance", "stop_db_cluster"):
+        stack.faults.throttle(action, THROTTLES)
+
+    click(driver, operation_id, APPROVE, stack.info["users"]["approver"])
+    operation = assert_one_consistent_outcome(driver, operations, operation_id)
+
+    assert operation.status == OperationStatus.SUCCEEDED, operation.error
+    assert throttled_states(driver, operation_id) == {"SwapNames"}
+    assert operation.stages[Stage.SWAP].status == StageStatus.SUCCEEDED
+    cluster = driver.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0]
+    assert [m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]] == [f"{target}-1"]
+    kept = f"{target}-old-{operation_id.rsplit('-', 1)[-1]}"
+    described = driver.rds.describe_db_clusters(DBClusterIdentifier=kept)["DBClusters"][0]
+    assert described["Status"] == "stopped"
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,7 @@ class PermanentFault:
     stage: Stage
     cross_region: bool = False
     replace: bool = False
+    in_place: bool = False
 
 
 PERMANENT_FAULTS = [
@@ -110,6 +135,14 @@ PERMANENT_FAULTS = [
         "InvalidParameterCombination",
         "FinalDBSnapshotIdentifier is not allowed here",
         Stage.DELETE_TARGET,
+        replace=True,
+        in_place=True,
+    ),
+    PermanentFault(
+        "modify_db_instance",
+        "InvalidParameterCombination",
+        "The instance cannot be renamed",
+        Stage.SWAP,
         replace=True,
     ),
     PermanentFault(
@@ -145,7 +178,10 @@ def test_a_permanent_failure_in_a_stage_fails_the_restore_visibly_and_safely(
         existing_cluster(stack, target)
     snapshot = seed["cross_region_snapshot_arn"] if fault.cross_region else seed["snapshot"]
     operation_id = new_operation(
-        driver, f"{snapshot} {target}" + (" --replace" if fault.replace else "")
+        driver,
+        f"{snapshot} {target}"
+        + (" --replace" if fault.replace else "")
+        + (" --in-place" if fault.in_place else ""),
     )
     before = clusters(stack)
     stack.faults.fail(fault.action, fault.code, fault.message)

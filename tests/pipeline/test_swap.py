@@ -1,0 +1,198 @@
+"""The swap of a replace, and its undo, on moto as strict as RDS (renames refuse a name in use,
+keep a cluster's members, show `renaming`; local_stack.rds_rename_rules)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pipeline.context import PipelineContext
+from pipeline.database.credentials import CredentialStore, Endpoint
+from pipeline.errors import FatalError, ProtectedClusterError
+from pipeline.models import Stage, StageStatus
+from pipeline.secret_versions import PENDING_SECRETS
+from pipeline.stages.common import CheckResult
+from pipeline.stages.lifecycle import begin
+from pipeline.stages.plan import validate_request
+from pipeline.stages.restore_cluster import (
+    check_cluster,
+    check_restore,
+    create_instances,
+    restore_cluster,
+)
+from pipeline.stages.swap import swap_names
+from pipeline.stages.swap_undo import swap_outcome, undo_swap
+from tests.pipeline.conftest import Operations, RdsSeed
+
+SECRET = "aurora-restore/staging-db/app"
+MAX_STEPS = 40
+
+
+def run_until_ready(step: Callable[[str, int, PipelineContext], CheckResult], op: str, ctx: Any):
+    attempt = 0
+    for _ in range(MAX_STEPS):
+        result = step(op, attempt, ctx)
+        if result["ready"]:
+            return result
+        attempt = result["attempt"]
+    raise AssertionError(f"{step.__name__} not ready after {MAX_STEPS} steps")
+
+
+def members(ctx: PipelineContext, cluster_id: str) -> list[str]:
+    cluster = ctx.clients.rds().describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
+    return sorted(m["DBInstanceIdentifier"] for m in cluster[0]["DBClusterMembers"])
+
+
+def resource_id(ctx: PipelineContext, cluster_id: str) -> str:
+    described = ctx.clients.rds().describe_db_clusters(DBClusterIdentifier=cluster_id)
+    return str(described["DBClusters"][0]["DbClusterResourceId"])
+
+
+def current_password(ctx: PipelineContext) -> str:
+    value = ctx.clients.secretsmanager.get_secret_value(SecretId=SECRET)["SecretString"]
+    return str(json.loads(value)["password"])
+
+
+@pytest.fixture
+def restored(ctx: PipelineContext, seed: RdsSeed, operations: Operations) -> str:
+    """A replace of `staging-db` (two instances, an application secret in use) whose new
+    cluster is restored beside it, with its instances, and whose new credentials are pending."""
+    seed.cluster("source-db")
+    seed.snapshot("source-db", "prod-snap-1")
+    seed.cluster("staging-db", instances=2)
+    sm = ctx.clients.secretsmanager
+    endpoint = Endpoint("staging-db.cluster-x.us-east-1.rds.amazonaws.com", 5432, "app")
+    CredentialStore(sm).credential_for_operation(
+        SECRET,
+        username="app",
+        operation_id="ar-earlier",
+        cluster_id="staging-db",
+        endpoint=endpoint,
+    )
+    op = operations.create("prod-snap-1", "staging-db", replace=True, instance_count=2)
+    validate_request(op, ctx)
+    begin(op, ctx)
+    restore_cluster(op, ctx)
+    run_until_ready(check_cluster, op, ctx)
+    create_instances(op, ctx)
+    run_until_ready(check_restore, op, ctx)
+    CredentialStore(sm, pending=True).credential_for_operation(
+        SECRET, username="app", operation_id=op, cluster_id="staging-db", endpoint=endpoint
+    )
+    stored = ctx.store.get(op)
+    ctx.store.update(op, resources={**stored.resources, PENDING_SECRETS: SECRET})
+    return op
+
+
+def test_the_restore_goes_beside_the_target_which_keeps_serving(
+    ctx: PipelineContext, restored: str
+) -> None:
+    suffix = restored.rsplit("-", 1)[-1]
+    assert members(ctx, "staging-db") == ["staging-db-old-1", "staging-db-old-2"]
+    assert members(ctx, f"staging-db-new-{suffix}") == [
+        f"staging-db-new-{suffix}-1",
+        f"staging-db-new-{suffix}-2",
+    ]
+    versions = ctx.clients.secretsmanager.describe_secret(SecretId=SECRET)["VersionIdsToStages"]
+    assert sorted(map(sorted, versions.values())) == [["AWSCURRENT"], ["AWSPENDING"]]
+
+
+def test_the_swap_gives_the_target_name_to_the_new_cluster_and_keeps_the_old_one(
+    ctx: PipelineContext, restored: str
+) -> None:
+    suffix = restored.rsplit("-", 1)[-1]
+    old_id = resource_id(ctx, "staging-db")
+    new_id = resource_id(ctx, f"staging-db-new-{suffix}")
+    before = current_password(ctx)
+
+    run_until_ready(swap_names, restored, ctx)
+
+    assert resource_id(ctx, "staging-db") == new_id
+    assert members(ctx, "staging-db") == ["staging-db-1", "staging-db-2"]
+    kept = f"staging-db-old-{suffix}"
+    assert resource_id(ctx, kept) == old_id
+    assert members(ctx, kept) == [f"{kept}-1", f"{kept}-2"]
+    described = ctx.clients.rds().describe_db_clusters(DBClusterIdentifier=kept)["DBClusters"][0]
+    assert described["Status"] == "stopped"
+    tags = {t["Key"]: t["Value"] for t in described["TagList"]}
+    assert tags["aurora-restore:kept-by"] == restored
+    assert tags["aurora-restore:keep-until"] > described["ClusterCreateTime"].isoformat()[:16]
+    assert current_password(ctx) != before  # the new cluster's credentials are live
+    stored = ctx.store.get(restored)
+    assert stored.stages[Stage.SWAP].status == StageStatus.SUCCEEDED
+    assert float(stored.resources["target_unavailable_seconds"]) >= 0
+    assert "did not answer for" in stored.stages[Stage.SWAP].detail
+
+
+def test_a_swap_step_repeated_after_it_is_done_changes_nothing(
+    ctx: PipelineContext, restored: str
+) -> None:
+    run_until_ready(swap_names, restored, ctx)
+    password = current_password(ctx)
+    assert swap_names(restored, 9, ctx) == {"ready": True, "attempt": 10}
+    assert members(ctx, "staging-db") == ["staging-db-1", "staging-db-2"]
+    assert current_password(ctx) == password
+
+
+def test_a_target_protected_since_the_approval_is_not_renamed(
+    ctx: PipelineContext, restored: str
+) -> None:
+    arn = ctx.clients.rds().describe_db_clusters(DBClusterIdentifier="staging-db")["DBClusters"][0][
+        "DBClusterArn"
+    ]
+    ctx.clients.rds().add_tags_to_resource(
+        ResourceName=arn, Tags=[{"Key": "aurora-restore:protected", "Value": "true"}]
+    )
+    with pytest.raises(ProtectedClusterError):
+        swap_names(restored, 0, ctx)
+    assert members(ctx, "staging-db") == ["staging-db-old-1", "staging-db-old-2"]
+
+
+def test_a_failed_swap_is_undone_and_the_target_is_as_it_was(
+    ctx: PipelineContext, seed: RdsSeed, restored: str
+) -> None:
+    suffix = restored.rsplit("-", 1)[-1]
+    old_id = resource_id(ctx, "staging-db")
+    before = current_password(ctx)
+    # Another cluster's instance holds the name the new writer would take: the swap fails
+    # after the names of the clusters were swapped and the credentials went live.
+    seed.cluster("other-db")
+    ctx.clients.rds().create_db_instance(
+        DBInstanceIdentifier="staging-db-2",
+        DBClusterIdentifier="other-db",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+    )
+    with pytest.raises(FatalError, match="`staging-db-2` is taken by an instance of `other-db`"):
+        run_until_ready(swap_names, restored, ctx)
+    assert resource_id(ctx, "staging-db") != old_id  # it failed half-way
+
+    run_until_ready(undo_swap, restored, ctx)
+
+    assert resource_id(ctx, "staging-db") == old_id
+    assert members(ctx, "staging-db") == ["staging-db-old-1", "staging-db-old-2"]
+    assert members(ctx, f"staging-db-new-{suffix}") == [
+        f"staging-db-new-{suffix}-1",
+        f"staging-db-new-{suffix}-2",
+    ]
+    assert current_password(ctx) == before  # the applications' credentials are back
+    outcome = swap_outcome(ctx.store.get(restored))
+    assert "The swap was undone" in outcome and f"`staging-db-new-{suffix}`" in outcome
+
+
+def test_undo_before_the_swap_started_only_puts_back_what_was_renamed(
+    ctx: PipelineContext, seed: RdsSeed, restored: str
+) -> None:
+    seed.set_instance_status("staging-db-old-2", "modifying")  # keeps the swap at step 1
+    assert not swap_names(restored, 0, ctx)["ready"]
+    suffix = restored.rsplit("-", 1)[-1]
+    assert f"staging-db-old-{suffix}-1" in members(ctx, "staging-db")
+    seed.set_instance_status("staging-db-old-2", "available")
+
+    run_until_ready(undo_swap, restored, ctx)
+
+    assert members(ctx, "staging-db") == ["staging-db-old-1", "staging-db-old-2"]
+    assert "The swap was undone" in swap_outcome(ctx.store.get(restored))
