@@ -13,9 +13,17 @@ from botocore.exceptions import ClientError
 from pipeline import rds
 from pipeline.aws_errors import aws_call, error_code
 from pipeline.context import PipelineContext
+from pipeline.copy_cleanup import discard_copy
 from pipeline.errors import FatalError, ResourceFailedError
 from pipeline.models import Plan, Stage, StageStatus
-from pipeline.stages.common import CheckResult, failing_stage, load_plan, ready, still_waiting
+from pipeline.stages.common import (
+    CheckResult,
+    ensure_acting,
+    failing_stage,
+    load_plan,
+    ready,
+    still_waiting,
+)
 
 ALREADY_EXISTS = "DBClusterSnapshotAlreadyExistsFault"
 
@@ -43,7 +51,18 @@ def copy_snapshot(operation_id: str, ctx: PipelineContext) -> CopyResult:
             )
         _ensure_ours(existing, copy_id, operation_id)
     ctx.store.update(operation_id, resources={**operation.resources, "copy_snapshot": copy_id})
+    _discard_if_ended(ctx, operation_id)
     return CopyResult(snapshot_id=copy_id)
+
+
+def _discard_if_ended(ctx: PipelineContext, operation_id: str) -> None:
+    """A cancel (StopExecution) does not stop this invocation: had the restore ended while it
+    started the copy, after the canceller's own cleanup looked, the copy would be left behind.
+    Delete it here and stop (ensure_acting raises for the ended operation)."""
+    operation = ctx.store.get(operation_id)
+    if operation.status.is_terminal:
+        discard_copy(ctx, operation)
+        ensure_acting(operation)
 
 
 def check_copy(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:
