@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.naming import validate_instance_class
+from pipeline.wait_budgets import CopyBudget, WaitLoop
 
 
 class RestoreLimits(BaseSettings):
@@ -16,10 +17,48 @@ class RestoreLimits(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AURORA_RESTORE_", extra="ignore", frozen=True)
 
-    max_wait_attempts: int = Field(default=120, ge=1, le=10_000)
+    # Each wait loop's own budget in checks, 30 s apart (pipeline.wait_budgets). A copy gets 30
+    # min plus 1 min per GiB (60 GiB an hour, a slow cross-Region rate), then more while its
+    # PercentProgress moves, at most 12 h; deleting the target 1 h; the restored cluster 2 h;
+    # its instances 2 h.
+    copy_wait_max_attempts: int = Field(default=1440, ge=1)
+    copy_wait_base_seconds: int = Field(default=1800, ge=0)
+    copy_wait_seconds_per_gib: int = Field(default=60, ge=0)
+    copy_stall_attempts: int = Field(default=40, ge=1)  # 20 min without progress
+    delete_wait_max_attempts: int = Field(default=120, ge=1)
+    cluster_wait_max_attempts: int = Field(default=240, ge=1)
+    instances_wait_max_attempts: int = Field(default=240, ge=1)
     # The target lock outlives the approval wait by this much, and is renewed for this long when
-    # the restore begins: at least the longest restore.
-    lock_ttl_seconds: int = Field(default=9 * 3600, ge=60)  # covers restore_budget_seconds
+    # the restore begins: at least the longest restore (restore_budget_seconds, 20.8 h with the
+    # defaults).
+    lock_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    @model_validator(mode="after")
+    def _within_the_history_limit(self) -> RestoreLimits:
+        # Imported here: the definition module is read once the budgets are known.
+        from pipeline.statemachine import history_problem
+
+        problem = history_problem(self.wait_budgets())
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def wait_budgets(self) -> dict[str, int]:
+        """Each loop's maximum number of checks, as ValidateRequest gives them to the Choices."""
+        return {
+            WaitLoop.COPY: self.copy_wait_max_attempts,
+            WaitLoop.DELETE: self.delete_wait_max_attempts,
+            WaitLoop.CLUSTER: self.cluster_wait_max_attempts,
+            WaitLoop.INSTANCES: self.instances_wait_max_attempts,
+        }
+
+    def copy_budget(self) -> CopyBudget:
+        return CopyBudget(
+            base_seconds=self.copy_wait_base_seconds,
+            seconds_per_gib=self.copy_wait_seconds_per_gib,
+            stall_attempts=self.copy_stall_attempts,
+            max_attempts=self.copy_wait_max_attempts,
+        )
 
 
 class PipelineSettings(RestoreLimits):

@@ -17,6 +17,7 @@ from pipeline.context import PipelineContext
 from pipeline.errors import FatalError, ProtectedClusterError, SnapshotQuotaError
 from pipeline.models import Plan, Stage, StageStatus
 from pipeline.stages.common import CheckResult, failing_stage, load_plan, ready, still_waiting
+from pipeline.wait_budgets import WaitLoop
 
 
 class DeleteResult(TypedDict):
@@ -53,7 +54,10 @@ def check_delete(operation_id: str, attempt: int, ctx: PipelineContext) -> Check
     with failing_stage(ctx, operation_id, Stage.DELETE_TARGET):
         waiting_for = _remaining(client, plan)
     if waiting_for:
-        return still_waiting(attempt)
+        what = f"the deletion of `{plan.target_cluster}`"
+        return still_waiting(
+            attempt, ctx, operation_id, WaitLoop.DELETE, what, ", ".join(waiting_for)
+        )
     ctx.reporter.finished(
         operation_id,
         Stage.DELETE_TARGET,

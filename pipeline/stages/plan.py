@@ -21,7 +21,7 @@ class ValidateResult(TypedDict):
     needs_copy: bool
     delete_target: bool
     target_exists: bool
-    max_wait_attempts: int
+    wait_budgets: dict[str, int]  # each wait loop's maximum checks (pipeline.wait_budgets)
 
 
 def validate_request(operation_id: str, ctx: PipelineContext) -> ValidateResult:
@@ -54,5 +54,5 @@ def validate_request(operation_id: str, ctx: PipelineContext) -> ValidateResult:
         needs_copy=plan.needs_copy,
         delete_target=plan.delete_target,
         target_exists=plan.target_exists,
-        max_wait_attempts=ctx.settings.max_wait_attempts,
+        wait_budgets=ctx.settings.wait_budgets(),
     )

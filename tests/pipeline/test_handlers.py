@@ -63,11 +63,16 @@ def test_a_cross_region_replace_through_every_handler(
         "needs_copy": True,
         "delete_target": True,
         "target_exists": True,
-        "max_wait_attempts": 7,
+        "wait_budgets": {"copy": 9, "delete": 7, "cluster": 6, "instances": 5},
     }
     assert invoke(handle_lifecycle, {**one, "action": "begin"}) == {"status": "RUNNING"}
     assert invoke(handle_copy_snapshot, one) == {"snapshot_id": copy_id}
-    assert invoke(handle_check_copy, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
+    assert invoke(handle_check_copy, {**one, "attempt": 0}) == {
+        "ready": True,
+        "attempt": 1,
+        "progress": 100,
+        "progress_moved_at": 1,
+    }
     assert invoke(handle_delete_target, one) == {"final_snapshot_id": final_id}
     assert invoke(handle_check_delete, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
     seed.drop_automated_snapshots("staging-db")

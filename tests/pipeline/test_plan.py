@@ -188,7 +188,7 @@ def test_validate_stores_the_plan_and_answers_the_state_machine(
         "needs_copy": False,
         "delete_target": True,
         "target_exists": True,
-        "max_wait_attempts": 7,
+        "wait_budgets": {"copy": 9, "delete": 7, "cluster": 6, "instances": 5},
     }
     stored = ctx.store.get(op_id)
     assert stored.plan is not None and stored.plan.final_snapshot_id == f"staging-db-final-{op_id}"
