@@ -1,6 +1,7 @@
 """The intermediate copy of a cross-region restore never outlives the restore: a restore that
-fails after the copy, or is cancelled while the copy is still being made, deletes it (RDS cancels
-a copy in progress when its target snapshot is deleted), and the thread says so."""
+fails after the copy, whose copy wait gives up, or that is cancelled while the copy is still
+being made, deletes it (RDS cancels a copy in progress when its target snapshot is deleted), and
+the thread says so."""
 
 from __future__ import annotations
 
@@ -17,9 +18,19 @@ pytestmark = pytest.mark.e2e
 TIME_SCALE = 0.01  # a 15-minute copy lasts 9 s: long enough to cancel it while it is copying
 
 
+# The copy loop's budget, small: 1 check for the seeded 1 GiB copy, then on while its progress
+# moves (a 9 s copy moves every check), 3 checks without progress end it.
+COPY_BUDGET = {
+    "AURORA_RESTORE_COPY_WAIT_BASE_SECONDS": "0",
+    "AURORA_RESTORE_COPY_WAIT_SECONDS_PER_GIB": "30",
+    "AURORA_RESTORE_COPY_STALL_ATTEMPTS": "3",
+    "AURORA_RESTORE_COPY_WAIT_MAX_ATTEMPTS": "60",
+}
+
+
 @pytest.fixture
 def stack_options() -> StackOptions:
-    return StackOptions(time_scale=TIME_SCALE)
+    return StackOptions(time_scale=TIME_SCALE, extra_env=COPY_BUDGET)
 
 
 def _copies_of(driver: Driver, operation_id: str) -> list[dict]:
@@ -72,3 +83,33 @@ def test_a_cancel_while_the_copy_is_in_progress_cancels_and_deletes_it(
     cancelled = next(text for text in texts if "cancelled by" in text)
     assert "Cancelled the copy in progress at " in cancelled
     assert f"deleted `{operation_id}-copy`" in cancelled
+
+
+def test_a_copy_wait_that_gives_up_cancels_the_copy_and_says_how_far_it_got(
+    driver: Driver, stack: LocalStack, operations: OperationStore
+) -> None:
+    arn = driver.info["seed"]["cross_region_snapshot_arn"]
+    stack.faults.stall_copies()  # RDS keeps the copy queued: `copying` at 0%, for ever
+    operation_id = request_restore(driver, f"{arn} dr-stalled")
+    click(driver, operation_id, APPROVE, driver.info["users"]["approver"])
+
+    execution = driver.wait_for_execution_end(operation_id, timeout=120)
+
+    assert execution["status"] == "FAILED"
+    assert stack.faults.injected["stall:copy_db_cluster_snapshot"] == 1
+    operation = operations.get(operation_id)
+    assert operation.status == OperationStatus.FAILED
+    assert operation.error is not None
+    assert operation.error.startswith(
+        f"WaitExhaustedError: gave up waiting for the snapshot copy `{operation_id}-copy`: "
+        "still `copying` at 0% after "
+    )
+    assert "no progress in the last 3 checks" in operation.error
+    assert _copies_of(driver, operation_id) == []
+    assert "dr-stalled" not in {
+        c["DBClusterIdentifier"] for c in driver.rds.describe_db_clusters()["DBClusters"]
+    }
+    texts = wait_for_thread(driver, operation_id, "Restore failed")
+    failed = next(text for text in texts if "Restore failed" in text)
+    assert "gave up waiting for the snapshot copy" in failed
+    assert f"Cancelled the copy in progress at 0% and deleted `{operation_id}-copy`" in failed
