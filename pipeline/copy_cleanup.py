@@ -20,6 +20,7 @@ operation's id, never the source snapshot (rds.made_by).
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from pipeline.errors import AuroraRestoreError
 from pipeline.models import Operation, Plan, Stage
 from pipeline.progress import PIPELINE_ACTOR
 
+logger = logging.getLogger("aurora_restore.pipeline.copy_cleanup")
 COPYING = "copying"
 # The statuses RDS deletes a cluster snapshot in (module docstring).
 DELETABLE_STATUSES = frozenset({rds.AVAILABLE, COPYING})
@@ -111,12 +113,14 @@ def discard_copy(ctx: PipelineContext, operation: Operation) -> CopyFate | None:
     operation_id = operation.operation_id
     try:
         fate = delete_own_copy(ctx.clients.rds(), operation.plan, copy_id, operation_id)
-    except AuroraRestoreError as exc:
+    except Exception as exc:  # whatever went wrong, the ending it serves must still be recorded
+        reason = exc.message if isinstance(exc, AuroraRestoreError) else type(exc).__name__
+        logger.warning("the copy %s of %s was not deleted: %s", copy_id, operation_id, reason)
         fate = CopyFate(
             copy_id,
             False,
             True,
-            f"The intermediate copy `{copy_id}` is left: deleting it failed ({exc.message}); "
+            f"The intermediate copy `{copy_id}` is left: deleting it failed ({reason}); "
             "delete it by hand",
         )
     # The ending's own audit event carries the fate in its outcome too.

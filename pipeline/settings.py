@@ -34,22 +34,33 @@ class RestoreLimits(BaseSettings):
     lock_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     @model_validator(mode="after")
-    def _within_the_history_limit(self) -> RestoreLimits:
+    def _within_the_limits(self) -> RestoreLimits:
         # Imported here: the definition module is read once the budgets are known.
-        from pipeline.statemachine import history_problem
+        from pipeline.statemachine import (
+            history_problem,
+            restore_budget_seconds,
+            timeout_seconds,
+        )
 
         problem = history_problem(self.wait_budgets())
         if problem is not None:
             raise ValueError(problem)
+        longest = restore_budget_seconds(self.wait_budgets())
+        if longest >= timeout_seconds() or longest > self.lock_ttl_seconds:
+            raise ValueError(
+                f"with the wait budgets {self.wait_budgets()} the longest restore takes "
+                f"{longest}s: beyond the state machine's timeout ({timeout_seconds()}s) or "
+                f"lock_ttl_seconds ({self.lock_ttl_seconds}s)"
+            )
         return self
 
     def wait_budgets(self) -> dict[str, int]:
         """Each loop's maximum number of checks, as ValidateRequest gives them to the Choices."""
         return {
-            WaitLoop.COPY: self.copy_wait_max_attempts,
-            WaitLoop.DELETE: self.delete_wait_max_attempts,
-            WaitLoop.CLUSTER: self.cluster_wait_max_attempts,
-            WaitLoop.INSTANCES: self.instances_wait_max_attempts,
+            WaitLoop.COPY.value: self.copy_wait_max_attempts,
+            WaitLoop.DELETE.value: self.delete_wait_max_attempts,
+            WaitLoop.CLUSTER.value: self.cluster_wait_max_attempts,
+            WaitLoop.INSTANCES.value: self.instances_wait_max_attempts,
         }
 
     def copy_budget(self) -> CopyBudget:

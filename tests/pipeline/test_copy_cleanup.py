@@ -4,6 +4,7 @@ only when it is this operation's, and the failure message says what became of it
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
 from pipeline.context import PipelineContext
 from pipeline.copy_cleanup import discard_copy
@@ -161,3 +162,32 @@ def test_a_copy_started_after_the_restore_was_cancelled_is_deleted_by_its_starte
         store.update = real_update  # type: ignore[method-assign]
 
     assert f"{op_id}-copy" not in seed.snapshot_ids()
+
+
+def test_a_deletion_rds_refuses_leaves_the_copy_named_and_the_error_first(
+    ctx: PipelineContext, seed: RdsSeed, operations: Operations
+) -> None:
+    op_id = _copying(ctx, seed, operations)
+
+    def access_denied(**_: object) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "not authorized to delete"}},
+            "DeleteDBClusterSnapshot",
+        )
+
+    rds = ctx.clients.rds()  # the context's own client: AWS refuses its delete
+    rds.meta.events.register("before-call.rds.DeleteDBClusterSnapshot", access_denied)
+    try:
+        run_lifecycle(op_id, LifecycleAction.FAIL, ctx, STAGE_ERROR)
+    finally:
+        rds.meta.events.unregister("before-call.rds.DeleteDBClusterSnapshot", access_denied)
+
+    assert f"{op_id}-copy" in seed.snapshot_ids()
+    operation = ctx.store.get(op_id)
+    assert operation.status == OperationStatus.FAILED
+    assert operation.error == "ResourceFailedError: cluster `staging-db` is `failed`"
+    outcome = _outcome(ctx, op_id)
+    assert outcome.startswith("Restore of `staging-db` failed: ResourceFailedError")
+    assert f"The intermediate copy `{op_id}-copy` is left: deleting it failed (" in outcome
+    assert "AccessDenied" in outcome
+    assert ctx.store.lock_holder("staging-db") is None  # the ending completed all the same

@@ -172,9 +172,10 @@ def test_no_execution_with_the_default_budgets_can_pass_the_history_limit() -> N
 def test_budgets_that_could_pass_the_history_limit_are_refused_at_cold_start() -> None:
     fixed = history_events(STATES, {loop.budget: 0 for loop in wait_loops(STATES)})
     too_many = (HISTORY_LIMIT - fixed) // 9 + 1 - (120 + 240 + 240)
-    assert RestoreLimits(copy_wait_max_attempts=too_many - 1).copy_wait_max_attempts
+    lock = 40 * 3600  # long enough for either
+    assert RestoreLimits(copy_wait_max_attempts=too_many - 1, lock_ttl_seconds=lock)
     with pytest.raises(ValidationError, match="Step Functions ends an execution at 25000"):
-        RestoreLimits(copy_wait_max_attempts=too_many)
+        RestoreLimits(copy_wait_max_attempts=too_many, lock_ttl_seconds=lock)
 
 
 def test_the_longest_restore_fits_the_execution_timeout_and_the_lock() -> None:
@@ -188,3 +189,10 @@ def test_the_longest_restore_fits_the_execution_timeout_and_the_lock() -> None:
         day, wait_budgets=limits.wait_budgets(), lock_ttl_seconds=limits.lock_ttl_seconds
     )
     assert problem is None  # a day to approve, then the longest restore, within 48 h
+
+
+def test_budgets_the_lock_would_not_cover_are_refused_at_cold_start() -> None:
+    # (The timeout needs no case of its own: 48 h of 30 s checks is 51,840 history events.)
+    with pytest.raises(ValidationError, match="longest restore takes"):
+        RestoreLimits(lock_ttl_seconds=12 * 3600)  # the defaults' longest restore is 20.8 h
+    assert RestoreLimits(lock_ttl_seconds=21 * 3600).lock_ttl_seconds
