@@ -9,7 +9,7 @@ import pytest
 
 from local_stack.scenario import APPROVE, Driver, wait_for
 from local_stack.stack import LocalStack, StackOptions
-from pipeline.models import OperationStatus, Stage
+from pipeline.models import OperationStatus, Stage, StageStatus
 from pipeline.store import OperationStore
 from tests.e2e.flows import click, request_restore, wait_for_thread
 
@@ -38,6 +38,19 @@ def _copies_of(driver: Driver, operation_id: str) -> list[dict]:
     return [s for s in snapshots if s["DBClusterSnapshotIdentifier"] == f"{operation_id}-copy"]
 
 
+def _entered(driver: Driver, operation_id: str, state: str) -> int:
+    arn = driver.info["state_machine_arn"].replace(":stateMachine:", ":execution:")
+    pages = driver.sfn.get_paginator("get_execution_history").paginate(
+        executionArn=f"{arn}:{operation_id}"
+    )
+    return sum(
+        1
+        for page in pages
+        for event in page["events"]
+        if event.get("stateEnteredEventDetails", {}).get("name") == state
+    )
+
+
 def test_a_restore_that_fails_after_the_copy_deletes_the_copy(
     driver: Driver, stack: LocalStack, operations: OperationStore
 ) -> None:
@@ -52,6 +65,9 @@ def test_a_restore_that_fails_after_the_copy_deletes_the_copy(
     operation = operations.get(operation_id)
     assert operation.status == OperationStatus.FAILED
     assert operation.error and "incompatible-parameters" in operation.error  # the error stands
+    # The copy outran its 1-check size budget on progress alone, and was then restored from.
+    assert operation.stages[Stage.COPY_SNAPSHOT].status == StageStatus.SUCCEEDED
+    assert _entered(driver, operation_id, "CheckCopy") > 1
     assert _copies_of(driver, operation_id) == []
     texts = wait_for_thread(driver, operation_id, "Restore failed")
     failed = next(text for text in texts if "Restore failed" in text)
