@@ -16,6 +16,7 @@ from bot.policy import ClickAction, ClickDecision, ClickVerdict, decide_click, m
 from bot.restore_flow import BOT_ACTOR_PREFIX
 from bot.task_answers import TaskAnswer, TaskError, send_task_failure, send_task_success
 from bot.text import STATUS_WORDS, slack_date, user
+from pipeline.copy_cleanup import discard_copy
 from pipeline.errors import (
     AlreadyDecidedError,
     AuroraRestoreError,
@@ -259,16 +260,25 @@ def _cancel_running(deps: BotDependencies, operation: Operation, clicker: str) -
     except InvalidTransitionError:
         return ClickResult(_settled(store.get(operation_id)), changed=False)
     # A stopped execution runs no lifecycle task, so the bot ends the operation itself:
-    # release the lock, close the stage in flight, publish the terminal event.
+    # delete the intermediate copy it started (a copy in progress is cancelled by that), release
+    # the lock, close the stage in flight, publish the terminal event.
+    fate = discard_copy(deps.pipeline, store.get(operation_id))
+    outcome = f"Restore of `{operation.target_cluster}` was cancelled by {user(clicker)}"
     apply(
         deps.pipeline,
         operation_id,
         StatusEvent.CANCELLATION_RECORDED,
-        outcome=f"Restore of `{operation.target_cluster}` was cancelled by {user(clicker)}",
+        outcome=f"{outcome}. {fate.sentence}" if fate else outcome,
     )
-    leftovers = ", ".join(f"`{v}`" for v in operation.resources.values())
+    left = {
+        name: value
+        for name, value in operation.resources.items()
+        if not (fate and value == fate.copy_id and not fate.left)
+    }
+    leftovers = ", ".join(f"`{v}`" for v in left.values())
     return ClickResult(
         f":heavy_multiplication_x: Cancelled `{operation_id}` and stopped its workflow."
+        + (f" {fate.sentence}." if fate else "")
         + (
             f" Resources it had already created are left as they are: {leftovers}."
             if leftovers

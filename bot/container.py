@@ -93,7 +93,7 @@ def load_policy(
         limits = settings()
         problem = approval_timing_problem(
             policy.approval_expiry_seconds,
-            max_wait_attempts=limits.max_wait_attempts,
+            wait_budgets=limits.wait_budgets(),
             lock_ttl_seconds=limits.lock_ttl_seconds,
         )
         if problem:

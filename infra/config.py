@@ -20,6 +20,7 @@ from bot.policy import Policy
 from infra.constants import DEFAULT_STACK_NAME
 from pipeline.database.connection import rds_ca_bundle_problem
 from pipeline.naming import validate_instance_class, validate_region
+from pipeline.settings import RestoreLimits
 from pipeline.statemachine import approval_timing_problem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -249,10 +250,10 @@ class InfraConfig(_Strict):
     database: DatabaseFilesConfig = DatabaseFilesConfig()
     api: ApiConfig = ApiConfig()
     # The approval expiry is the policy file's `approval_expiry_seconds` (one source of truth,
-    # read by the bot at run time); these two are checked against it at synth.
-    max_wait_attempts: int = Field(default=120, ge=1, le=1_000)
+    # read by the bot at run time); the lock TTL and the wait loops' own budgets (the pipeline's
+    # documented defaults, pipeline.settings.RestoreLimits) are checked against it at synth.
     lock_ttl_seconds: int = Field(
-        default=12 * 3600, ge=600
+        default=24 * 3600, ge=600
     )  # the restore after approval, retries too
     audit_retention_days: int = Field(default=365, ge=1)
     log_retention_days: int = 90
@@ -263,6 +264,13 @@ class InfraConfig(_Strict):
             "approval_expiry_seconds",
             "approval_expiry_seconds is set in the policy file (policy_file), which the bot "
             "reads: remove it here",
+        )
+    )
+    _one_budget_gone = model_validator(mode="before")(
+        moved_to_policy(
+            "max_wait_attempts",
+            "max_wait_attempts is gone: each wait loop has its own budget (the copy's from its "
+            "size; docs/deploy.md): remove it here",
         )
     )
 
@@ -279,7 +287,9 @@ class InfraConfig(_Strict):
             raise ValueError(f"policy_file {self.policy_path} does not exist")
         expiry = self.policy().approval_expiry_seconds
         problem = approval_timing_problem(
-            expiry, max_wait_attempts=self.max_wait_attempts, lock_ttl_seconds=self.lock_ttl_seconds
+            expiry,
+            wait_budgets=RestoreLimits.model_construct().wait_budgets(),  # the defaults, not env
+            lock_ttl_seconds=self.lock_ttl_seconds,
         )
         if problem:
             raise ValueError(f"{problem} (approval_expiry_seconds is {self.policy_file}'s)")

@@ -19,6 +19,7 @@ from infra.constants import (
     DB_SECRET_PREFIX,
     DELETE_COPY,
     DELETE_TARGET,
+    LIFECYCLE,
     RESTORE_CLUSTER,
     SETUP_DATABASE,
     SWAP_NAMES,
@@ -165,6 +166,7 @@ class RdsPermissions:
             ),
             iam.PolicyStatement(sid="TagCopy", actions=["rds:AddTagsToResource"], resources=own),
             *self._kms(),
+            *self.delete_copy(),
         ]
 
     def delete_target(self) -> list[iam.PolicyStatement]:
@@ -295,6 +297,10 @@ class RdsPermissions:
         )
 
     def delete_copy(self) -> list[iam.PolicyStatement]:
+        """Only this project's copies (`<operation id>-copy`); the code deletes one only when it
+        is tagged with its own operation (pipeline.copy_cleanup). Granted to DeleteCopy (the
+        success path), Lifecycle (RecordFailure), CopySnapshot (a copy started after a cancel)
+        and the Slack endpoint (a cancel of a running restore)."""
         return [
             iam.PolicyStatement(
                 sid="DeleteOwnCopies",
@@ -312,6 +318,7 @@ class RdsPermissions:
             SETUP_DATABASE: self.setup_database,
             SWAP_NAMES: self.swap_names,
             DELETE_COPY: self.delete_copy,
+            LIFECYCLE: self.delete_copy,
         }
         builder = builders.get(spec)
         return builder() if builder else []

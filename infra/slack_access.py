@@ -49,6 +49,9 @@ def grant_slack_endpoint(
     # shared_snapshot), so a request that cannot be carried out is refused at once.
     for statement in rds_permissions.plan_read():
         role.add_to_principal_policy(statement)
+    # `/restore cancel` of a running restore deletes the copy it started (pipeline.copy_cleanup).
+    for statement in rds_permissions.delete_copy():
+        role.add_to_principal_policy(statement)
     stack.state_machine.grant_start_execution(role)
     stack.state_machine.grant_execution(role, "states:StopExecution")
     stack.state_machine.grant_task_response(role)

@@ -28,6 +28,7 @@ class AwsFaults:
         self._throttles: dict[str, deque[bool]] = {}  # per action: the next calls, throttled?
         self._failures: dict[str, deque[AwsError]] = {}
         self._restore_status: str | None = None
+        self._copy_stalls = 0
         self.injected: Counter[str] = Counter()  # what was actually injected, for assertions
 
     def throttle(self, rds_action: str, times: int, *, after: int = 0) -> None:
@@ -50,6 +51,21 @@ class AwsFaults:
         """The next restored cluster reaches this status (e.g. `incompatible-parameters`)."""
         with self._lock:
             self._restore_status = status
+
+    def stall_copies(self, times: int = 1) -> None:
+        """The next `times` snapshot copies stay `copying` at 0% and never finish, as a
+        cross-Region copy RDS keeps queued ("No progress information is displayed about copy
+        requests while they are in the queue", Aurora user guide, USER_CopySnapshot)."""
+        with self._lock:
+            self._copy_stalls += times
+
+    def take_copy_stall(self) -> bool:
+        with self._lock:
+            if self._copy_stalls <= 0:
+                return False
+            self._copy_stalls -= 1
+            self.injected["stall:copy_db_cluster_snapshot"] += 1
+            return True
 
     def take_throttle(self, rds_action: str) -> bool:
         with self._lock:
@@ -80,3 +96,4 @@ class AwsFaults:
             self._throttles.clear()
             self._failures.clear()
             self._restore_status = None
+            self._copy_stalls = 0

@@ -99,6 +99,11 @@ def install(
         "restore_db_cluster_from_snapshot",
         _with_restore_status(RDSBackend.restore_db_cluster_from_snapshot),
     )
+    _patch(
+        RDSBackend,
+        "copy_db_cluster_snapshot",
+        _with_copy_stall(RDSBackend.copy_db_cluster_snapshot),
+    )
 
 
 def uninstall() -> None:
@@ -158,6 +163,17 @@ def _with_restore_status(original: Callable[..., Any]) -> Callable[..., Any]:
         return cluster
 
     return restore_db_cluster_from_snapshot
+
+
+def _with_copy_stall(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def copy_db_cluster_snapshot(self: RDSBackend, *args: Any, **kwargs: Any) -> Any:
+        copy = original(self, *args, **kwargs)
+        if _faults().take_copy_stall():
+            rds_timeline.current().forget(copy)  # stays `copying`, its progress where it is
+        return copy
+
+    return copy_db_cluster_snapshot
 
 
 def _runtime() -> LambdaRuntime:

@@ -141,12 +141,17 @@ def _delete_db_cluster_snapshot(original: Callable[..., Any]) -> Callable[..., A
     def delete_db_cluster_snapshot(self: RDSBackend, db_snapshot_identifier: str) -> Any:
         current().settle(self)
         snapshot = self.cluster_snapshots.get(db_snapshot_identifier)
-        # botocore DeleteDBClusterSnapshot: "The DB cluster snapshot must be in the available
-        # state to be deleted." Deleting a copy in `copying` status cancels the copy
-        # (CopyDBClusterSnapshot), so that one is allowed too.
+        # botocore DeleteDBClusterSnapshot: "If the snapshot is being copied, the copy operation
+        # is terminated. The DB cluster snapshot must be in the available state to be deleted."
+        # CopyDBClusterSnapshot: "To cancel the copy operation once it is in progress, delete the
+        # target DB cluster snapshot ... while that DB cluster snapshot is in "copying" status."
+        # So `available` and `copying` (the copy is cancelled) are deleted; `creating` (a snapshot
+        # being taken) and anything else are refused.
         if snapshot is not None and snapshot.status not in (AVAILABLE, "copying"):
             raise refuse(SNAPSHOT_STATE, f"Snapshot {db_snapshot_identifier} is {snapshot.status}")
-        return original(self, db_snapshot_identifier)
+        deleted = original(self, db_snapshot_identifier)
+        current().forget(deleted)  # a cancelled copy never becomes available
+        return deleted
 
     return delete_db_cluster_snapshot
 

@@ -35,6 +35,7 @@ from pipeline.stages.restore_cluster import (
 )
 from pipeline.stages.swap import swap_names
 from pipeline.stages.swap_undo import undo_swap
+from pipeline.wait_budgets import CopyProgress
 
 if TYPE_CHECKING:
     from pipeline.database import Pg8000Connector
@@ -54,6 +55,14 @@ class CheckEvent(OperationEvent):
     """`{operation_id, attempt}`: the check stages of the wait loops."""
 
     attempt: int = Field(default=0, ge=0)
+
+
+class CheckCopyEvent(CheckEvent):
+    """`{operation_id, attempt, progress, progress_moved_at}`: the copy loop carries the copy's
+    last PercentProgress (-1: none yet) and the attempt at which it last moved."""
+
+    progress: int = Field(default=-1, ge=-1, le=100)
+    progress_moved_at: int = Field(default=0, ge=0)
 
 
 class RestoreEvent(OperationEvent):
@@ -157,7 +166,13 @@ handle_copy_snapshot = stage_handler(
     OperationEvent, lambda request, ctx: copy_snapshot(request.operation_id, ctx)
 )
 handle_check_copy = stage_handler(
-    CheckEvent, lambda request, ctx: check_copy(request.operation_id, request.attempt, ctx)
+    CheckCopyEvent,
+    lambda request, ctx: check_copy(
+        request.operation_id,
+        request.attempt,
+        ctx,
+        CopyProgress(request.progress, request.progress_moved_at),
+    ),
 )
 handle_delete_target = stage_handler(
     DeleteEvent,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.naming import validate_instance_class
+from pipeline.wait_budgets import CopyBudget, WaitLoop
 
 
 class RestoreLimits(BaseSettings):
@@ -16,10 +17,67 @@ class RestoreLimits(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AURORA_RESTORE_", extra="ignore", frozen=True)
 
-    max_wait_attempts: int = Field(default=120, ge=1, le=10_000)
+    # Each wait loop's own budget in checks, 30 s apart (pipeline.wait_budgets). A copy gets 30
+    # min plus 1 min per GiB (60 GiB an hour, a slow cross-Region rate), then more while its
+    # PercentProgress moves, at most 11 h; deleting the target 1 h; the restored cluster 2 h;
+    # its instances 2 h.
+    copy_wait_max_attempts: int = Field(default=1320, ge=1)
+    copy_wait_base_seconds: int = Field(default=1800, ge=0)
+    copy_wait_seconds_per_gib: int = Field(default=60, ge=0)
+    copy_stall_attempts: int = Field(default=40, ge=1)  # 20 min without progress
+    safety_wait_max_attempts: int = Field(default=120, ge=1)  # 1 h for the safety snapshot
+    delete_wait_max_attempts: int = Field(default=120, ge=1)
+    cluster_wait_max_attempts: int = Field(default=240, ge=1)
+    instances_wait_max_attempts: int = Field(default=240, ge=1)
+    # Renaming instances takes "about 10 minutes" (RDS user guide, Renaming a DB instance),
+    # done twice (old, then new instances), plus the clusters' two minutes: 40 min each way.
+    swap_wait_max_attempts: int = Field(default=80, ge=1)
+    undo_wait_max_attempts: int = Field(default=80, ge=1)
     # The target lock outlives the approval wait by this much, and is renewed for this long when
-    # the restore begins: at least the longest restore.
-    lock_ttl_seconds: int = Field(default=12 * 3600, ge=60)  # covers restore_budget_seconds
+    # the restore begins: at least the longest restore (restore_budget_seconds, 23.1 h with the
+    # defaults).
+    lock_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    @model_validator(mode="after")
+    def _within_the_limits(self) -> RestoreLimits:
+        # Imported here: the definition module is read once the budgets are known.
+        from pipeline.statemachine import (
+            history_problem,
+            restore_budget_seconds,
+            timeout_seconds,
+        )
+
+        problem = history_problem(self.wait_budgets())
+        if problem is not None:
+            raise ValueError(problem)
+        longest = restore_budget_seconds(self.wait_budgets())
+        if longest >= timeout_seconds() or longest > self.lock_ttl_seconds:
+            raise ValueError(
+                f"with the wait budgets {self.wait_budgets()} the longest restore takes "
+                f"{longest}s: beyond the state machine's timeout ({timeout_seconds()}s) or "
+                f"lock_ttl_seconds ({self.lock_ttl_seconds}s)"
+            )
+        return self
+
+    def wait_budgets(self) -> dict[str, int]:
+        """Each loop's maximum number of checks, as ValidateRequest gives them to the Choices."""
+        return {
+            WaitLoop.COPY.value: self.copy_wait_max_attempts,
+            WaitLoop.SAFETY.value: self.safety_wait_max_attempts,
+            WaitLoop.DELETE.value: self.delete_wait_max_attempts,
+            WaitLoop.CLUSTER.value: self.cluster_wait_max_attempts,
+            WaitLoop.INSTANCES.value: self.instances_wait_max_attempts,
+            WaitLoop.SWAP.value: self.swap_wait_max_attempts,
+            WaitLoop.UNDO.value: self.undo_wait_max_attempts,
+        }
+
+    def copy_budget(self) -> CopyBudget:
+        return CopyBudget(
+            base_seconds=self.copy_wait_base_seconds,
+            seconds_per_gib=self.copy_wait_seconds_per_gib,
+            stall_attempts=self.copy_stall_attempts,
+            max_attempts=self.copy_wait_max_attempts,
+        )
 
 
 class PipelineSettings(RestoreLimits):

@@ -9,6 +9,7 @@ from typing import TypedDict
 from pipeline.context import PipelineContext
 from pipeline.errors import FatalError, InvalidTransitionError
 from pipeline.models import Operation, OperationStatus, Plan, Stage, StageStatus
+from pipeline.wait_budgets import WaitLoop, exhausted
 
 
 class CheckResult(TypedDict):
@@ -65,8 +66,40 @@ def failing_stage(ctx: PipelineContext, operation_id: str, stage: Stage) -> Iter
         raise
 
 
-def still_waiting(attempt: int) -> CheckResult:
+def still_waiting(
+    attempt: int,
+    ctx: PipelineContext | None = None,
+    operation_id: str = "",
+    loop: WaitLoop | None = None,
+    what: str = "",
+    state: str = "",
+) -> CheckResult:
+    """The loop goes on; given the context and its `loop`, a check that reaches the loop's
+    budget raises WaitExhaustedError instead, naming `what` it waited for, the `state` it was
+    still in and how long it was waited for."""
+    if ctx is not None and loop is not None:
+        budget = ctx.settings.wait_budgets()[loop]
+        if attempt + 1 >= budget:
+            stage = ctx.store.get(operation_id).stages.get(_LOOP_STAGES[loop])
+            exhausted(
+                what,
+                state,
+                stage.started_at if stage else None,
+                attempt + 1,
+                f"the {loop} wait's budget of {budget} checks",
+            )
     return CheckResult(ready=False, attempt=attempt + 1)
+
+
+_LOOP_STAGES = {
+    WaitLoop.COPY: Stage.COPY_SNAPSHOT,
+    WaitLoop.SAFETY: Stage.DELETE_TARGET,
+    WaitLoop.DELETE: Stage.DELETE_TARGET,
+    WaitLoop.CLUSTER: Stage.RESTORE_CLUSTER,
+    WaitLoop.INSTANCES: Stage.RESTORE_CLUSTER,
+    WaitLoop.SWAP: Stage.SWAP,
+    WaitLoop.UNDO: Stage.SWAP,
+}
 
 
 def ready(attempt: int) -> CheckResult:

@@ -24,6 +24,7 @@ from pipeline.errors import (
 )
 from pipeline.models import Plan, Stage, StageStatus
 from pipeline.stages.common import CheckResult, failing_stage, load_plan, ready, still_waiting
+from pipeline.wait_budgets import WaitLoop
 
 SNAPSHOT_EXISTS = "DBClusterSnapshotAlreadyExistsFault"
 
@@ -80,7 +81,10 @@ def check_safety_snapshot(operation_id: str, attempt: int, ctx: PipelineContext)
             )
         status = str(snapshot.get("Status", ""))
         rds.raise_if_failed("safety snapshot", str(safety), status)
-    return ready(attempt) if status == rds.AVAILABLE else still_waiting(attempt)
+    if status != rds.AVAILABLE:
+        what = f"the safety snapshot `{safety}` (nothing was deleted)"
+        return still_waiting(attempt, ctx, operation_id, WaitLoop.SAFETY, what, f"`{status}`")
+    return ready(attempt)
 
 
 def _ensure_own_snapshot(client: Any, snapshot_id: str, operation_id: str) -> None:
@@ -135,7 +139,10 @@ def check_delete(operation_id: str, attempt: int, ctx: PipelineContext) -> Check
     with failing_stage(ctx, operation_id, Stage.DELETE_TARGET):
         waiting_for = _remaining(client, plan)
     if waiting_for:
-        return still_waiting(attempt)
+        what = f"the deletion of `{plan.target_cluster}`"
+        return still_waiting(
+            attempt, ctx, operation_id, WaitLoop.DELETE, what, ", ".join(waiting_for)
+        )
     ctx.reporter.finished(
         operation_id,
         Stage.DELETE_TARGET,

@@ -1,7 +1,8 @@
 """The state machine's lifecycle tasks: `begin` (BeginRestore) and the endings (RecordFailure,
 RecordDenied, RecordExpired, RecordCancelled), each applying one event of pipeline.lifecycle.
 
-Every ending is idempotent (pipeline.lifecycle): it moves the status only if it is not there yet,
+The failure first deletes the intermediate snapshot copy, should the restore have started one
+(pipeline.copy_cleanup), and says what became of it. Every ending is idempotent (pipeline.lifecycle): it moves the status only if it is not there yet,
 releases the target lock, appends one audit event and publishes one terminal progress event
 (under the finish stage, carrying `operation_status`).
 """
@@ -14,6 +15,7 @@ from enum import StrEnum
 from typing import Any, TypedDict
 
 from pipeline.context import PipelineContext
+from pipeline.copy_cleanup import discard_copy
 from pipeline.lifecycle import StatusEvent, apply
 from pipeline.models import Operation, Stage, StageStatus
 from pipeline.stages.swap_undo import swap_outcome
@@ -49,11 +51,23 @@ def run_lifecycle(
 ) -> StatusResult:
     if action == LifecycleAction.BEGIN:
         return StatusResult(status=begin(operation_id, ctx).status)
-    text = None
     if action == LifecycleAction.FAIL:
         text = error_text(error) + swap_outcome(ctx.store.get(operation_id))
-    finished = apply(ctx, operation_id, _ENDINGS[action], error=text)
+        return StatusResult(status=record_failure(operation_id, ctx, text).status)
+    finished = apply(ctx, operation_id, _ENDINGS[action])
     return StatusResult(status=finished.status)
+
+
+def record_failure(operation_id: str, ctx: PipelineContext, error: str) -> Operation:
+    """End the operation FAILED with `error`, after deleting the intermediate copy it started
+    (pipeline.copy_cleanup): the outcome says the error first, then what became of the copy. A
+    cleanup that fails is said there too; it never replaces the error."""
+    operation = ctx.store.get(operation_id)
+    fate = discard_copy(ctx, operation)
+    outcome = f"Restore of `{operation.target_cluster}` failed: {error}"
+    if fate is not None:
+        outcome = f"{outcome}. {fate.sentence}"
+    return apply(ctx, operation_id, StatusEvent.FAILED, error=error, outcome=outcome)
 
 
 def begin(operation_id: str, ctx: PipelineContext) -> Operation:

@@ -22,7 +22,7 @@ class ValidateResult(TypedDict):
     delete_target: bool
     swap_target: bool
     target_exists: bool
-    max_wait_attempts: int
+    wait_budgets: dict[str, int]  # each wait loop's maximum checks (pipeline.wait_budgets)
 
 
 def validate_request(operation_id: str, ctx: PipelineContext) -> ValidateResult:
@@ -56,5 +56,5 @@ def validate_request(operation_id: str, ctx: PipelineContext) -> ValidateResult:
         delete_target=plan.delete_target,
         swap_target=plan.swap_target,
         target_exists=plan.target_exists,
-        max_wait_attempts=ctx.settings.max_wait_attempts,
+        wait_budgets=ctx.settings.wait_budgets(),
     )

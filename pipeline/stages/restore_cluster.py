@@ -28,6 +28,7 @@ from pipeline.stages.common import (
     ready,
     still_waiting,
 )
+from pipeline.wait_budgets import WaitLoop
 
 CLUSTER_EXISTS = "DBClusterAlreadyExistsFault"
 INSTANCE_EXISTS = "DBInstanceAlreadyExists"
@@ -67,7 +68,10 @@ def check_cluster(operation_id: str, attempt: int, ctx: PipelineContext) -> Chec
             raise ResourceFailedError(f"cluster `{plan.restore_cluster}` no longer exists")
         status = str(cluster.get("Status", ""))
         rds.raise_if_failed("cluster", plan.restore_cluster, status)
-    return ready(attempt) if status == rds.AVAILABLE else still_waiting(attempt)
+    if status != rds.AVAILABLE:
+        what = f"the restored cluster `{plan.restore_cluster}`"
+        return still_waiting(attempt, ctx, operation_id, WaitLoop.CLUSTER, what, f"`{status}`")
+    return ready(attempt)
 
 
 def create_instances(operation_id: str, ctx: PipelineContext) -> RestoreResult:
@@ -120,7 +124,9 @@ def check_restore(operation_id: str, attempt: int, ctx: PipelineContext) -> Chec
             statuses[instance_id] = str(instance.get("DBInstanceStatus", ""))
             rds.raise_if_failed("instance", instance_id, statuses[instance_id])
     if any(status != rds.AVAILABLE for status in statuses.values()):
-        return still_waiting(attempt)
+        state = ", ".join(f"{k} `{v}`" for k, v in statuses.items() if v != rds.AVAILABLE)
+        what = f"`{plan.restore_cluster}` and its instances"
+        return still_waiting(attempt, ctx, operation_id, WaitLoop.INSTANCES, what, state)
     endpoint = str(cluster.get("Endpoint", ""))
     ctx.reporter.finished(
         operation_id,

@@ -42,6 +42,7 @@ from pipeline.stages.swap_steps import (
     rename_instances,
     swap_names_of,
 )
+from pipeline.wait_budgets import WaitLoop
 
 KEPT_STOPPED = frozenset({"stopping", "stopped"})
 
@@ -60,7 +61,12 @@ def swap_names(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckRe
         )
     with failing_stage(ctx, operation_id, Stage.SWAP):
         done = _advance(operation, plan, ctx)
-    return ready(attempt) if done else still_waiting(attempt)
+    if done:
+        return ready(attempt)
+    what = f"the swap of `{plan.target_cluster}` and `{plan.restore_cluster}`"
+    return still_waiting(
+        attempt, ctx, operation_id, WaitLoop.SWAP, what, "renaming or not yet available"
+    )
 
 
 def _advance(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:

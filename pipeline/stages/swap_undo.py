@@ -24,6 +24,7 @@ from pipeline.stages.swap_steps import (
     rename_instances,
     swap_names_of,
 )
+from pipeline.wait_budgets import WaitLoop
 
 
 def undo_swap(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:
@@ -37,7 +38,12 @@ def undo_swap(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckRes
     done = _step_back(operation, plan, ctx)
     if done:
         _record(ctx, operation, {SWAP_UNDONE: "true"})
-    return ready(attempt) if done else still_waiting(attempt)
+    if done:
+        return ready(attempt)
+    what = f"the names of `{plan.target_cluster}` to be put back"
+    return still_waiting(
+        attempt, ctx, operation_id, WaitLoop.UNDO, what, "renaming or not yet available"
+    )
 
 
 def _step_back(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:

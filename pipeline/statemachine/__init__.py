@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
+
+from pipeline.statemachine.history import HISTORY_LIMIT, history_events, wait_loops
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 
@@ -58,18 +61,32 @@ def timeout_seconds() -> int:
     return int(json.loads(definition_text())["TimeoutSeconds"])
 
 
-def restore_budget_seconds(max_wait_attempts: int) -> int:
-    """The longest a restore runs after approval: every poll loop to its maximum number of
-    attempts, plus every Task after approval exhausting each of its retriers once (Lambda run
-    time is small beside these)."""
+def restore_budget_seconds(wait_budgets: Mapping[str, int]) -> int:
+    """The longest a restore runs after approval: every poll loop to its own maximum number of
+    checks (`wait_budgets`, pipeline.settings.RestoreLimits), plus every Task after approval
+    exhausting each of its retriers once (Lambda run time is small beside these)."""
     states = json.loads(definition_text())["States"]
-    waits = [
-        int(state["Seconds"])
-        for state in states.values()
-        if state["Type"] == "Wait" and "Seconds" in state
-    ]
+    waits = sum(
+        int(states[loop.wait]["Seconds"]) * wait_budgets[loop.budget] for loop in wait_loops(states)
+    )
     retries = sum(retry_budget_seconds(states[name]) for name in _reachable(states, RESTORE_START))
-    return sum(waits) * max_wait_attempts + retries
+    return waits + retries
+
+
+def history_problem(wait_budgets: Mapping[str, int]) -> str | None:
+    """Why these loop maxima could make an execution pass Step Functions' history limit (None
+    when they cannot); pipeline.statemachine.history says what is counted."""
+    states = json.loads(definition_text())["States"]
+    missing = {loop.budget for loop in wait_loops(states)} - wait_budgets.keys()
+    if missing:
+        return f"no wait budget for the loop(s) {', '.join(sorted(missing))}"
+    events = history_events(states, wait_budgets)
+    if events >= HISTORY_LIMIT:
+        return (
+            f"the wait budgets {dict(wait_budgets)} allow an execution of up to {events} history "
+            f"events; Step Functions ends an execution at {HISTORY_LIMIT}: lower them"
+        )
+    return None
 
 
 RESTORE_START = "BeginRestore"  # the first state after the approval
@@ -104,7 +121,7 @@ def _reachable(states: dict[str, Any], start: str) -> list[str]:
 
 
 def approval_timing_problem(
-    approval_expiry_seconds: int, *, max_wait_attempts: int, lock_ttl_seconds: int
+    approval_expiry_seconds: int, *, wait_budgets: Mapping[str, int], lock_ttl_seconds: int
 ) -> str | None:
     """Why this approval expiry cannot work with the deployment (None when it can).
 
@@ -112,12 +129,12 @@ def approval_timing_problem(
     target lock is taken for the wait plus `lock_ttl_seconds` and renewed for `lock_ttl_seconds`
     when the restore begins, so `lock_ttl_seconds` must cover the longest restore.
     """
-    restore = restore_budget_seconds(max_wait_attempts)
+    restore = restore_budget_seconds(wait_budgets)
     limit = timeout_seconds()
     if approval_expiry_seconds + restore >= limit:
         return (
             f"approval_expiry_seconds {approval_expiry_seconds} plus the longest restore "
-            f"({restore}s: every wait loop at max_wait_attempts {max_wait_attempts}) is beyond "
+            f"({restore}s: every wait loop at its maximum, {dict(wait_budgets)}) is beyond "
             f"the state machine's own timeout of {limit}s: set approval_expiry_seconds below "
             f"{limit - restore}"
         )

@@ -23,7 +23,7 @@ from pipeline.statemachine import (
 )
 from tests.bot.conftest import POLICY, REQUESTER, SNAPSHOT
 
-THIRTEEN_HOURS = 13 * 3600  # longer than the 12-hour lock TTL on its own
+LONG_WAIT = 26 * 3600  # longer than the 24-hour lock TTL on its own
 
 
 def policy_with_expiry(seconds: int) -> Policy:
@@ -34,10 +34,10 @@ def test_a_lock_outlives_an_approval_wait_longer_than_the_lock_ttl(
     deps: BotDependencies,
 ) -> None:
     settings = deps.pipeline.settings
-    assert settings.lock_ttl_seconds < THIRTEEN_HOURS
+    assert settings.lock_ttl_seconds < LONG_WAIT
     waiting = BotDependencies(
         settings=deps.settings,
-        policy=policy_with_expiry(THIRTEEN_HOURS),
+        policy=policy_with_expiry(LONG_WAIT),
         signing_secret=deps.signing_secret,
         bot_token=deps.bot_token,
         pipeline=deps.pipeline,
@@ -49,8 +49,8 @@ def test_a_lock_outlives_an_approval_wait_longer_than_the_lock_ttl(
     answer = start_restore(waiting, request, operation_id=operation_id)
     assert "Restore requested" in answer
 
-    # Six and a half hours on the request still waits for approval: the target stays taken.
-    during_the_wait = requested + timedelta(hours=6, minutes=30)
+    # Twenty-five hours on the request still waits for approval: the target stays taken.
+    during_the_wait = requested + timedelta(hours=25)
     with pytest.raises(TargetLockedError):
         deps.store.acquire_lock("new-db", "ar-second", ttl_seconds=60, now=during_the_wait)
 
@@ -63,7 +63,7 @@ def test_a_policy_whose_wait_the_execution_cannot_hold_is_refused_at_load(
     deps: BotDependencies,
 ) -> None:
     settings: PipelineSettings = deps.pipeline.settings
-    longest = timeout_seconds() - restore_budget_seconds(settings.max_wait_attempts)
+    longest = timeout_seconds() - restore_budget_seconds(settings.wait_budgets())
     week = 7 * 24 * 3600  # the policy model's own maximum
     with pytest.raises(ConfigurationError, match="state machine's own timeout") as caught:
         load_policy(lambda: policy_text(week), lambda: settings)
@@ -95,9 +95,11 @@ def test_the_longest_restore_counts_every_retry_after_approval() -> None:
     assert retry_budget_seconds(throttled) == 5 + 10 + 20 + 40 + 80 + 160 + 300 + 300
     assert retry_budget_seconds({"Retry": [{"ErrorEquals": ["X"]}]}) == 1 + 2 + 4  # ASL defaults
     states = json.loads(definition_text())["States"]
+    budgets = {loop: 120 for loop in ("copy", "safety", "delete", "cluster", "instances")}
+    budgets |= {"swap": 120, "undo": 120}
     waits_only = sum(s["Seconds"] for s in states.values() if s["Type"] == "Wait") * 120
     after_approval = ["BeginRestore", "CheckCopy", "SetupDatabase", "RecordFailure"]
-    retries = restore_budget_seconds(120) - waits_only
+    retries = restore_budget_seconds(budgets) - waits_only
     assert retries >= sum(retry_budget_seconds(states[name]) for name in after_approval)
     # The approval's own states are not part of the restore.
     everything = sum(retry_budget_seconds(s) for s in states.values())

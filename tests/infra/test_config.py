@@ -66,7 +66,7 @@ def test_the_example_configuration_is_valid():
         ({"log_retention_days": 42}, "(config)", "log_retention_days 42"),
         ({"account": "123456789012"}, "(config)", "both account and region"),
         ({"approval_expiry_seconds": 3600}, "(config)", "set in the policy file"),
-        ({"max_wait_attempts": 500}, "(config)", "lock could expire"),
+        ({"max_wait_attempts": 120}, "(config)", "each wait loop has its own budget"),
         ({"lock_ttl_seconds": 3_600}, "(config)", "lock could expire"),
         ({"policy_file": "config/missing.yaml"}, "(config)", "does not exist"),
         ({"database__config_file": "config/none.yaml"}, "(config)", "does not exist"),

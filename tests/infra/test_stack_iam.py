@@ -84,10 +84,16 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
 @pytest.mark.parametrize(
     ("spec", "allowed_rds"),
     [
-        (constants.LIFECYCLE, set()),
+        # RecordFailure deletes the copy the failed restore started (pipeline.copy_cleanup).
+        (constants.LIFECYCLE, {"rds:DeleteDBClusterSnapshot"}),
         (constants.FINISH, set()),
         (constants.CHECK_RESTORE, set()),
         (constants.DELETE_COPY, {"rds:DeleteDBClusterSnapshot"}),
+        # A copy it started after the restore was cancelled: it deletes that copy itself.
+        (
+            constants.COPY_SNAPSHOT,
+            {"rds:CopyDBClusterSnapshot", "rds:AddTagsToResource", "rds:DeleteDBClusterSnapshot"},
+        ),
         (constants.SETUP_DATABASE, {"rds:ModifyDBCluster"}),
         (
             constants.DELETE_TARGET,
@@ -120,13 +126,19 @@ def test_each_stage_role_holds_only_its_own_rds_changes(synthesized, spec, allow
     assert changes == allowed_rds
 
 
-def test_the_slack_endpoint_reads_what_resolving_a_plan_reads_and_no_bot_role_changes_rds(
+def test_the_slack_endpoint_reads_what_resolving_a_plan_reads_and_deletes_only_own_copies(
     synthesized,
 ):
     # /restore resolves the plan in the endpoint (bot.restore_flow -> pipeline.plan):
     # without these every request fails on AWS with AccessDenied.
     endpoint = statements_of(synthesized, "SlackEndpoint")
-    assert rds_actions(endpoint) == {"rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusters"}
+    assert rds_actions(endpoint) == {
+        "rds:DescribeDBClusterSnapshots",
+        "rds:DescribeDBClusters",
+        "rds:DeleteDBClusterSnapshot",  # a cancel deletes the copy of the running restore
+    }
+    deletes = actions_on(endpoint, "rds:DeleteDBClusterSnapshot")
+    assert deletes and all(r.endswith(":cluster-snapshot:ar-*-copy") for r in deletes)
     regions = {"<AWS.Region>", *synthesized.config.rds.source_regions}
     for action, kinds in (
         ("rds:DescribeDBClusters", {"cluster"}),

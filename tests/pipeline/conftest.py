@@ -199,7 +199,16 @@ def settings(topic_arn: str, target_kms_key: str, network: None) -> PipelineSett
         db_cluster_parameter_group=PARAMETER_GROUP,
         kms_key_id=target_kms_key,
         protected_clusters=[PROTECTED_PATTERN],
-        max_wait_attempts=7,
+        copy_wait_max_attempts=9,
+        copy_wait_base_seconds=60,  # 2 checks, plus 1 per 30 GiB
+        copy_wait_seconds_per_gib=1,
+        copy_stall_attempts=3,
+        delete_wait_max_attempts=7,
+        cluster_wait_max_attempts=6,
+        instances_wait_max_attempts=5,
+        safety_wait_max_attempts=8,
+        swap_wait_max_attempts=12,
+        undo_wait_max_attempts=11,
     )
 
 

@@ -10,6 +10,7 @@ from pipeline.models import Stage, StageStatus
 from pipeline.rds import OPERATION_TAG, describe_cluster_snapshot, tags_of
 from pipeline.stages.copy_snapshot import check_copy, copy_snapshot
 from pipeline.stages.plan import validate_request
+from pipeline.wait_budgets import CopyProgress
 from tests.pipeline.conftest import SOURCE_REGION, Operations, RdsSeed
 
 
@@ -72,11 +73,18 @@ def test_check_copy_waits_then_reports_ready(
     copy_snapshot(cross_region_op, ctx)
     seed.set_snapshot_status(f"{cross_region_op}-copy", "copying")
 
-    assert check_copy(cross_region_op, 0, ctx) == {"ready": False, "attempt": 1}
+    first = check_copy(cross_region_op, 0, ctx)
+    assert first == {"ready": False, "attempt": 1, "progress": 0, "progress_moved_at": 1}
     assert ctx.store.get(cross_region_op).stages[Stage.COPY_SNAPSHOT].status == StageStatus.STARTED
 
     seed.set_snapshot_status(f"{cross_region_op}-copy", "available")
-    assert check_copy(cross_region_op, 1, ctx) == {"ready": True, "attempt": 2}
+    carried = CopyProgress(first["progress"], first["progress_moved_at"])
+    assert check_copy(cross_region_op, 1, ctx, carried) == {
+        "ready": True,
+        "attempt": 2,
+        "progress": 0,
+        "progress_moved_at": 1,
+    }
     record = ctx.store.get(cross_region_op).stages[Stage.COPY_SNAPSHOT]
     assert record.status == StageStatus.SUCCEEDED and record.duration_seconds is not None
 

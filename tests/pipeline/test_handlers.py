@@ -64,11 +64,24 @@ def test_a_cross_region_in_place_replace_through_every_handler(
         "delete_target": True,
         "swap_target": False,
         "target_exists": True,
-        "max_wait_attempts": 7,
+        "wait_budgets": {
+            "copy": 9,
+            "safety": 8,
+            "delete": 7,
+            "cluster": 6,
+            "instances": 5,
+            "swap": 12,
+            "undo": 11,
+        },
     }
     assert invoke(handle_lifecycle, {**one, "action": "begin"}) == {"status": "RUNNING"}
     assert invoke(handle_copy_snapshot, one) == {"snapshot_id": copy_id}
-    assert invoke(handle_check_copy, {**one, "attempt": 0}) == {"ready": True, "attempt": 1}
+    assert invoke(handle_check_copy, {**one, "attempt": 0}) == {
+        "ready": True,
+        "attempt": 1,
+        "progress": 100,
+        "progress_moved_at": 1,
+    }
     assert invoke(handle_delete_target, {**one, "step": "snapshot"}) == {"final_snapshot_id": None}
     assert invoke(handle_check_delete, {**one, "attempt": 0, "wait_for": "snapshot"}) == {
         "ready": True,

@@ -193,7 +193,15 @@ def test_validate_stores_the_plan_and_answers_the_state_machine(
         "delete_target": False,
         "swap_target": True,
         "target_exists": True,
-        "max_wait_attempts": 7,
+        "wait_budgets": {
+            "copy": 9,
+            "safety": 8,
+            "delete": 7,
+            "cluster": 6,
+            "instances": 5,
+            "swap": 12,
+            "undo": 11,
+        },
     }
     stored = ctx.store.get(op_id)
     suffix = op_id.rsplit("-", 1)[-1]
