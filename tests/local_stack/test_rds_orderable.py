@@ -86,3 +86,10 @@ def test_an_instance_of_a_class_its_engine_version_lacks_is_refused(rds: Any) ->
     assert refusal_code(lambda: create("db.m5.large")) == "InvalidParameterCombination"
     assert rds.describe_db_instances()["DBInstances"] == []
     assert create("db.serverless")["DBInstance"]["DBInstanceClass"] == "db.serverless"
+
+
+def test_engine_versions_filter_by_family_and_other_engines_keep_motos_answers(rds: Any) -> None:
+    answer = rds.describe_db_engine_versions(DBParameterGroupFamily="aurora-postgresql16")
+    assert {v["EngineVersion"] for v in answer["DBEngineVersions"]} == {"16.1", "16.4", "16.8"}
+    # Neptune is not Aurora: moto's own table answers it, as before.
+    assert _classes(rds, Engine="neptune")
