@@ -246,3 +246,16 @@ def test_a_key_that_does_not_exist_is_refused(
     ctx.settings = ctx.settings.model_copy(update={"kms_key_id": missing})
     with pytest.raises(KmsKeyUnusableError, match="which the restore needs, does not exist"):
         validate(encrypted_snapshot, source_region=SOURCE_REGION)
+
+
+def test_a_same_region_snapshot_under_the_default_rds_key_is_checked_against_that_key(
+    validate: Validate, ctx: PipelineContext, seed: RdsSeed
+) -> None:
+    seed.cluster("prod-db", encrypted=True)  # no KmsKeyId: the Region's aws/rds key
+    seed.snapshot("prod-db", "prod-snap-1")
+    validate("prod-snap-1")
+    kms = ctx.clients.client("kms")
+    kms.disable_key(KeyId=kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["KeyId"])
+
+    with pytest.raises(KmsKeyUnusableError, match="is `Disabled`"):
+        validate("prod-snap-1", target="dev-db")
