@@ -198,7 +198,8 @@ def _unusable_key(key_id: str) -> Callable[[ClientError], FatalError]:
             # The roles may use only the configured keys (infra/permissions.py `_kms`).
             reason = (
                 "is not one this deployment may use: list it in the deployment's "
-                "rds.kms_key_arn or rds.source_kms_key_arns"
+                "rds.kms_key_arn or rds.source_kms_key_arns (an AWS managed key such as "
+                "aws/rds too), and let its key policy allow the account"
             )
         else:
             return FatalError(f"describe KMS key {key_id} failed: {exc}")

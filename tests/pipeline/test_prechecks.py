@@ -3,6 +3,7 @@ against moto with the local stack's RDS rules (orderable classes, quotas, engine
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -259,3 +260,18 @@ def test_a_same_region_snapshot_under_the_default_rds_key_is_checked_against_tha
 
     with pytest.raises(KmsKeyUnusableError, match="is `Disabled`"):
         validate("prod-snap-1", target="dev-db")
+
+
+def test_a_key_the_pipeline_may_not_describe_is_refused_saying_which_setting_lists_keys(
+    validate: Validate, ctx: PipelineContext, encrypted_snapshot: str
+) -> None:
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "kms:DescribeKey", "Resource": "*"}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+    key = ctx.clients.client("kms").create_key(Policy=policy)["KeyMetadata"]["Arn"]
+    ctx.settings = ctx.settings.model_copy(update={"kms_key_id": key})
+
+    with pytest.raises(KmsKeyUnusableError) as refused:
+        validate(encrypted_snapshot, source_region=SOURCE_REGION)
+
+    assert f"`{key}`" in refused.value.message
+    assert "rds.kms_key_arn or rds.source_kms_key_arns" in refused.value.message
