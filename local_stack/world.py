@@ -37,7 +37,7 @@ def seed_world(
     clients: AwsClients, *, source_region: str, master_password: str, kms_key_id: str | None = None
 ) -> SeededWorld:
     """Create the clusters and snapshots the demo and the end-to-end tests start from; those of
-    this region are encrypted with `kms_key_id` (None: RDS's default key, moto's placeholder)."""
+    this region are encrypted with `kms_key_id` (None: the Region's default aws/rds key)."""
     rds = clients.rds()
     subnet_group, security_group = _network(clients)
     common: dict[str, Any] = {
