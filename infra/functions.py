@@ -134,6 +134,8 @@ def function_environment(stack: AuroraRestoreStack, spec: FunctionSpec) -> dict[
         Env.VPC_SECURITY_GROUP_IDS: json.dumps(network.database_security_group_ids),
         Env.DEFAULT_INSTANCE_CLASS: config.rds.default_instance_class,
         Env.PROTECTED_CLUSTERS: json.dumps(list(config.policy().protected_targets)),
+        # The snapshots the roles may restore from: ValidateRequest refuses any other up front.
+        Env.SNAPSHOT_PATTERNS: json.dumps(config.rds.snapshot_patterns),
         Env.LOCK_TTL_SECONDS: str(config.lock_ttl_seconds),
         Env.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
         Env.SECRET_NAME_PREFIX: names.DB_SECRET_PREFIX,

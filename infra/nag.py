@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import IConstruct
 
-from infra.permissions import LAMBDA_VPC_ACTIONS
+from infra.permissions import LAMBDA_VPC_ACTIONS, PRECHECK_ACTIONS
 
 XRAY_ACTIONS = frozenset(
     {
@@ -48,6 +48,8 @@ UNSCOPABLE_ACTIONS: dict[frozenset[str], str] = {
     "permissions (Step Functions logging)",
     frozenset(LAMBDA_VPC_ACTIONS): "Lambda manages the set-up function's VPC network interfaces "
     "with its role; EC2 does not scope these actions (AWSLambdaVPCAccessExecutionRole, inline)",
+    frozenset(PRECHECK_ACTIONS): "read-only RDS calls with no resource-level permissions "
+    "(orderable instance classes, account quotas, engine versions) that ValidateRequest makes",
 }
 _KMS_KEY_ACTIONS = {"kms:ReEncrypt*", "kms:GenerateDataKey*"}
 _PLAN_REASON = (

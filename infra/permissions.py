@@ -23,6 +23,7 @@ from infra.constants import (
     RESTORE_CLUSTER,
     SETUP_DATABASE,
     SWAP_NAMES,
+    VALIDATE,
     FunctionSpec,
 )
 from pipeline.plan import copy_snapshot_id, final_snapshot_id
@@ -33,6 +34,13 @@ RDS_READ_ACTIONS = (
     "rds:DescribeDBClusters",
     "rds:DescribeDBClusterSnapshots",
     "rds:DescribeDBInstances",
+)
+# What ValidateRequest asks RDS before approval (pipeline.prechecks). The Service Authorization
+# Reference lists no resource type for these, so they take "*" (list_amazonrds.html).
+PRECHECK_ACTIONS = (
+    "rds:DescribeAccountAttributes",
+    "rds:DescribeDBEngineVersions",
+    "rds:DescribeOrderableDBInstanceOptions",
 )
 # Lambda creates and removes the ENIs of a function in a VPC with its role (what the managed
 # AWSLambdaVPCAccessExecutionRole grants, written out so the template shows it). EC2 does not
@@ -155,6 +163,33 @@ class RdsPermissions:
                 conditions={"StringLike": {"kms:ViaService": "rds.*.amazonaws.com"}},
             )
         ]
+
+    def validate(self) -> list[iam.PolicyStatement]:
+        """What ValidateRequest proves before approval (pipeline.prechecks): orderable classes,
+        quotas and engine versions (no resource types), the configured parameter group
+        (`cluster-pg`) and the state of the configured keys, described directly (no ViaService)."""
+        statements = [
+            iam.PolicyStatement(
+                sid="ProveRestorable", actions=list(PRECHECK_ACTIONS), resources=["*"]
+            )
+        ]
+        group = self._rds.db_cluster_parameter_group
+        if group:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DescribeParameterGroup",
+                    actions=["rds:DescribeDBClusterParameterGroups"],
+                    resources=self.arns("cluster-pg", [group]),
+                )
+            )
+        keys = [key for key in [self._rds.kms_key_arn, *self._rds.source_kms_key_arns] if key]
+        if keys:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DescribeSnapshotKeys", actions=["kms:DescribeKey"], resources=keys
+                )
+            )
+        return statements
 
     def copy_snapshot(self) -> list[iam.PolicyStatement]:
         own = self.arns("cluster-snapshot", self._own_copies)
@@ -312,6 +347,7 @@ class RdsPermissions:
     def for_stage(self, spec: FunctionSpec) -> list[iam.PolicyStatement]:
         """The RDS/KMS/Secrets Manager statements of one stage function (besides `read`)."""
         builders = {
+            VALIDATE: self.validate,
             COPY_SNAPSHOT: self.copy_snapshot,
             DELETE_TARGET: self.delete_target,
             RESTORE_CLUSTER: self.restore_cluster,

@@ -18,7 +18,7 @@ from typing import Any
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
 
-from local_stack import rds_quotas, rds_rename_rules, rds_timeline
+from local_stack import rds_default_key, rds_orderable, rds_quotas, rds_rename_rules, rds_timeline
 from local_stack.rds_snapshot_rules import (
     COPIES_IN_PROGRESS_LIMIT,
     MANUAL_CLUSTER_SNAPSHOT_QUOTA,
@@ -61,6 +61,8 @@ def install(patch: Patch, rules: RdsRules) -> None:
         patch(RDSBackend, name, wrapper(getattr(RDSBackend, name)))
     rds_rename_rules.install(patch)
     rds_quotas.install(patch)
+    rds_orderable.install(patch)  # instance classes per engine version, engine versions
+    rds_default_key.install(patch)  # an encrypted cluster without KmsKeyId: aws/rds
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from infra.constants import NOTIFIER, visibility_timeout_seconds
 from local_stack import iam_credentials, moto_patches
 from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, NOTIFIER_FUNCTION
+from local_stack.iam_policies import LOCAL_SNAPSHOT_PATTERNS
 from local_stack.iam_roles import (
     LocalResources,
     local_resources,
@@ -132,7 +133,10 @@ class LocalStack:
         self._start_secrets_extension()
         master_password = secrets.token_urlsafe(18)
         self.world = seed_world(
-            self.clients, source_region=self.options.source_region, master_password=master_password
+            self.clients,
+            source_region=self.options.source_region,
+            master_password=master_password,
+            kms_key_id=names["kms_key_id"],  # the configured key (rds.kms_key_arn), as deployed
         )
         self._seed_data(master_password)
         self.rds_rules.time_scale = self.options.time_scale
@@ -287,6 +291,7 @@ class LocalStack:
             "AURORA_RESTORE_VPC_SECURITY_GROUP_IDS": json.dumps([self.world.security_group_id]),
             "AURORA_RESTORE_PROTECTED_CLUSTERS": json.dumps(PROTECTED_TARGETS),
             "AURORA_RESTORE_KMS_KEY_ID": names["kms_key_id"],
+            "AURORA_RESTORE_SNAPSHOT_PATTERNS": json.dumps(LOCAL_SNAPSHOT_PATTERNS),
             "AURORA_RESTORE_AWS_ENDPOINT_URL": endpoint_url,
             "AURORA_RESTORE_STATE_MACHINE_ARN": self._state_machine_arn(),
             "AURORA_RESTORE_SLACK_API_URL": self.slack.api_url,

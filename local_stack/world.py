@@ -33,8 +33,11 @@ class SeededWorld:
         return seed
 
 
-def seed_world(clients: AwsClients, *, source_region: str, master_password: str) -> SeededWorld:
-    """Create the clusters and snapshots the demo and the end-to-end tests start from."""
+def seed_world(
+    clients: AwsClients, *, source_region: str, master_password: str, kms_key_id: str | None = None
+) -> SeededWorld:
+    """Create the clusters and snapshots the demo and the end-to-end tests start from; those of
+    this region are encrypted with `kms_key_id` (None: the Region's default aws/rds key)."""
     rds = clients.rds()
     subnet_group, security_group = _network(clients)
     common: dict[str, Any] = {
@@ -46,12 +49,13 @@ def seed_world(clients: AwsClients, *, source_region: str, master_password: str)
         "VpcSecurityGroupIds": [security_group],
         "StorageEncrypted": True,
     }
-    _cluster(rds, "prod-orders", common, instances=2)
-    _cluster(rds, "staging-orders", common, instances=1)
+    local = {**common, **({"KmsKeyId": kms_key_id} if kms_key_id else {})}
+    _cluster(rds, "prod-orders", local, instances=2)
+    _cluster(rds, "staging-orders", local, instances=1)
     _cluster(
         rds,
         "prod-billing",
-        {**common, "DeletionProtection": True},
+        {**local, "DeletionProtection": True},
         instances=1,
         tags=[{"Key": PROTECTED_TAG, "Value": "true"}],
     )

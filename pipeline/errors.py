@@ -102,6 +102,26 @@ class ConfigurationError(FatalError):
     """The configuration is invalid; raised at start so it fails loudly and early."""
 
 
+class InstanceClassNotOrderableError(FatalError):
+    """RDS does not offer the instance class for the snapshot's engine version in this Region."""
+
+
+class AccountQuotaError(FatalError):
+    """The restore would take the account past an RDS quota (clusters, instances, snapshots)."""
+
+
+class ParameterGroupMismatchError(FatalError):
+    """The configured cluster parameter group is of another family than the engine version's."""
+
+
+class SnapshotOutOfScopeError(FatalError):
+    """The deployment's IAM grants no restore from this snapshot (rds.snapshot_patterns)."""
+
+
+class KmsKeyUnusableError(FatalError):
+    """The KMS key the restore or copy uses cannot be described, or is not enabled."""
+
+
 # The retryable errors of this module, the one list the state machine's Retry follows: every Task
 # of restore.asl.json lists exactly these names, plus those of the retryable errors its own
 # function defines (bot.request_approval's SlackUnavailableError), and nothing else

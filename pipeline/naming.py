@@ -29,7 +29,9 @@ _SNAPSHOT_ARN = re.compile(
     r"cluster-snapshot:(?P<name>(?:rds:)?[A-Za-z][A-Za-z0-9-]*)"
 )
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]")
-_INSTANCE_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
+# db.serverless is Aurora Serverless v2's class; whether RDS offers a class for the engine version
+# is ValidateRequest's question (pipeline.prechecks).
+_INSTANCE_CLASS = re.compile(r"db\.serverless|db\.[a-z0-9]+\.[a-z0-9]+")
 _OPERATION_ID = re.compile(r"ar-[0-9]{14}-[0-9a-f]{6}")
 LATEST_PREFIX = "latest:"
 MAX_INSTANCES = 15  # Aurora allows one writer and up to 15 readers; we create at most 15 in all.

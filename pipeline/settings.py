@@ -115,6 +115,9 @@ class PipelineSettings(RestoreLimits):
     # Local stack only: "host:port" of the local PostgreSQL serving every cluster endpoint.
     db_endpoint_override: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
     secrets_kms_key_id: str | None = None  # KMS key for the credential secrets (default: AWS's)
+    # The snapshot names the deployment's IAM lets the pipeline restore or copy (infra's
+    # rds.snapshot_patterns, IAM wildcards); empty: not configured, not checked.
+    snapshot_patterns: list[str] = Field(default_factory=list)
 
     @field_validator("default_instance_class")
     @classmethod

@@ -4,7 +4,8 @@ The bot resolves the plan once (pipeline.plan) and stores it with the operation;
 re-checks that plan's facts (the snapshot still available, the target not protected nor newly
 there) rather than resolving it again, which could pick another snapshot (`latest:`) than the one
 the card shows. An operation stored without a plan (started directly, not through the bot) has
-its plan resolved here, once.
+its plan resolved here, once. Either way it then proves what AWS would refuse later
+(pipeline.prechecks).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TypedDict
 from pipeline.context import PipelineContext
 from pipeline.models import Stage, StageStatus
 from pipeline.plan import describe_plan, recheck_plan, resolve_plan
+from pipeline.prechecks import prove_restorable
 from pipeline.stages.common import failing_stage
 
 
@@ -44,6 +46,7 @@ def validate_request(operation_id: str, ctx: PipelineContext) -> ValidateResult:
                 ctx.store.update(operation_id, plan=plan)
             else:
                 recheck_plan(plan, request, ctx)
+            prove_restorable(plan, ctx)  # what AWS would refuse later (pipeline.prechecks)
         ctx.reporter.finished(
             operation_id,
             Stage.VALIDATE,

@@ -31,6 +31,7 @@ OP = "ar-20260101120000-1a2b3c"
         ("s t --instances=2", {"instance_count": 2}),
         ("s t --source-region eu-west-1", {"source_region": "eu-west-1"}),
         ("s t --instance-class db.r6g.xlarge", {"instance_class": "db.r6g.xlarge"}),
+        ("s t --instance-class db.serverless", {"instance_class": "db.serverless"}),
         ("s --replace t", {"target_cluster": "t", "replace": True}),
         (
             "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:snap t",

@@ -8,7 +8,7 @@ import re
 import boto3
 import pytest
 
-from local_stack.scenario import APPROVE, DENY, Driver
+from local_stack.scenario import APPROVE, DENY, Driver, wait_for
 from local_stack.stack import LocalStack
 from pipeline.models import OperationStatus, Stage, StageStatus
 from pipeline.store import OperationStore
@@ -218,3 +218,30 @@ def test_transient_throttling_is_retried_to_success(
     assert stack.faults.injected["throttle:restore_db_cluster_from_snapshot"] == 3
     assert operations.get(operation_id).status == OperationStatus.SUCCEEDED
     assert card_of(driver, operation_id)
+
+
+def test_an_instance_class_rds_would_refuse_is_refused_before_anyone_is_asked(
+    driver: Driver, stack: LocalStack, operations: OperationStore
+) -> None:
+    seed = driver.info["seed"]
+    asked = f"{seed['snapshot']} fresh-class --instance-class db.r8g.large"  # PostgreSQL 15.8+
+    operation_id = request_restore(driver, asked)
+
+    execution = driver.wait_for_execution_end(operation_id)
+
+    assert execution["status"] == "FAILED"
+    refusal = "`db.r8g.large` is not offered for aurora-postgresql 15.4 in us-east-1"
+    operation = operations.get(operation_id)
+    assert operation.status == OperationStatus.FAILED
+    assert operation.error and refusal in operation.error
+    assert operation.slack_message_ts is None  # no approval card: nobody was asked to approve
+
+    def told() -> list[str] | None:
+        texts = [str(e.get("text", "")) for e in stack.slack.ephemerals(driver.info["channel_id"])]
+        found = [t for t in texts if operation_id in t and refusal in t]
+        return found or None
+
+    assert "--instance-class one of" in wait_for("the requester told why", told, 30)[0]
+    assert operations.lock_holder("fresh-class") is None
+    clusters = driver.rds.describe_db_clusters()["DBClusters"]
+    assert "fresh-class" not in {c["DBClusterIdentifier"] for c in clusters}

@@ -35,6 +35,11 @@ UNSCOPABLE = {
         "ec2:AssignPrivateIpAddresses",
         "ec2:UnassignPrivateIpAddresses",
     },
+    "RDS lists no resource type for what ValidateRequest reads before approval": {
+        "rds:DescribeAccountAttributes",
+        "rds:DescribeDBEngineVersions",
+        "rds:DescribeOrderableDBInstanceOptions",
+    },
 }
 
 

@@ -10,7 +10,7 @@ import re
 
 IDENTIFIER = re.compile(r"[A-Za-z](?:-?[A-Za-z0-9])*", re.ASCII)
 REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]", re.ASCII)
-INSTANCE_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+", re.ASCII)
+INSTANCE_CLASS = re.compile(r"db\.serverless|db\.[a-z0-9]+\.[a-z0-9]+", re.ASCII)  # Serverless v2
 OPERATION_ID = re.compile(r"ar-[0-9]{14}-[0-9a-f]{6}", re.ASCII)
 SNAPSHOT_ARN = re.compile(
     r"arn:aws[a-z-]*:rds:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]):(?P<account>[0-9]{12}):"

@@ -39,7 +39,7 @@ regions = st.builds(
     st.sampled_from(["east", "west", "central", "north", "south", "southeast", "northeast"]),
     st.integers(min_value=1, max_value=9),
 )
-instance_classes = st.builds(
+instance_classes = st.just("db.serverless") | st.builds(
     lambda family, size: f"db.{family}.{size}",
     st.sampled_from(["r6g", "r7g", "t4g", "x2g", "serverless", "r5"]),
     st.sampled_from(["large", "xlarge", "2xlarge", "medium", "24xlarge"]),
