@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipeline.models import Operation, OperationStatus
+from pipeline.models import Operation, OperationStatus, Stage
 
 _USER_PREFIXES = ("U", "W")
 _USERGROUP_PREFIX = "S"
@@ -210,6 +210,15 @@ def decide_click(
         )
         if not decision.allowed:
             return ClickDecision(ClickVerdict.REFUSED, decision.message)
+        if operation.status == OperationStatus.RUNNING and operation.current_stage == Stage.SWAP:
+            # Stopping the execution now would leave the names half-swapped, with nothing to
+            # put them back: the swap finishes, or puts every name back itself, in minutes.
+            return ClickDecision(
+                ClickVerdict.REFUSED,
+                f"`{operation.target_cluster}` is being swapped with its restored cluster and "
+                "cannot be cancelled half-way; it finishes, or puts every name back if it "
+                "fails, within minutes.",
+            )
         if operation.status == OperationStatus.PENDING_APPROVAL:
             return ClickDecision(ClickVerdict.CANCEL_PENDING)
         return ClickDecision(ClickVerdict.CANCEL_RUNNING)

@@ -164,6 +164,7 @@ class Plan(BaseModel):
     staging_instance_ids: list[str] = Field(default_factory=list)
     kept_cluster_id: str | None = None
     kept_instance_ids: list[str] = Field(default_factory=list)
+    target_resource_id: str | None = None  # the replaced cluster's, which renames keep
     # In place: a manual snapshot of the target, available before any instance is touched.
     safety_snapshot_id: str | None = None
 

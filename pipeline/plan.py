@@ -25,7 +25,13 @@ from pipeline.models import Plan, RestoreRequest
 from pipeline.naming import SnapshotKind, SnapshotRef
 from pipeline.settings import PipelineSettings
 from pipeline.stages.common import instances_phrase
-from pipeline.swap_plan import MAX_IDENTIFIER, SwapNames, numbered_members, safety_snapshot_id
+from pipeline.swap_plan import (
+    MAX_IDENTIFIER,
+    SwapNames,
+    ensure_snapshot_name,
+    numbered_members,
+    safety_snapshot_id,
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,12 @@ def build_plan(
     copy_id = copy_snapshot_id(operation_id) if needs_copy else None
     existing = rds.member_ids(target) if target is not None else []
     swap = None
+    if in_place:
+        ensure_snapshot_name(
+            safety_snapshot_id(request.target_cluster, operation_id), request.target_cluster
+        )
     if target is not None and not in_place:
+        _ensure_no_custom_endpoints(target)
         swap = SwapNames.build(
             request.target_cluster,
             operation_id,
@@ -155,7 +166,24 @@ def build_plan(
         staging_instance_ids=swap.staging_instances if swap else [],
         kept_cluster_id=swap.kept if swap else None,
         kept_instance_ids=swap.kept_instances if swap else [],
+        target_resource_id=(
+            str(target["DbClusterResourceId"])
+            if target is not None and target.get("DbClusterResourceId")
+            else None
+        ),
     )
+
+
+def _ensure_no_custom_endpoints(target: Mapping[str, Any]) -> None:
+    """Custom endpoints belong to their cluster, not to its name: after a swap they would still
+    lead to the old cluster, stopped (DBCluster.CustomEndpoints, botocore)."""
+    endpoints = [str(e) for e in target.get("CustomEndpoints", [])]
+    if endpoints:
+        raise InvalidRequestError(
+            f"`{target['DBClusterIdentifier']}` has custom endpoints ({', '.join(endpoints)}), "
+            "which would stay with the old cluster after a swap: remove them, or replace it "
+            "with --replace --in-place"
+        )
 
 
 def ensure_snapshot_available(described: Mapping[str, Any], region: str) -> None:

@@ -31,8 +31,18 @@ def kept_cluster_id(target: str, operation_id: str) -> str:
 
 
 def safety_snapshot_id(target: str, operation_id: str) -> str:
-    """The manual snapshot an in-place replace takes before it touches any instance."""
-    return f"{target}-before-{operation_id}"
+    """The manual snapshot an in-place replace takes before it touches any instance; short,
+    for CreateDBClusterSnapshot takes "from 1 to 63 letters, numbers, or hyphens" (botocore)."""
+    return f"{target}-before-{operation_suffix(operation_id)}"
+
+
+def ensure_snapshot_name(name: str, target: str) -> None:
+    if len(name) > MAX_IDENTIFIER:
+        raise InvalidRequestError(
+            f"target_cluster: `{target}` is too long for an in-place replace (its safety "
+            f"snapshot `{name}` would exceed {MAX_IDENTIFIER} characters): restore into a "
+            "shorter target name"
+        )
 
 
 def numbered_members(cluster_id: str, count: int) -> list[str]:
@@ -74,6 +84,6 @@ class SwapNames:
         if too_long:
             raise InvalidRequestError(
                 f"target_cluster: `{self.target}` is too long to be replaced through a swap "
-                f"(`{max(too_long, key=len)}` would exceed {MAX_IDENTIFIER} characters); use a "
-                "shorter target, or --in-place to delete it before restoring"
+                f"(`{max(too_long, key=len)}` would exceed {MAX_IDENTIFIER} characters): restore "
+                "into a shorter target name"
             )

@@ -2,20 +2,24 @@
 
 Each invocation looks at what RDS shows and takes the next step, so the state machine's loop
 (SwapNames, then wait, then SwapNames again) converges whatever was interrupted, and a retried
-invocation repeats nothing. Forward:
-1. the old target's instances take kept names (`<target>-old-<id>-N`), one by one, while the
-   old cluster still answers on the target's cluster endpoint;
-2. the old cluster is renamed to the kept name and, in the same invocation, the new cluster to
-   the target's: from the first rename until the new cluster is available under the target's
-   name, the target's endpoint does not answer (measured, and said in the thread);
-3. the credentials written as pending by the database stage become current;
-4. the new instances take the target's instance names (`<target>-N`);
-5. the kept cluster is tagged with its operation and keep-until date, then stopped.
-RDS renames with ModifyDBCluster/ModifyDBInstance and ApplyImmediately; an instance or cluster
-being renamed shows `renaming` (local_stack.rds_rename_rules cites the sources).
-
-A fatal error anywhere sends the state machine to `undo_swap` (pipeline.stages.swap_undo), which
-puts every name back, so a failed swap leaves the target as it was.
+invocation repeats nothing. Before anything is renamed, everything the swap needs is proven (the
+destination names free, the new cluster and its instances available, no instance joined the
+target since the plan). Then:
+1. the old cluster leaves the target's name (`<target>-old-<id>`); RDS frees a name
+   asynchronously ("The renamed DB cluster isn't available until the new name becomes
+   effective", RDS user guide), so the next step waits until the name is free;
+2. the new cluster takes the target's name; from step 1 until it is available under that name
+   the target's cluster endpoint does not answer (measured, and said in the thread);
+3. the credentials written as pending by the database stage become current. This is the commit
+   point: from here on nothing is undone, since the target already serves the new data;
+4. the old instances take kept names (`<target>-old-<id>-N`) on the cluster that no longer
+   serves; "an instance reboot occurs immediately" on each rename (botocore
+   NewDBInstanceIdentifier), which is why no instance of the serving target is renamed before;
+5. the kept cluster is tagged with its operation and keep-until date, then stopped;
+6. the new instances take the target's instance names (`<target>-N`), each rebooting once.
+A fatal error before the commit point sends the state machine to `undo_swap`
+(pipeline.stages.swap_undo), which gives the target's name back to the old cluster; after it,
+a failure of a later step is reported and the restore still succeeds.
 """
 
 from __future__ import annotations
@@ -29,8 +33,18 @@ from pipeline.context import PipelineContext
 from pipeline.errors import FatalError
 from pipeline.models import Operation, Plan, Stage, StageStatus, utc_now
 from pipeline.secret_versions import promote
-from pipeline.stages.common import CheckResult, failing_stage, load_plan, ready, still_waiting
+from pipeline.stages.common import (
+    CheckResult,
+    ensure_acting,
+    failing_stage,
+    load_plan,
+    ready,
+    still_waiting,
+)
+from pipeline.stages.swap_checks import ensure_switchable, switch_ready
 from pipeline.stages.swap_steps import (
+    COMMITTED,
+    INCOMPLETE,
     KEEP_UNTIL_TAG,
     KEPT_BY_TAG,
     SECRETS_PROMOTED,
@@ -38,6 +52,7 @@ from pipeline.stages.swap_steps import (
     UNAVAILABLE_SECONDS,
     ClusterView,
     pending_secrets,
+    record,
     rename_cluster,
     rename_instances,
     swap_names_of,
@@ -48,7 +63,7 @@ KEPT_STOPPED = frozenset({"stopping", "stopped"})
 
 
 def swap_names(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:
-    """One step of the forward swap; ready once the kept cluster is stopping."""
+    """One step of the forward swap; ready once every step is done."""
     operation, plan = load_plan(ctx, operation_id)
     if not plan.swap_target:
         return ready(attempt)
@@ -60,7 +75,10 @@ def swap_names(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckRe
             f"current `{plan.target_cluster}` is kept as `{plan.kept_cluster_id}`",
         )
     with failing_stage(ctx, operation_id, Stage.SWAP):
-        done = _advance(operation, plan, ctx)
+        if operation.resources.get(COMMITTED) == "true":
+            done = _finish_committed(operation, plan, ctx)
+        else:
+            done = _switch(operation, plan, ctx)
     if done:
         return ready(attempt)
     what = f"the swap of `{plan.target_cluster}` and `{plan.restore_cluster}`"
@@ -69,58 +87,97 @@ def swap_names(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckRe
     )
 
 
-def _advance(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
+def _switch(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
+    """Steps 1 to 3, up to the commit point; False while waiting."""
     client = ctx.clients.rds()
     names = swap_names_of(plan)
-    view = ClusterView.read(client, names, operation.operation_id)
+    view = ClusterView.read(client, names, operation.operation_id, plan.target_resource_id)
+    started = SWAP_STARTED in operation.resources
     if view.target_is_old:
+        if started:
+            return False  # step 1 issued: the old cluster is still leaving the target's name
         assert view.target is not None
         rds.ensure_not_protected(view.target, ctx.settings.protected_clusters)
-        joined = set(rds.member_ids(view.target)) - {*names.old_instances, *names.kept_instances}
-        if joined:
-            raise FatalError(
-                f"instance(s) {', '.join(f'`{i}`' for i in sorted(joined))} joined "
-                f"`{names.target}` after the plan was approved; nothing more is renamed"
-            )
-        if not rename_instances(
-            client, names.old_instances, names.kept_instances, cluster=names.target
-        ):
+        ensure_switchable(client, names, view)
+        if not switch_ready(client, names, view):
             return False
-        if view.target.get("Status") != rds.AVAILABLE:
-            return False
-        _record(ctx, operation, {SWAP_STARTED: utc_now().isoformat()})
+        # A cancel since this invocation began stops here: nothing has been renamed yet.
+        ensure_acting(ctx.store.get(operation.operation_id))
+        record(ctx, operation.operation_id, {SWAP_STARTED: utc_now().isoformat()})
         rename_cluster(client, names.target, names.kept)
-        view = ClusterView.read(client, names, operation.operation_id)
+        return False
     if view.target is None:
         if view.staging is None:
             raise FatalError(
                 f"the restored cluster `{names.staging}` is gone: nothing can take "
                 f"`{names.target}`'s name"
             )
-        rename_cluster(client, names.staging, names.target)
+        rds.raise_if_failed("cluster", names.staging, str(view.staging.get("Status", "")))
+        rename_cluster(client, names.staging, names.target, wait_if_taken=True)
         return False
-    if not view.target_is_ours or view.target.get("Status") != rds.AVAILABLE:
+    if not view.target_is_ours:
+        raise FatalError(
+            f"another cluster took the name `{names.target}` during the swap; the restored "
+            f"cluster is `{names.staging}`"
+        )
+    if view.target.get("Status") != rds.AVAILABLE:
         return False
-    operation = ctx.store.get(operation.operation_id)
-    _note_available(ctx, operation)
-    _promote_secrets(ctx, operation)
-    if not rename_instances(
+    _note_available(ctx, operation.operation_id)
+    _promote_secrets(ctx, operation.operation_id)
+    record(ctx, operation.operation_id, {COMMITTED: "true"})
+    return _finish_committed(ctx.store.get(operation.operation_id), plan, ctx)
+
+
+def _finish_committed(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
+    """Steps 4 to 6. The target serves the new cluster already: a failure here is reported,
+    never undone."""
+    try:
+        done = _tidy(operation, plan, ctx)
+    except FatalError as exc:
+        record(ctx, operation.operation_id, {INCOMPLETE: exc.message})
+        done = True
+    if done:
+        _report_swapped(ctx, ctx.store.get(operation.operation_id), plan)
+    return done
+
+
+def _tidy(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
+    client = ctx.clients.rds()
+    names = swap_names_of(plan)
+    view = ClusterView.read(client, names, operation.operation_id, plan.target_resource_id)
+    kept = view.kept
+    if kept is not None and str(kept.get("Status", "")) not in KEPT_STOPPED:
+        if kept.get("Status") != rds.AVAILABLE:
+            return False
+        if not rename_instances(
+            client, names.old_instances, names.kept_instances, cluster=names.kept
+        ):
+            return False
+        keep_until = utc_now() + timedelta(days=ctx.settings.kept_cluster_days)
+        _tag_kept(client, kept, operation.operation_id, keep_until.strftime("%Y-%m-%dT%H:%MZ"))
+        with aws_call(f"stop cluster {names.kept}"):
+            client.stop_db_cluster(DBClusterIdentifier=names.kept)
+        record(
+            ctx,
+            operation.operation_id,
+            {"kept_cluster": names.kept, "keep_until": keep_until.isoformat()},
+        )
+    return rename_instances(
         client, names.staging_instances, names.new_instances, cluster=names.target
-    ):
-        return False
-    return _keep_old(client, ctx, operation, plan, view.kept)
+    )
 
 
-def _note_available(ctx: PipelineContext, operation: Operation) -> None:
-    started = operation.resources.get(SWAP_STARTED)
-    if started is None or UNAVAILABLE_SECONDS in operation.resources:
+def _note_available(ctx: PipelineContext, operation_id: str) -> None:
+    resources = ctx.store.get(operation_id).resources
+    started = resources.get(SWAP_STARTED)
+    if started is None or UNAVAILABLE_SECONDS in resources:
         return
     seconds = (utc_now() - datetime.fromisoformat(started)).total_seconds()
-    _record(ctx, operation, {UNAVAILABLE_SECONDS: f"{seconds:.1f}"})
+    record(ctx, operation_id, {UNAVAILABLE_SECONDS: f"{seconds:.1f}"})
 
 
-def _promote_secrets(ctx: PipelineContext, operation: Operation) -> None:
-    operation = ctx.store.get(operation.operation_id)
+def _promote_secrets(ctx: PipelineContext, operation_id: str) -> None:
+    operation = ctx.store.get(operation_id)
     if operation.resources.get(SECRETS_PROMOTED) == "true":
         return
     for name, version in pending_secrets(operation):
@@ -128,33 +185,7 @@ def _promote_secrets(ctx: PipelineContext, operation: Operation) -> None:
             promote(ctx.clients.secretsmanager, name, version)
         except KeyError as exc:
             raise FatalError(f"cannot make the new credentials current: {exc}") from exc
-    _record(ctx, operation, {SECRETS_PROMOTED: "true"})
-
-
-def _keep_old(
-    client: Any,
-    ctx: PipelineContext,
-    operation: Operation,
-    plan: Plan,
-    kept: dict[str, Any] | None,
-) -> bool:
-    """Tag and stop the kept cluster, then report the swap; True once it is stopping."""
-    if kept is not None:
-        status = str(kept.get("Status", ""))
-        if status not in KEPT_STOPPED:
-            if status != rds.AVAILABLE:
-                return False
-            keep_until = utc_now() + timedelta(days=ctx.settings.kept_cluster_days)
-            _tag_kept(client, kept, operation.operation_id, keep_until.strftime("%Y-%m-%dT%H:%MZ"))
-            with aws_call(f"stop cluster {plan.kept_cluster_id}"):
-                client.stop_db_cluster(DBClusterIdentifier=plan.kept_cluster_id)
-            _record(
-                ctx,
-                operation,
-                {"kept_cluster": str(plan.kept_cluster_id), "keep_until": keep_until.isoformat()},
-            )
-    _report_swapped(ctx, ctx.store.get(operation.operation_id), plan)
-    return True
+    record(ctx, operation_id, {SECRETS_PROMOTED: "true"})
 
 
 def _tag_kept(client: Any, kept: dict[str, Any], operation_id: str, keep_until: str) -> None:
@@ -169,7 +200,8 @@ def _tag_kept(client: Any, kept: dict[str, Any], operation_id: str, keep_until: 
 
 
 def _report_swapped(ctx: PipelineContext, operation: Operation, plan: Plan) -> None:
-    seconds = operation.resources.get(UNAVAILABLE_SECONDS)
+    resources = operation.resources
+    seconds = resources.get(UNAVAILABLE_SECONDS)
     outage = (
         f"`{plan.target_cluster}` did not answer for {seconds} s during the swap"
         if seconds is not None
@@ -177,19 +209,19 @@ def _report_swapped(ctx: PipelineContext, operation: Operation, plan: Plan) -> N
     )
     kept = (
         f"; the old cluster is kept, stopped, as `{plan.kept_cluster_id}` until "
-        f"{operation.resources.get('keep_until', '?')[:16].replace('T', ' ')} UTC"
-        if "kept_cluster" in operation.resources
+        f"{resources.get('keep_until', '?')[:16].replace('T', ' ')} UTC"
+        if "kept_cluster" in resources
+        else ""
+    )
+    unfinished = (
+        f". :warning: Not finished, left for you: {resources[INCOMPLETE]}"
+        if INCOMPLETE in resources
         else ""
     )
     ctx.reporter.finished(
         operation.operation_id,
         Stage.SWAP,
         StageStatus.SUCCEEDED,
-        f"`{plan.target_cluster}` is now the restored cluster; {outage}{kept}",
+        f"`{plan.target_cluster}` is now the restored cluster; {outage}{kept}{unfinished}",
         resources={"cluster": plan.target_cluster},
     )
-
-
-def _record(ctx: PipelineContext, operation: Operation, values: dict[str, str]) -> None:
-    fresh = ctx.store.get(operation.operation_id)
-    ctx.store.update(operation.operation_id, resources={**fresh.resources, **values})

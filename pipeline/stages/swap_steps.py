@@ -11,8 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from pipeline import rds
-from pipeline.aws_errors import aws_call
+from pipeline.aws_errors import aws_call, error_code
+from pipeline.context import PipelineContext
 from pipeline.errors import FatalError
 from pipeline.models import Operation, Plan
 from pipeline.secret_versions import PENDING_SECRETS, version_token
@@ -25,6 +28,9 @@ SWAP_STARTED = "swap_started_at"
 UNAVAILABLE_SECONDS = "target_unavailable_seconds"
 SECRETS_PROMOTED = "secrets_promoted"
 SWAP_UNDONE = "swap_undone"
+COMMITTED = "swap_committed"  # the new cluster serves the target's name: nothing is undone
+INCOMPLETE = "swap_incomplete"  # what a step after the commit point could not do
+CLUSTER_EXISTS = "DBClusterAlreadyExistsFault"
 
 
 def swap_names_of(plan: Plan) -> SwapNames:
@@ -43,20 +49,27 @@ def swap_names_of(plan: Plan) -> SwapNames:
 
 @dataclass(frozen=True)
 class ClusterView:
-    """The three clusters of a swap as RDS shows them now (None: no such cluster)."""
+    """The three clusters of a swap as RDS shows them now (None: no such cluster). The old
+    target is known by its DbClusterResourceId, which a rename keeps ("an identifier for the
+    DB cluster that is unique across all Regions and never changes", botocore DBCluster), not
+    by its name, which any cluster could hold."""
 
     target: dict[str, Any] | None
     staging: dict[str, Any] | None
     kept: dict[str, Any] | None
     operation_id: str
+    old_resource_id: str | None = None
 
     @classmethod
-    def read(cls, client: Any, names: SwapNames, operation_id: str) -> ClusterView:
+    def read(
+        cls, client: Any, names: SwapNames, operation_id: str, old_resource_id: str | None
+    ) -> ClusterView:
         return cls(
             target=rds.describe_cluster(client, names.target),
             staging=rds.describe_cluster(client, names.staging),
             kept=rds.describe_cluster(client, names.kept),
             operation_id=operation_id,
+            old_resource_id=old_resource_id,
         )
 
     @property
@@ -66,14 +79,34 @@ class ClusterView:
 
     @property
     def target_is_old(self) -> bool:
-        return self.target is not None and not self.target_is_ours
+        """The target's name is on the cluster the plan replaces (a plan stored before resource
+        ids were recorded: any cluster not restored by this operation)."""
+        if self.target is None or self.target_is_ours:
+            return False
+        if self.old_resource_id is None:
+            return True
+        return self.target.get("DbClusterResourceId") == self.old_resource_id
 
 
-def rename_cluster(client: Any, current: str, new: str) -> None:
+def rename_cluster(client: Any, current: str, new: str, *, wait_if_taken: bool = False) -> bool:
+    """Rename with ApplyImmediately; False (try again) when `wait_if_taken` and the new name is
+    still held, as by a cluster whose own rename away from it is not yet effective."""
     with aws_call(f"rename cluster {current} to {new}"):
-        client.modify_db_cluster(
-            DBClusterIdentifier=current, NewDBClusterIdentifier=new, ApplyImmediately=True
-        )
+        try:
+            client.modify_db_cluster(
+                DBClusterIdentifier=current, NewDBClusterIdentifier=new, ApplyImmediately=True
+            )
+        except ClientError as exc:
+            if wait_if_taken and error_code(exc) == CLUSTER_EXISTS:
+                return False
+            raise
+    return True
+
+
+def record(ctx: PipelineContext, operation_id: str, values: dict[str, str]) -> None:
+    """Add to the operation's resources (what the swap has done so far)."""
+    fresh = ctx.store.get(operation_id)
+    ctx.store.update(operation_id, resources={**fresh.resources, **values})
 
 
 def rename_instances(

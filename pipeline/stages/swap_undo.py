@@ -1,46 +1,52 @@
-"""Undo a swap that failed part-way: every name goes back, so the target is as it was.
+"""Undo a swap that failed before its commit point: the target's name goes back to the old
+cluster, so the target is as it was.
 
-Like the swap (pipeline.stages.swap), each invocation reads RDS and takes the next step back,
-in the reverse order: the credentials' AWSCURRENT returns to the version applications used
-before; the new instances take their staging names back; the new cluster leaves the target's
-name; the old cluster takes it back; the old instances take their own names back. Only clusters
-and instances this operation created are ever renamed away from the target's names.
+Before the commit point (pipeline.stages.swap) only the two clusters were renamed and, perhaps,
+some credentials made current: no instance was renamed. Each invocation reads RDS and takes the
+next step back: the credentials' AWSCURRENT returns to the versions applications used before
+(each one, whatever was recorded: a promotion can fail half-way); the new cluster leaves the
+target's name; the old cluster, known by its resource id, takes it back. After the commit point
+nothing is undone: the target already serves the new cluster.
 """
 
 from __future__ import annotations
 
 from pipeline import rds
 from pipeline.context import PipelineContext
+from pipeline.errors import FatalError
 from pipeline.models import Operation, Plan
 from pipeline.secret_versions import demote
 from pipeline.stages.common import CheckResult, ready, still_waiting
 from pipeline.stages.swap_steps import (
+    COMMITTED,
+    INCOMPLETE,
     SECRETS_PROMOTED,
     SWAP_STARTED,
     SWAP_UNDONE,
     ClusterView,
     pending_secrets,
+    record,
     rename_cluster,
-    rename_instances,
     swap_names_of,
 )
 from pipeline.wait_budgets import WaitLoop
 
 
 def undo_swap(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:
-    """One step back; ready once the target has its own name and instances again (or when the
-    swap never started)."""
+    """One step back; ready once the old cluster has the target's name again and is available
+    (at once when nothing was renamed, or when the swap had committed)."""
     operation = ctx.store.get(operation_id)
     plan = operation.plan
-    if plan is None or not plan.swap_target:
+    if plan is None or not plan.swap_target or operation.resources.get(COMMITTED) == "true":
         return ready(attempt)
-    # Even before the swap recorded its start, step 1 may have renamed old instances.
+    if SWAP_STARTED not in operation.resources:
+        _demote_secrets(ctx, operation)
+        return ready(attempt)
     done = _step_back(operation, plan, ctx)
     if done:
-        _record(ctx, operation, {SWAP_UNDONE: "true"})
-    if done:
+        record(ctx, operation_id, {SWAP_UNDONE: "true"})
         return ready(attempt)
-    what = f"the names of `{plan.target_cluster}` to be put back"
+    what = f"the name `{plan.target_cluster}` to go back to the old cluster"
     return still_waiting(
         attempt, ctx, operation_id, WaitLoop.UNDO, what, "renaming or not yet available"
     )
@@ -49,40 +55,33 @@ def undo_swap(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckRes
 def _step_back(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
     client = ctx.clients.rds()
     names = swap_names_of(plan)
-    operation_id = operation.operation_id
     _demote_secrets(ctx, operation)
-    view = ClusterView.read(client, names, operation_id)
+    view = ClusterView.read(client, names, operation.operation_id, plan.target_resource_id)
+    if view.target_is_old:
+        assert view.target is not None
+        return view.target.get("Status") == rds.AVAILABLE and view.kept is None
     if view.target_is_ours:
-        ours = rename_instances(
-            client,
-            names.new_instances,
-            names.staging_instances,
-            cluster=names.target,
-            owned_by=operation_id,
-        )
-        if ours and view.target is not None and view.target.get("Status") == rds.AVAILABLE:
+        assert view.target is not None
+        if view.target.get("Status") == rds.AVAILABLE:
             rename_cluster(client, names.target, names.staging)
         return False
-    if view.target is None:
-        if view.kept is None:
-            return True  # the target did not exist, or is gone: no name to give back
-        if view.kept.get("Status") == rds.AVAILABLE:
-            rename_cluster(client, names.kept, names.target)
-        return False
-    return rename_instances(client, names.kept_instances, names.old_instances, cluster=names.target)
+    if view.target is not None:
+        raise FatalError(
+            f"another cluster took the name `{names.target}` during the swap; the original is "
+            f"`{names.kept}`"
+        )
+    if view.kept is None:
+        return True  # neither holds a name to give back: the old target was deleted meanwhile
+    if view.kept.get("Status") == rds.AVAILABLE:
+        rename_cluster(client, names.kept, names.target, wait_if_taken=True)
+    return False
 
 
 def _demote_secrets(ctx: PipelineContext, operation: Operation) -> None:
-    if operation.resources.get(SECRETS_PROMOTED) != "true":
-        return
     for name, version in pending_secrets(operation):
-        demote(ctx.clients.secretsmanager, name, version)
-    _record(ctx, operation, {SECRETS_PROMOTED: "false"})
-
-
-def _record(ctx: PipelineContext, operation: Operation, values: dict[str, str]) -> None:
-    fresh = ctx.store.get(operation.operation_id)
-    ctx.store.update(operation.operation_id, resources={**fresh.resources, **values})
+        demote(ctx.clients.secretsmanager, name, version)  # a no-op unless it was promoted
+    if operation.resources.get(SECRETS_PROMOTED) == "true":
+        record(ctx, operation.operation_id, {SECRETS_PROMOTED: "false"})
 
 
 def swap_outcome(operation: Operation) -> str:
@@ -91,10 +90,16 @@ def swap_outcome(operation: Operation) -> str:
     if plan is None or not plan.swap_target:
         return ""
     resources = operation.resources
+    if resources.get(COMMITTED) == "true":
+        unfinished = f" ({resources[INCOMPLETE]})" if INCOMPLETE in resources else ""
+        return (
+            f". The swap had committed: `{plan.target_cluster}` serves the restored cluster; "
+            f"the old one is `{plan.kept_cluster_id}`{unfinished}"
+        )
     if resources.get(SWAP_UNDONE) == "true":
         return (
-            f". The swap was undone: `{plan.target_cluster}` is the original cluster again, "
-            f"with its own instances; the restored cluster is `{plan.restore_cluster}`"
+            f". The swap was undone: `{plan.target_cluster}` is the original cluster again; "
+            f"the restored cluster is `{plan.restore_cluster}`"
         )
     if SWAP_STARTED in resources:
         return (

@@ -14,7 +14,7 @@ from bot.policy import (
     decide_click,
     missing_approvals,
 )
-from pipeline.models import Operation, OperationStatus, RestoreRequest
+from pipeline.models import Operation, OperationStatus, RestoreRequest, Stage
 
 POLICY = Policy.model_validate(
     {
@@ -85,6 +85,26 @@ def test_decide_click(
     )
     assert decision.verdict == verdict
     assert bool(decision.message) == (verdict == ClickVerdict.REFUSED)
+
+
+@pytest.mark.parametrize(
+    ("stage", "verdict"),
+    [
+        (Stage.SETUP_DATABASE, ClickVerdict.CANCEL_RUNNING),
+        (Stage.SWAP, ClickVerdict.REFUSED),  # half-swapped names would have nobody to fix them
+        (Stage.DELETE_COPY, ClickVerdict.CANCEL_RUNNING),
+    ],
+)
+def test_a_restore_cannot_be_cancelled_while_its_names_are_swapped(
+    stage: Stage, verdict: ClickVerdict
+) -> None:
+    running = operation(RUNNING).model_copy(update={"current_stage": stage})
+    decision = decide_click(
+        running, "U0REQ", CANCEL, policy=POLICY, groups_of_clicker=lambda: set()
+    )
+    assert decision.verdict == verdict
+    if verdict == ClickVerdict.REFUSED:
+        assert "cannot be cancelled half-way" in decision.message
 
 
 def test_a_settled_operation_asks_nobody_for_the_clickers_groups() -> None:

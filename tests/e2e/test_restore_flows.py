@@ -92,7 +92,10 @@ def test_in_place_replace_snapshots_the_target_before_deleting_it(
     assert execution["status"] == "SUCCEEDED"
     wait_for_thread(driver, operation_id, "Restore succeeded")
     assert _members(driver, target) == [f"{target}-1", f"{target}-2"]
-    for name in (f"{target}-before-{operation_id}", f"{target}-final-{operation_id}"):
+    for name in (
+        f"{target}-before-{operation_id.rsplit('-', 1)[-1]}",
+        f"{target}-final-{operation_id}",
+    ):
         found = driver.rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name)
         assert found["DBClusterSnapshots"][0]["Status"] == "available", name
     events = operations.audit_events(operation_id)
@@ -100,7 +103,7 @@ def test_in_place_replace_snapshots_the_target_before_deleting_it(
     assert "delete_target.succeeded" in actions
     assert "swap.succeeded" not in actions
     safety = driver.rds.describe_db_cluster_snapshots(
-        DBClusterSnapshotIdentifier=f"{target}-before-{operation_id}"
+        DBClusterSnapshotIdentifier=f"{target}-before-{operation_id.rsplit('-', 1)[-1]}"
     )["DBClusterSnapshots"][0]
     final = driver.rds.describe_db_cluster_snapshots(
         DBClusterSnapshotIdentifier=f"{target}-final-{operation_id}"

@@ -52,7 +52,7 @@ def test_a_snapshot_arn_longer_than_the_confirm_dialog_still_gets_a_card(
     driver: Driver, stack: LocalStack, operations: OperationStore
 ) -> None:
     seed = driver.info["seed"]
-    long_id = ("orders-nightly-" + "x" * 240)[:250] + "-0001"
+    long_id = ("prod-orders-nightly-" + "x" * 240)[:250] + "-0001"  # within prod-*
     driver.rds.create_db_cluster_snapshot(
         DBClusterIdentifier=seed["source_cluster"], DBClusterSnapshotIdentifier=long_id
     )

@@ -100,30 +100,38 @@ def test_an_in_place_replace_snapshots_the_target_then_keeps_a_final_snapshot() 
         settings=SETTINGS,
     )
     assert plan.delete_target and not plan.swap_target
-    assert plan.safety_snapshot_id == f"staging-db-before-{OP}"
+    assert plan.safety_snapshot_id == f"staging-db-before-{OP.rsplit('-', 1)[-1]}"
     assert plan.final_snapshot_id == f"staging-db-final-{OP}"
     assert plan.restore_cluster == "staging-db"
     assert plan.existing_instances == ["staging-db-1"]
 
 
-def test_a_target_too_long_for_its_swap_names_is_refused_with_the_way_out() -> None:
-    long_target = "s" * 52  # 52 + len("-old-abcdef-1") > 63
-    with pytest.raises(InvalidRequestError, match="--in-place"):
-        build_plan(
-            request(long_target, replace=True),
-            OP,
-            snapshot=snapshot(),
-            target=cluster(long_target),
-            settings=SETTINGS,
-        )
-    in_place = build_plan(
-        request(long_target, replace=True, in_place=True),
+def test_a_target_too_long_for_the_names_of_its_replace_is_refused_before_approval() -> None:
+    long_target = "s" * 52  # 52 + len("-old-abcdef-1") and 52 + len("-before-abcdef") > 63
+    for in_place in (False, True):
+        with pytest.raises(InvalidRequestError, match="restore into a shorter target name"):
+            build_plan(
+                request(long_target, replace=True, in_place=in_place),
+                OP,
+                snapshot=snapshot(),
+                target=cluster(long_target),
+                settings=SETTINGS,
+            )
+    fits = "s" * 49
+    assert build_plan(
+        request(fits, replace=True, in_place=True),
         OP,
         snapshot=snapshot(),
-        target=cluster(long_target),
+        target=cluster(fits),
         settings=SETTINGS,
-    )
-    assert in_place.delete_target
+    ).delete_target
+    assert build_plan(
+        request(fits, replace=True),
+        OP,
+        snapshot=snapshot(),
+        target=cluster(fits),
+        settings=SETTINGS,
+    ).swap_target
 
 
 def test_a_snapshot_in_another_region_is_copied_with_the_target_key() -> None:
@@ -220,3 +228,21 @@ def test_check_plan_refuses_a_stored_plan_the_world_no_longer_allows() -> None:
             target=cluster(TagList=[{"Key": "aurora-restore:protected", "Value": "true"}]),
             settings=SETTINGS,
         )
+
+
+def test_a_target_with_custom_endpoints_is_not_swapped_since_they_would_stay_behind() -> None:
+    with_endpoints = cluster(
+        CustomEndpoints=["reports.cluster-custom-x.us-east-1.rds.amazonaws.com"]
+    )
+    with pytest.raises(InvalidRequestError, match="custom endpoints .*--in-place"):
+        build_plan(
+            request(replace=True), OP, snapshot=snapshot(), target=with_endpoints, settings=SETTINGS
+        )
+    in_place = build_plan(
+        request(replace=True, in_place=True),
+        OP,
+        snapshot=snapshot(),
+        target=with_endpoints,
+        settings=SETTINGS,
+    )
+    assert in_place.delete_target

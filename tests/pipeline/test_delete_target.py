@@ -42,7 +42,9 @@ def replace_op(ctx: PipelineContext, seed: RdsSeed, operations: Operations) -> s
 def test_the_safety_snapshot_is_the_target_whole_and_tagged_with_the_operation(
     ctx: PipelineContext, seed: RdsSeed, replace_op: str
 ) -> None:
-    safety = describe_cluster_snapshot(ctx.clients.rds(), f"staging-db-before-{replace_op}")
+    safety = describe_cluster_snapshot(
+        ctx.clients.rds(), f"staging-db-before-{replace_op.rsplit('-', 1)[-1]}"
+    )
     assert safety is not None and safety["DBClusterIdentifier"] == "staging-db"
     tags = {t["Key"]: t["Value"] for t in safety.get("TagList", [])}
     assert tags["aurora-restore:operation-id"] == replace_op
@@ -52,7 +54,7 @@ def test_the_safety_snapshot_is_the_target_whole_and_tagged_with_the_operation(
 def test_nothing_is_deleted_while_the_safety_snapshot_is_not_available(
     ctx: PipelineContext, seed: RdsSeed, replace_op: str
 ) -> None:
-    seed.set_snapshot_status(f"staging-db-before-{replace_op}", "creating")
+    seed.set_snapshot_status(f"staging-db-before-{replace_op.rsplit('-', 1)[-1]}", "creating")
     assert check_safety_snapshot(replace_op, 0, ctx) == {"ready": False, "attempt": 1}
     with pytest.raises(FatalError, match=r"safety snapshot .* is not available"):
         delete_target(replace_op, ctx)

@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.context import PipelineContext
 from pipeline.database.credentials import CredentialStore, Endpoint
-from pipeline.errors import FatalError, ProtectedClusterError
-from pipeline.models import Stage, StageStatus
+from pipeline.errors import FatalError, InvalidTransitionError, ProtectedClusterError
+from pipeline.models import OperationStatus, Stage, StageStatus
 from pipeline.secret_versions import PENDING_SECRETS
 from pipeline.stages.common import CheckResult
 from pipeline.stages.lifecycle import begin
@@ -151,14 +151,11 @@ def test_a_target_protected_since_the_approval_is_not_renamed(
     assert members(ctx, "staging-db") == ["staging-db-old-1", "staging-db-old-2"]
 
 
-def test_a_failed_swap_is_undone_and_the_target_is_as_it_was(
+def test_a_name_the_swap_needs_taken_elsewhere_stops_it_before_anything_is_renamed(
     ctx: PipelineContext, seed: RdsSeed, restored: str
 ) -> None:
-    suffix = restored.rsplit("-", 1)[-1]
     old_id = resource_id(ctx, "staging-db")
-    before = current_password(ctx)
-    # Another cluster's instance holds the name the new writer would take: the swap fails
-    # after the names of the clusters were swapped and the credentials went live.
+    # Another cluster's instance holds the name the new writer would take.
     seed.cluster("other-db")
     ctx.clients.rds().create_db_instance(
         DBInstanceIdentifier="staging-db-2",
@@ -167,32 +164,72 @@ def test_a_failed_swap_is_undone_and_the_target_is_as_it_was(
         DBInstanceClass="db.r6g.large",
     )
     with pytest.raises(FatalError, match="`staging-db-2` is taken by an instance of `other-db`"):
-        run_until_ready(swap_names, restored, ctx)
-    assert resource_id(ctx, "staging-db") != old_id  # it failed half-way
+        swap_names(restored, 0, ctx)
+    assert resource_id(ctx, "staging-db") == old_id
+    assert members(ctx, "staging-db") == ["staging-db-old-1", "staging-db-old-2"]
+    assert run_until_ready(undo_swap, restored, ctx)["ready"]
+    assert "`staging-db` was not touched" in swap_outcome(ctx.store.get(restored))
+
+
+def test_a_swap_that_fails_between_the_renames_gives_the_name_back(
+    ctx: PipelineContext, seed: RdsSeed, restored: str
+) -> None:
+    suffix = restored.rsplit("-", 1)[-1]
+    old_id = resource_id(ctx, "staging-db")
+    before = current_password(ctx)
+    assert not swap_names(restored, 0, ctx)["ready"]  # the old cluster left the name
+    assert f"staging-db-old-{suffix}" in seed.cluster_ids()
+    # The restored cluster fails before it can take the name.
+    seed.set_cluster_status(f"staging-db-new-{suffix}", "incompatible-parameters")
+    with pytest.raises(FatalError, match="incompatible-parameters"):
+        swap_names(restored, 1, ctx)
 
     run_until_ready(undo_swap, restored, ctx)
 
     assert resource_id(ctx, "staging-db") == old_id
     assert members(ctx, "staging-db") == ["staging-db-old-1", "staging-db-old-2"]
-    assert members(ctx, f"staging-db-new-{suffix}") == [
-        f"staging-db-new-{suffix}-1",
-        f"staging-db-new-{suffix}-2",
-    ]
-    assert current_password(ctx) == before  # the applications' credentials are back
+    assert f"staging-db-old-{suffix}" not in seed.cluster_ids()
+    assert current_password(ctx) == before  # the applications' credentials never changed
     outcome = swap_outcome(ctx.store.get(restored))
     assert "The swap was undone" in outcome and f"`staging-db-new-{suffix}`" in outcome
 
 
-def test_undo_before_the_swap_started_only_puts_back_what_was_renamed(
+def test_after_the_commit_point_a_failure_is_reported_not_undone(
     ctx: PipelineContext, seed: RdsSeed, restored: str
 ) -> None:
-    seed.set_instance_status("staging-db-old-2", "modifying")  # keeps the swap at step 1
-    assert not swap_names(restored, 0, ctx)["ready"]
     suffix = restored.rsplit("-", 1)[-1]
-    assert f"staging-db-old-{suffix}-1" in members(ctx, "staging-db")
-    seed.set_instance_status("staging-db-old-2", "available")
+    new_id = resource_id(ctx, f"staging-db-new-{suffix}")
+    before = current_password(ctx)
+    for attempt in range(MAX_STEPS):  # up to the commit point
+        swap_names(restored, attempt, ctx)
+        if ctx.store.get(restored).resources.get("swap_committed") == "true":
+            break
+    # Someone else's instance takes a name the new writer still needs.
+    seed.cluster("other-db")
+    ctx.clients.rds().create_db_instance(
+        DBInstanceIdentifier="staging-db-2",
+        DBClusterIdentifier="other-db",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+    )
 
-    run_until_ready(undo_swap, restored, ctx)
+    run_until_ready(swap_names, restored, ctx)
+    assert run_until_ready(undo_swap, restored, ctx)["ready"]  # nothing to undo
 
-    assert members(ctx, "staging-db") == ["staging-db-old-1", "staging-db-old-2"]
-    assert "The swap was undone" in swap_outcome(ctx.store.get(restored))
+    assert resource_id(ctx, "staging-db") == new_id
+    assert current_password(ctx) != before
+    stored = ctx.store.get(restored)
+    assert stored.stages[Stage.SWAP].status == StageStatus.SUCCEEDED
+    assert "Not finished, left for you" in stored.stages[Stage.SWAP].detail
+
+
+def test_a_cancel_before_the_first_rename_renames_nothing(
+    ctx: PipelineContext, restored: str
+) -> None:
+    old_id = resource_id(ctx, "staging-db")
+    stored = ctx.store.get(restored)
+    ctx.store.transition(restored, OperationStatus.CANCELLED, expected={OperationStatus.RUNNING})
+    with pytest.raises(InvalidTransitionError):
+        swap_names(restored, 0, ctx)
+    assert resource_id(ctx, "staging-db") == old_id
+    assert stored.status == OperationStatus.RUNNING

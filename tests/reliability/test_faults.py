@@ -84,7 +84,11 @@ def test_throttling_in_every_stage_is_retried_to_success(
         for s in driver.rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
         if operation_id in s["DBClusterSnapshotIdentifier"]
     }
-    assert snapshots == {f"{target}-before-{operation_id}", f"{target}-final-{operation_id}"}
+    safety = f"{target}-before-{operation_id.rsplit('-', 1)[-1]}"
+    assert snapshots == {f"{target}-final-{operation_id}"}
+    assert driver.rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=safety)[
+        "DBClusterSnapshots"
+    ]
     texts = wait_for_thread(driver, operation_id, "Restore succeeded")
     assert not [text for text in texts if "failed" in text.lower()]
 
