@@ -7,7 +7,9 @@ shows and takes the next step, so a run that stopped anywhere is continued by th
   is within `kept_cluster_notice_hours` is announced once in its operation's thread (then tagged
   `aurora-restore:deletion-announced`, so it is said once);
 - once keep-until has passed it is deleted with a final snapshot: started first when stopped
-  (deleting from `available` is what every RDS procedure documents), then its instances (RDS
+  ("You can't delete a cluster if it's in the `stopped` state. In this case, start the cluster
+  before deleting it.": Aurora user guide, Deleting a stopped Aurora cluster), then its
+  instances (RDS
   refuses to delete a cluster with members not `deleting`: re:Post
   knowledge-center/rds-error-delete-aurora-cluster), then the cluster with
   FinalDBSnapshotIdentifier `<kept>-final-<operation id>`;
