@@ -85,7 +85,8 @@ _STATEMENT_REASONS = {
     "target patterns",
     "DeleteKeptWithFinalSnapshot": "only the kept names derived from the configured target "
     "patterns and their final snapshots (named after the kept cluster and the operation id)",
-    "TagKeptFinalSnapshots": "only the final snapshots of the kept clusters",
+    "TagOwnSnapshots": "only this pipeline's own final and safety snapshots: their operation and "
+    "deletion-notice tags",
     "ExpireOwnSnapshots": "only this pipeline's own final and safety snapshots (named after the "
     "target and the operation id); the code also checks their operation tag",
     "PromoteCredentials": "only secrets under the pipeline's own `aurora-restore/` prefix, named "

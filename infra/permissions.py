@@ -344,9 +344,9 @@ class RdsPermissions:
                 resources=[*kept, *kept_finals],
             ),
             iam.PolicyStatement(
-                sid="TagKeptFinalSnapshots",
+                sid="TagOwnSnapshots",
                 actions=["rds:AddTagsToResource"],
-                resources=kept_finals,
+                resources=[*kept_finals, *own],
             ),
             iam.PolicyStatement(
                 sid="ExpireOwnSnapshots",

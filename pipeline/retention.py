@@ -13,8 +13,9 @@ shows and takes the next step, so a run that stopped anywhere is continued by th
   refuses to delete a cluster with members not `deleting`: re:Post
   knowledge-center/rds-error-delete-aurora-cluster), then the cluster with
   FinalDBSnapshotIdentifier `<kept>-final-<operation id>`;
-- the tool's snapshots (`-final-<op>` and `-before-<op>`, tagged with that operation's id)
-  older than `final_snapshot_days` are deleted, announced the same way.
+- the tool's snapshots (`-final-<op>` and `-before-<op>`, tagged with that operation's id or
+  named by its plan) are announced the same way, then deleted `final_snapshot_days` after they
+  were made.
 A protected cluster (pipeline.rds.protection_reason) or one without the tags is never touched.
 """
 
@@ -121,15 +122,18 @@ def sweep(ctx: PipelineContext, now: datetime | None = None) -> SweepReport:
     for cluster in kept_clusters(client):
         _sweep_cluster(ctx, client, cluster, moment, report)
     _tag_retention_snapshots(client)
-    expiry = timedelta(days=ctx.settings.final_snapshot_days)
     for snapshot, operation_id in tool_snapshots(ctx, client):
-        created = snapshot.get("SnapshotCreateTime")
-        if snapshot.get("Status") != rds.AVAILABLE or created is None:
-            continue
-        if moment >= created + expiry:
-            _delete_snapshot(ctx, client, snapshot, operation_id, created + expiry)
-            report.deleted_snapshots.append(snapshot["DBClusterSnapshotIdentifier"])
+        _sweep_snapshot(ctx, client, snapshot, operation_id, moment, report)
     return report
+
+
+def _known(ctx: PipelineContext, operation_id: str) -> bool:
+    """Whether the operation exists: its thread is where a deletion is announced."""
+    try:
+        ctx.store.get(operation_id)
+    except OperationNotFoundError:
+        return False
+    return True
 
 
 def _sweep_cluster(
@@ -143,6 +147,8 @@ def _sweep_cluster(
     tags = rds.tags_of(cluster)
     keep_until = parse_keep_until(tags.get(KEEP_UNTIL_TAG, ""))
     reason = rds.protection_reason(cluster, ctx.settings.protected_clusters)
+    if reason is None and not _known(ctx, tags[KEPT_BY_TAG]):
+        reason = f"no operation `{tags[KEPT_BY_TAG]}` to announce its deletion to"
     if reason is not None or keep_until is None:
         logger.warning("kept cluster %s left alone: %s", name, reason or "no valid keep-until")
         report.refused.append(name)
@@ -249,6 +255,42 @@ def _tag_retention_snapshots(client: Any) -> None:
                 source, match["operation"]
             ):
                 _tag_snapshot(client, snapshot["DBClusterSnapshotIdentifier"], match["operation"])
+
+
+def _sweep_snapshot(
+    ctx: PipelineContext,
+    client: Any,
+    snapshot: Mapping[str, Any],
+    operation_id: str,
+    now: datetime,
+    report: SweepReport,
+) -> None:
+    """Announced within the notice, once (tagged), then deleted once expired."""
+    created = snapshot.get("SnapshotCreateTime")
+    if snapshot.get("Status") != rds.AVAILABLE or created is None:
+        return
+    name = str(snapshot["DBClusterSnapshotIdentifier"])
+    expires = created + timedelta(days=ctx.settings.final_snapshot_days)
+    if now < expires - timedelta(hours=ctx.settings.kept_cluster_notice_hours):
+        return
+    if ANNOUNCED_TAG not in rds.tags_of(snapshot):
+        _publish(
+            ctx,
+            operation_id,
+            f"snapshot-notice:{name}",
+            StageStatus.STARTED,
+            f"The snapshot `{name}` will be deleted at {expires:%Y-%m-%d %H:%M} UTC (or soon "
+            f"after), {ctx.settings.final_snapshot_days} days after it was made",
+        )
+        with aws_call(f"tag snapshot {name}"):
+            client.add_tags_to_resource(
+                ResourceName=snapshot["DBClusterSnapshotArn"],
+                Tags=[{"Key": ANNOUNCED_TAG, "Value": now.strftime(KEEP_UNTIL_FORMAT)}],
+            )
+        report.announced.append(name)
+    if now >= expires:
+        _delete_snapshot(ctx, client, snapshot, operation_id, expires)
+        report.deleted_snapshots.append(name)
 
 
 def _delete_snapshot(

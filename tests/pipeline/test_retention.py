@@ -146,10 +146,44 @@ def test_only_the_tools_old_snapshots_expire(ctx, seed, operations, progress):
     seed.snapshot(
         "staging-db", young, created=made + timedelta(days=20), tags={OPERATION_TAG: operation_id}
     )
+    # Within the notice: announced once in its operation's thread, not deleted.
+    notice = sweep(ctx, made + timedelta(days=30) - timedelta(hours=1))
+    assert notice.announced == [mine] and notice.deleted_snapshots == []
+    assert sweep(ctx, made + timedelta(days=30) - timedelta(minutes=30)).announced == []
+    assert mine in seed.snapshot_ids()
     report = sweep(ctx, made + timedelta(days=30, minutes=1))
-    assert report.deleted_snapshots == [mine]
+    assert report.deleted_snapshots == [mine] and report.announced == []
     assert mine not in seed.snapshot_ids()
     assert {young, f"staging-db-final-{other}", "staging-db-manual"} <= seed.snapshot_ids()
-    (event,) = retention_events(progress)
-    assert event.operation_id == operation_id and mine in event.detail
+    announced, deleted = retention_events(progress)
+    assert {announced.operation_id, deleted.operation_id} == {operation_id}
+    assert "will be deleted at 2026-12-01 00:00 UTC" in announced.detail
+    assert mine in deleted.detail and deleted.status == StageStatus.SUCCEEDED
+    assert "retention.snapshot_deleted" in operations.audit_actions(operation_id)
     assert sweep(ctx, made + timedelta(days=30, minutes=2)).deleted_snapshots == []
+
+
+def test_an_in_place_final_snapshot_is_known_by_its_operations_plan(
+    ctx, seed, operations, progress
+):
+    from pipeline.stages.plan import validate_request
+
+    seed.cluster("source-db")
+    seed.snapshot("source-db", "prod-snap-1")
+    seed.cluster("staging-db")
+    operation_id = operations.create("prod-snap-1", "staging-db", replace=True, in_place=True)
+    validate_request(operation_id, ctx)
+    final = f"staging-db-final-{operation_id}"
+    made = datetime(2026, 11, 1, tzinfo=UTC)
+    seed.snapshot("staging-db", final, created=made)  # untagged, as DeleteDBCluster makes it
+    assert sweep(ctx, made + timedelta(days=31)).deleted_snapshots == [final]
+
+
+def test_a_kept_cluster_of_an_unknown_operation_is_never_touched(ctx, seed, progress):
+    seed.cluster(
+        KEPT,
+        instances=1,
+        tags={KEPT_BY_TAG: "ar-20260101000000-abcdef", KEEP_UNTIL_TAG: "2026-12-05T10:00Z"},
+    )
+    assert sweep(ctx, KEEP_UNTIL + timedelta(days=1)).refused == [KEPT]
+    assert KEPT in seed.cluster_ids() and retention_events(progress) == []
