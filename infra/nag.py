@@ -85,10 +85,9 @@ _STATEMENT_REASONS = {
     "target patterns",
     "DeleteKeptWithFinalSnapshot": "only the kept names derived from the configured target "
     "patterns and their final snapshots (named after the kept cluster and the operation id)",
-    "TagOwnSnapshots": "only this pipeline's own final and safety snapshots: their operation and "
-    "deletion-notice tags",
     "ExpireOwnSnapshots": "only this pipeline's own final and safety snapshots (named after the "
-    "target and the operation id); the code also checks their operation tag",
+    "target and the operation id), deleted or tagged (operation, deletion notice); the code also "
+    "checks their operation tag",
     "PromoteCredentials": "only secrets under the pipeline's own `aurora-restore/` prefix, named "
     "at run time after the restored cluster and its users",
 }
