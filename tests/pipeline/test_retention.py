@@ -187,3 +187,24 @@ def test_a_kept_cluster_of_an_unknown_operation_is_never_touched(ctx, seed, prog
     )
     assert sweep(ctx, KEEP_UNTIL + timedelta(days=1)).refused == [KEPT]
     assert KEPT in seed.cluster_ids() and retention_events(progress) == []
+
+
+def test_a_run_that_stopped_after_the_deletion_is_continued_by_the_next(ctx, seed, kept, progress):
+    """DeleteDBCluster went out but the run ended before it tagged the final snapshot: the next
+    run tags it, so it expires like the tool's other snapshots."""
+    final = retention_snapshot_id(KEPT, kept)
+    rds_client = ctx.clients.rds()
+    seed.set_cluster_status(KEPT, "available")
+    for instance in (f"{KEPT}-old-1", f"{KEPT}-old-2"):
+        rds_client.delete_db_instance(DBInstanceIdentifier=instance)
+    rds_client.delete_db_cluster(DBClusterIdentifier=KEPT, FinalDBSnapshotIdentifier=final)
+    seed.set_snapshot_status(final, "available")
+
+    report = sweep(ctx, KEEP_UNTIL + timedelta(minutes=1))
+
+    assert report.deleting == [] and report.started == []
+    described = rds_client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=final)
+    tags_found = {t["Key"]: t["Value"] for t in described["DBClusterSnapshots"][0]["TagList"]}
+    assert tags_found[OPERATION_TAG] == kept
+    made = described["DBClusterSnapshots"][0]["SnapshotCreateTime"]
+    assert sweep(ctx, made + timedelta(days=30, minutes=1)).deleted_snapshots == [final]
