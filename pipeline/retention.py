@@ -34,10 +34,9 @@ from pipeline.errors import OperationNotFoundError
 from pipeline.models import ProgressEvent, Stage, StageStatus, utc_now
 from pipeline.observability import logger
 from pipeline.progress import PIPELINE_ACTOR
-from pipeline.stages.swap_steps import KEEP_UNTIL_TAG, KEPT_BY_TAG
+from pipeline.stages.swap_steps import KEEP_UNTIL_FORMAT, KEEP_UNTIL_TAG, KEPT_BY_TAG
 
 ANNOUNCED_TAG = "aurora-restore:deletion-announced"
-KEEP_UNTIL_FORMAT = "%Y-%m-%dT%H:%MZ"
 _OPERATION = r"ar-[0-9]{14}-[0-9a-f]{6}"
 KEPT_NAME = re.compile(r"[a-z][a-z0-9-]*-old-[0-9a-f]{6}")
 TOOL_SNAPSHOT = re.compile(rf"[a-z][a-z0-9-]*-(?:final|before)-(?P<operation>{_OPERATION})")

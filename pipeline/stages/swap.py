@@ -31,6 +31,7 @@ from pipeline.models import Operation, Plan, Stage, StageStatus, utc_now
 from pipeline.secret_versions import promote
 from pipeline.stages.common import CheckResult, failing_stage, load_plan, ready, still_waiting
 from pipeline.stages.swap_steps import (
+    KEEP_UNTIL_FORMAT,
     KEEP_UNTIL_TAG,
     KEPT_BY_TAG,
     SECRETS_PROMOTED,
@@ -145,7 +146,7 @@ def _keep_old(
             if status != rds.AVAILABLE:
                 return False
             keep_until = utc_now() + timedelta(days=ctx.settings.kept_cluster_days)
-            _tag_kept(client, kept, operation.operation_id, keep_until.strftime("%Y-%m-%dT%H:%MZ"))
+            _tag_kept(client, kept, operation.operation_id, keep_until.strftime(KEEP_UNTIL_FORMAT))
             with aws_call(f"stop cluster {plan.kept_cluster_id}"):
                 client.stop_db_cluster(DBClusterIdentifier=plan.kept_cluster_id)
             _record(

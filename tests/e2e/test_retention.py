@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from local_stack.scenario import APPROVE, Driver, wait_for
 from local_stack.stack import LocalStack
-from pipeline.retention import ANNOUNCED_TAG, KEEP_UNTIL_FORMAT, retention_snapshot_id
-from pipeline.stages.swap_steps import KEEP_UNTIL_TAG
+from pipeline.retention import ANNOUNCED_TAG, retention_snapshot_id
+from pipeline.stages.swap_steps import KEEP_UNTIL_FORMAT, KEEP_UNTIL_TAG
 from tests.e2e.flows import click, request_restore, thread_texts, wait_for_thread
 
 MAX_RUNS = 5  # starting, then emptying and deleting: each run takes the next step
