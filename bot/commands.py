@@ -118,7 +118,7 @@ def _lazy_answer(
     if isinstance(parsed, StatusCommand):
         return queries.status_answer(deps, user_id, parsed.operation_id)
     if isinstance(parsed, ListCommand):
-        return queries.list_answer(deps)
+        return queries.kept_answer(deps) if parsed.kept else queries.list_answer(deps)
     result = approval_clicks.cancel(deps, parsed.operation_id, user_id)
     if result.changed:
         refresh_card(deps, deps.store.get(parsed.operation_id))

@@ -32,6 +32,7 @@ USAGE = """\
     `--replace` restores beside an existing target, then swaps names and keeps the old cluster, stopped; add `--in-place` to delete it first instead (after a snapshot)
 • `/restore status [operation-id]`: one restore in detail, or your recent ones
 • `/restore list`: active and recent restores
+• `/restore list --kept`: clusters kept after a replace, and the final snapshots I made, with when each is deleted
 • `/restore cancel <operation-id>`: stop a restore you asked for (or one you may approve)
 • `/restore help`: this text"""
 
@@ -91,7 +92,7 @@ class StatusCommand:
 
 @dataclass(frozen=True)
 class ListCommand:
-    pass
+    kept: bool = False  # `--kept`: kept clusters and the tool's final snapshots instead
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,10 @@ def _parse_subcommand(name: str, args: list[str]) -> Command:
     if name == "help":
         return HelpCommand()
     if name == "list":
+        if [arg.lower() for arg in args] == ["--kept"]:
+            return ListCommand(kept=True)
         if args:
-            raise GrammarError("`/restore list` takes no arguments.")
+            raise GrammarError("`/restore list` takes no arguments but `--kept`.")
         return ListCommand()
     if name == "status":
         if len(args) > 1:

@@ -1,12 +1,17 @@
-"""`/restore status` and `/restore list`: read-only answers built from the operation store."""
+"""`/restore status` and `/restore list`: read-only answers built from the operation store, and
+`/restore list --kept` from RDS reads the Slack endpoint may do (DescribeDBClusters,
+DescribeDBClusterSnapshots)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.deps import BotDependencies
-from bot.render import checklist
+from bot.render import MESSAGE_TEXT_MAX, checklist
 from bot.text import (
     STATUS_EMOJI,
     STATUS_WORDS,
+    clip,
     instances_line,
     operation_line,
     slack_date,
@@ -15,9 +20,10 @@ from bot.text import (
     user,
     users,
 )
-from pipeline.models import ACTIVE_STATUSES, Operation
+from pipeline.models import ACTIVE_STATUSES, Operation, utc_now
 
 RECENT_LIMIT = 10
+KEPT_LIMIT = 25  # lines per section: an answer to read, not an inventory
 
 
 def describe(operation: Operation) -> str:
@@ -62,3 +68,56 @@ def list_answer(deps: BotDependencies) -> str:
     if finished:
         parts.append("*Recent restores*\n" + "\n".join(operation_line(op) for op in finished))
     return "\n\n".join(parts)
+
+
+def kept_answer(deps: BotDependencies, now: datetime | None = None) -> str:
+    """Kept clusters (name, operation, status, keep-until) and the tool's final snapshots with
+    their expiry, soonest first (pipeline.retention says what is whose)."""
+    from pipeline.rds import tags_of
+    from pipeline.retention import ANNOUNCED_TAG, kept_clusters, parse_keep_until, tool_snapshots
+    from pipeline.stages.swap_steps import KEEP_UNTIL_TAG, KEPT_BY_TAG
+
+    moment = now or utc_now()
+    client = deps.aws.rds()
+    clusters = []
+    for cluster in kept_clusters(client):
+        tags = tags_of(cluster)
+        until = parse_keep_until(tags.get(KEEP_UNTIL_TAG, ""))
+        noticed = " (deletion announced)" if ANNOUNCED_TAG in tags else ""
+        clusters.append(
+            (
+                until or moment,
+                f"• `{cluster['DBClusterIdentifier']}` kept by `{tags[KEPT_BY_TAG]}`: "
+                f"{cluster.get('Status', '?')}, until {_when(until)}{noticed}",
+            )
+        )
+    days = deps.pipeline.settings.final_snapshot_days
+    snapshots = []
+    for snapshot, operation_id in tool_snapshots(deps.pipeline, client):
+        created = snapshot.get("SnapshotCreateTime")
+        expires = created + timedelta(days=days) if created else None
+        snapshots.append(
+            (
+                expires or moment,
+                f"• `{snapshot['DBClusterSnapshotIdentifier']}` of `{operation_id}`: "
+                f"{snapshot.get('Status', '?')}, deleted after {_when(expires)}",
+            )
+        )
+    parts = [
+        _section("*Kept clusters* (deleted with a final snapshot after keep-until)", clusters),
+        _section(f"*Snapshots made by this tool* (deleted after {days} days)", snapshots),
+    ]
+    return clip("\n\n".join(parts), MESSAGE_TEXT_MAX, rest=" (cut)")
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "an unknown date"
+
+
+def _section(title: str, rows: list[tuple[datetime, str]]) -> str:
+    if not rows:
+        return f"{title}\nNone."
+    ordered = [line for _, line in sorted(rows, key=lambda row: row[0])]
+    shown = ordered[:KEPT_LIMIT]
+    more = len(ordered) - len(shown)
+    return "\n".join([title, *shown, *([f"… and {more} more"] if more else [])])

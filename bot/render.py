@@ -204,8 +204,10 @@ def _outcome(operation: Operation) -> str:
 
 def _stages(operation: Operation) -> list[Stage]:
     plan = operation.plan
-    wanted = []
+    wanted: list[Stage] = []
     for stage in Stage:
+        if stage == Stage.RETENTION:
+            continue  # after the restore, in the thread only (pipeline.retention)
         optional = (
             (stage == Stage.COPY_SNAPSHOT and not (plan and plan.needs_copy))
             or (stage == Stage.DELETE_TARGET and not (plan and plan.delete_target))

@@ -256,6 +256,12 @@ class InfraConfig(_Strict):
         default=24 * 3600, ge=600
     )  # the restore after approval, retries too
     audit_retention_days: int = Field(default=365, ge=1)
+    # Retention (pipeline.retention): how long a replaced target is kept, stopped (at most 7:
+    # Aurora starts a stopped cluster after 7 days), how long before its deletion the thread is
+    # told, and how long the tool's -final-/-before- snapshots are kept.
+    kept_cluster_days: int = Field(default=3, ge=1, le=7)
+    kept_cluster_notice_hours: int = Field(default=24, ge=1, le=7 * 24)
+    final_snapshot_days: int = Field(default=30, ge=1)
     log_retention_days: int = 90
     operator_emails: list[Email] = Field(default_factory=list)
 

@@ -37,6 +37,9 @@ class Env(StrEnum):
     PROTECTED_CLUSTERS = "AURORA_RESTORE_PROTECTED_CLUSTERS"
     LOCK_TTL_SECONDS = "AURORA_RESTORE_LOCK_TTL_SECONDS"
     AUDIT_RETENTION_DAYS = "AURORA_RESTORE_AUDIT_RETENTION_DAYS"
+    KEPT_CLUSTER_DAYS = "AURORA_RESTORE_KEPT_CLUSTER_DAYS"
+    KEPT_CLUSTER_NOTICE_HOURS = "AURORA_RESTORE_KEPT_CLUSTER_NOTICE_HOURS"
+    FINAL_SNAPSHOT_DAYS = "AURORA_RESTORE_FINAL_SNAPSHOT_DAYS"
     SECRET_NAME_PREFIX = "AURORA_RESTORE_SECRET_NAME_PREFIX"  # noqa: S105
     SECRETS_KMS_KEY_ID = "AURORA_RESTORE_SECRETS_KMS_KEY_ID"
     DATABASE_CONFIG_PATH = "AURORA_RESTORE_DATABASE_CONFIG_PATH"
@@ -122,6 +125,15 @@ DELETE_COPY = _stage(
     "DeleteCopy", "delete_copy", "DeleteCopyFunctionArn", "Delete the intermediate copy"
 )
 FINISH = _stage("Finish", "finish", "FinishFunctionArn", "Record success, release the lock")
+# Not a stage of the state machine: an hourly schedule runs it (pipeline.retention).
+RETENTION_SWEEP = FunctionSpec(
+    "RetentionSweep",
+    "pipeline.handlers.handle_retention_sweep",
+    "Hourly: announce, then delete kept clusters and the tool's expired snapshots",
+    Role.STAGE,
+    timeout_seconds=300,
+)
+RETENTION_SCHEDULE_HOURS = 1
 REQUEST_APPROVAL = FunctionSpec(
     "RequestApproval",
     "bot.request_approval.handler",
@@ -163,7 +175,14 @@ STAGE_FUNCTIONS = (
     DELETE_COPY,
     FINISH,
 )
-ALL_FUNCTIONS = (*STAGE_FUNCTIONS, REQUEST_APPROVAL, SLACK_ENDPOINT, NOTIFIER, PROGRESS_METRICS)
+ALL_FUNCTIONS = (
+    *STAGE_FUNCTIONS,
+    RETENTION_SWEEP,
+    REQUEST_APPROVAL,
+    SLACK_ENDPOINT,
+    NOTIFIER,
+    PROGRESS_METRICS,
+)
 
 # The audit table is append-only: the DynamoDB actions each function may use on it, exactly those
 # its code calls (pipeline.store: `audit` is PutItem, `audit_events` is Query).
@@ -171,6 +190,7 @@ AUDIT_APPEND = ("dynamodb:PutItem",)
 AUDIT_ACTIONS: dict[FunctionSpec, tuple[str, ...]] = {
     **{spec: AUDIT_APPEND for spec in STAGE_FUNCTIONS},
     SETUP_DATABASE: (*AUDIT_APPEND, "dynamodb:Query"),  # pipeline.database.stage reads it back
+    RETENTION_SWEEP: AUDIT_APPEND,  # retention.cluster_deleted, retention.snapshot_deleted
     SLACK_ENDPOINT: AUDIT_APPEND,
     REQUEST_APPROVAL: AUDIT_APPEND,  # the approval stage's events (pipeline.progress.Reporter)
 }

@@ -138,6 +138,9 @@ def function_environment(stack: AuroraRestoreStack, spec: FunctionSpec) -> dict[
         Env.SNAPSHOT_PATTERNS: json.dumps(config.rds.snapshot_patterns),
         Env.LOCK_TTL_SECONDS: str(config.lock_ttl_seconds),
         Env.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
+        Env.KEPT_CLUSTER_DAYS: str(config.kept_cluster_days),
+        Env.KEPT_CLUSTER_NOTICE_HOURS: str(config.kept_cluster_notice_hours),
+        Env.FINAL_SNAPSHOT_DAYS: str(config.final_snapshot_days),
         Env.SECRET_NAME_PREFIX: names.DB_SECRET_PREFIX,
     }
     if config.rds.kms_key_arn:

@@ -177,7 +177,7 @@ class Monitoring(Construct):
             for status in OperationStatus
             if status in TERMINAL_STATUSES
         ]
-        timed_stages = [stage for stage in Stage if stage != Stage.APPROVAL]
+        timed_stages = [stage for stage in Stage if stage not in (Stage.APPROVAL, Stage.RETENTION)]
         dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.days(14))
         dashboard.add_widgets(
             cw.GraphWidget(

@@ -82,6 +82,14 @@ _STATEMENT_REASONS = {
     "kept names derived from them",
     "SwapInstanceNames": "scoped to the configured target cluster and instance patterns",
     "KeepOldCluster": "only the kept names derived from the configured target patterns",
+    "StartAndMarkKeptClusters": "only the kept names derived from the configured target patterns",
+    "DeleteKeptInstances": "only the instances of the kept names derived from the configured "
+    "target patterns",
+    "DeleteKeptWithFinalSnapshot": "only the kept names derived from the configured target "
+    "patterns and their final snapshots (named after the kept cluster and the operation id)",
+    "ExpireOwnSnapshots": "only this pipeline's own final and safety snapshots (named after the "
+    "target and the operation id), deleted or tagged (operation, deletion notice); the code also "
+    "checks their operation tag",
     "PromoteCredentials": "only secrets under the pipeline's own `aurora-restore/` prefix, named "
     "at run time after the restored cluster and its users",
 }

@@ -21,12 +21,14 @@ from infra.constants import (
     DELETE_TARGET,
     LIFECYCLE,
     RESTORE_CLUSTER,
+    RETENTION_SWEEP,
     SETUP_DATABASE,
     SWAP_NAMES,
     VALIDATE,
     FunctionSpec,
 )
 from pipeline.plan import copy_snapshot_id, final_snapshot_id
+from pipeline.retention import retention_snapshot_id
 from pipeline.swap_plan import kept_cluster_id, safety_snapshot_id, staging_cluster_id
 
 OPERATION_ID_PATTERN = "ar-*"  # pipeline.models.new_operation_id: ar-<timestamp>-<hex>
@@ -344,6 +346,46 @@ class RdsPermissions:
             )
         ]
 
+    def retention_sweep(self) -> list[iam.PolicyStatement]:
+        """Delete kept clusters (`<target>-old-<hex>`, started first when stopped) and their
+        instances with a final snapshot (`<kept>-final-<op>`), and expire the tool's own
+        -final-/-before- snapshots (pipeline.retention)."""
+        kept = self.arns("cluster", self._kept)
+        kept_finals = self.arns(
+            "cluster-snapshot",
+            [retention_snapshot_id(name, OPERATION_ID_PATTERN) for name in self._kept],
+        )
+        own = self.arns(
+            "cluster-snapshot",
+            [
+                *self._final_snapshots,
+                *[safety_snapshot_id(target, OPERATION_ID_PATTERN) for target in self._targets],
+            ],
+        )
+        return [
+            iam.PolicyStatement(
+                sid="StartAndMarkKeptClusters",
+                actions=["rds:StartDBCluster", "rds:AddTagsToResource"],
+                resources=kept,
+            ),
+            iam.PolicyStatement(
+                sid="DeleteKeptInstances",
+                actions=["rds:DeleteDBInstance"],
+                resources=self.arns("db", [f"{name}-*" for name in self._kept]),
+            ),
+            iam.PolicyStatement(
+                sid="DeleteKeptWithFinalSnapshot",
+                actions=["rds:DeleteDBCluster", "rds:CreateDBClusterSnapshot"],
+                resources=[*kept, *kept_finals],
+            ),
+            # One statement for both (IAM caps a role's inline policies at 10,240 characters).
+            iam.PolicyStatement(
+                sid="ExpireOwnSnapshots",
+                actions=["rds:DeleteDBClusterSnapshot", "rds:AddTagsToResource"],
+                resources=[*kept_finals, *own],
+            ),
+        ]
+
     def for_stage(self, spec: FunctionSpec) -> list[iam.PolicyStatement]:
         """The RDS/KMS/Secrets Manager statements of one stage function (besides `read`)."""
         builders = {
@@ -355,6 +397,7 @@ class RdsPermissions:
             SWAP_NAMES: self.swap_names,
             DELETE_COPY: self.delete_copy,
             LIFECYCLE: self.delete_copy,
+            RETENTION_SWEEP: self.retention_sweep,
         }
         builder = builders.get(spec)
         return builder() if builder else []

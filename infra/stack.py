@@ -8,9 +8,12 @@ from typing import Any
 from aws_cdk import (
     ArnFormat,
     CfnOutput,
+    Duration,
     RemovalPolicy,
     Stack,
 )
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -84,6 +87,7 @@ class AuroraRestoreStack(Stack):
         self._grant_permissions()
         self.api = build_api(self)
         self._build_progress_consumers()
+        self.retention_schedule = self._build_retention_schedule()
         self.lazy_work_failures = build_lazy_work_failures(
             self, self.functions[names.SLACK_ENDPOINT]
         )
@@ -257,6 +261,19 @@ class AuroraRestoreStack(Stack):
             self.functions[names.PROGRESS_METRICS],
             report_batch_item_failures=False,
         )
+
+    def _build_retention_schedule(self) -> events.Rule:
+        """The retention sweep every hour; its event's `time` is the run's "now"."""
+        rule = events.Rule(
+            self,
+            "RetentionSchedule",
+            description="Announce, then delete kept clusters and expired snapshots of this tool",
+            schedule=events.Schedule.rate(Duration.hours(names.RETENTION_SCHEDULE_HOURS)),
+        )
+        rule.add_target(
+            targets.LambdaFunction(self.functions[names.RETENTION_SWEEP], retry_attempts=2)
+        )
+        return rule
 
     def _build_outputs(self) -> None:
         outputs = {

@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.constants import ALL_FUNCTIONS, NOTIFIER, PROGRESS_METRICS, SLACK_ENDPOINT, FunctionSpec
+from infra.constants import (
+    ALL_FUNCTIONS,
+    NOTIFIER,
+    PROGRESS_METRICS,
+    RETENTION_SWEEP,
+    SLACK_ENDPOINT,
+    FunctionSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -34,3 +41,4 @@ FUNCTIONS: tuple[LocalFunction, ...] = tuple(
 )
 BOT_FUNCTION = local_name(SLACK_ENDPOINT)
 NOTIFIER_FUNCTION = local_name(NOTIFIER)
+RETENTION_FUNCTION = local_name(RETENTION_SWEEP)

@@ -210,6 +210,15 @@ def _delete_db_cluster(original: Callable[..., Any]) -> Callable[..., Any]:
         rules.settle(self)
         if rules.deleting(self, "cluster", cluster_identifier):
             raise refuse(CLUSTER_STATE, f"DB cluster {cluster_identifier} is already deleting")
+        known = self.clusters.get(cluster_identifier)
+        if known is not None and known.status in ("stopped", "stopping", "starting"):
+            # "You can't delete a cluster if it's in the `stopped` state. In this case, start
+            # the cluster before deleting it." (Aurora user guide, Deleting Aurora DB clusters
+            # and DB instances, Deleting a stopped Aurora cluster.)
+            raise refuse(
+                CLUSTER_STATE,
+                f"DbCluster {cluster_identifier} is in {known.status} state; start it first",
+            )
         # moto already refuses, as RDS does: a cluster under deletion protection (botocore
         # DBCluster.DeletionProtection: "The database can't be deleted when deletion protection
         # is enabled"; RDS answers InvalidParameterCombination "Cannot delete protected Cluster,

@@ -12,6 +12,7 @@ import secrets
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from infra.constants import NOTIFIER, visibility_timeout_seconds
 from local_stack import iam_credentials, moto_patches
 from local_stack.faults import AwsFaults
-from local_stack.functions import BOT_FUNCTION, NOTIFIER_FUNCTION
+from local_stack.functions import BOT_FUNCTION, NOTIFIER_FUNCTION, RETENTION_FUNCTION
 from local_stack.iam_policies import LOCAL_SNAPSHOT_PATTERNS
 from local_stack.iam_roles import (
     LocalResources,
@@ -180,6 +181,17 @@ class LocalStack:
 
     def write_stack_file(self, path: Path) -> None:
         path.write_text(json.dumps(self.info, indent=2), encoding="utf-8")
+
+    def run_retention_sweep(self, now: datetime) -> dict[str, Any]:
+        """One run of the deployed retention sweep, as its hourly schedule invokes it, with `now`
+        as the scheduled event's `time`: a test makes a kept cluster expire without waiting days.
+        Runs as the function's role, so its IAM policy is enforced; a function error raises."""
+        event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": now.isoformat()}
+        result = self.runtime.invoke(RETENTION_FUNCTION, event)
+        answer: dict[str, Any] = json.loads(result.payload)
+        if result.error_type is not None:
+            raise RuntimeError(f"the retention sweep failed: {answer}")
+        return answer
 
     # ----- progress delivery --------------------------------------------------------------------
     def wait_for_progress_delivered(self, timeout: float = 30) -> bool:

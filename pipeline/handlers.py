@@ -8,6 +8,7 @@ here touches AWS at import time; the context (settings, clients) is built on fir
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.context import PipelineContext, default_context
 from pipeline.observability import logger, tracer
+from pipeline.retention import sweep
 from pipeline.settings import PipelineSettings
 from pipeline.stages.copy_snapshot import check_copy, copy_snapshot
 from pipeline.stages.delete_copy import delete_copy
@@ -201,3 +203,19 @@ handle_delete_copy = stage_handler(
 handle_finish = stage_handler(
     OperationEvent, lambda request, ctx: record_success(request.operation_id, ctx)
 )
+
+
+class SweepEvent(BaseModel):
+    """The hourly schedule's EventBridge event; `time` is when the schedule fired."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    time: datetime | None = None
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handle_retention_sweep(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Not a stage: the schedule's sweep of kept clusters and the tool's snapshots."""
+    request = SweepEvent.model_validate(event)
+    return dict(sweep(default_context(), request.time).as_dict())

@@ -107,6 +107,8 @@ class Stage(StrEnum):
     SWAP = "swap"  # the restored cluster takes the target's name; the old one is kept
     DELETE_COPY = "archive"  # deletes the intermediate snapshot copy
     FINISH = "notify"  # the operation ends: its terminal event, success or not
+    # After the restore: the retention sweep (pipeline.retention), never on the card's checklist.
+    RETENTION = "retention"
 
     @property
     def label(self) -> str:
@@ -123,6 +125,7 @@ STAGE_TITLES: dict[Stage, str] = {
     Stage.SWAP: "Swap in the restored cluster",
     Stage.DELETE_COPY: "Clean up",
     Stage.FINISH: "Finish",
+    Stage.RETENTION: "Retention sweep",
 }
 
 

@@ -102,6 +102,10 @@ class PipelineSettings(RestoreLimits):
     # start your DB cluster after seven days, your DB cluster is automatically started" (Aurora
     # user guide, Stopping and starting an Aurora DB cluster), and would be billed again.
     kept_cluster_days: int = Field(default=3, ge=1, le=7)
+    # The retention sweep (pipeline.retention) says in the operation's thread this long before
+    # it deletes a kept cluster, and deletes the tool's -final-/-before- snapshots this old.
+    kept_cluster_notice_hours: int = Field(default=24, ge=1, le=7 * 24)
+    final_snapshot_days: int = Field(default=30, ge=1)
     database_config_path: str | None = (
         None  # users and post-restore SQL (YAML); see pipeline.database
     )

@@ -45,6 +45,7 @@ from pipeline.stages.swap_checks import ensure_switchable, switch_ready
 from pipeline.stages.swap_steps import (
     COMMITTED,
     INCOMPLETE,
+    KEEP_UNTIL_FORMAT,
     KEEP_UNTIL_TAG,
     KEPT_BY_TAG,
     SECRETS_PROMOTED,
@@ -154,7 +155,7 @@ def _tidy(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
         ):
             return False
         keep_until = utc_now() + timedelta(days=ctx.settings.kept_cluster_days)
-        _tag_kept(client, kept, operation.operation_id, keep_until.strftime("%Y-%m-%dT%H:%MZ"))
+        _tag_kept(client, kept, operation.operation_id, keep_until.strftime(KEEP_UNTIL_FORMAT))
         with aws_call(f"stop cluster {names.kept}"):
             client.stop_db_cluster(DBClusterIdentifier=names.kept)
         record(

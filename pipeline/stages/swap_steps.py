@@ -23,6 +23,7 @@ from pipeline.swap_plan import SwapNames
 
 KEEP_UNTIL_TAG = "aurora-restore:keep-until"
 KEPT_BY_TAG = "aurora-restore:kept-by"
+KEEP_UNTIL_FORMAT = "%Y-%m-%dT%H:%MZ"  # the keep-until tag's value, UTC (pipeline.retention)
 # Operation resources the swap records as it goes (strings, like every resource).
 SWAP_STARTED = "swap_started_at"
 UNAVAILABLE_SECONDS = "target_unavailable_seconds"

@@ -54,6 +54,8 @@ def test_restore_commands(text: str, expected: dict[str, object]) -> None:
         ("help", HelpCommand()),
         ("HELP", HelpCommand()),
         ("list", ListCommand()),
+        ("list --kept", ListCommand(kept=True)),
+        ("LIST --Kept", ListCommand(kept=True)),
         ("status", StatusCommand(None)),
         (f"status {OP}", StatusCommand(OP)),
         (f"cancel {OP}", CancelCommand(OP)),
@@ -93,6 +95,7 @@ def test_subcommands(text: str, expected: object) -> None:
         (f"status {OP} extra", "at most one operation id"),
         ("cancel", "needs exactly one operation id"),
         ("list all", "takes no arguments"),
+        ("list --kept --kept", "takes no arguments but `--kept`"),
     ],
 )
 def test_mistakes_are_explained_with_usage(text: str, says: str) -> None:

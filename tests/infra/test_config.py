@@ -68,6 +68,9 @@ def test_the_example_configuration_is_valid():
         ({"approval_expiry_seconds": 3600}, "(config)", "set in the policy file"),
         ({"max_wait_attempts": 120}, "(config)", "each wait loop has its own budget"),
         ({"lock_ttl_seconds": 3_600}, "(config)", "lock could expire"),
+        # Aurora starts a stopped cluster after 7 days (pipeline.settings.kept_cluster_days).
+        ({"kept_cluster_days": 8}, "kept_cluster_days", "less than or equal to 7"),
+        ({"final_snapshot_days": 0}, "final_snapshot_days", "greater than or equal to 1"),
         ({"policy_file": "config/missing.yaml"}, "(config)", "does not exist"),
         ({"database__config_file": "config/none.yaml"}, "(config)", "does not exist"),
         ({"database__ca_bundle_file": "infra/none.pem"}, "(config)", "global-bundle.pem"),

@@ -40,6 +40,15 @@ def test_every_function_is_current_python_arm64_traced_with_json_logs_kept_for_a
     assert len(roles) == len(functions)  # a role per function
 
 
+def test_the_retention_settings_reach_the_swap_and_the_sweep(synthesized):
+    config = synthesized.config
+    for spec in (constants.SWAP_NAMES, constants.RETENTION_SWEEP):
+        env = env_of(synthesized, spec)
+        for name in ("kept_cluster_days", "kept_cluster_notice_hours", "final_snapshot_days"):
+            assert name in PipelineSettings.model_fields
+            assert env[f"AURORA_RESTORE_{name.upper()}"] == str(getattr(config, name)), spec
+
+
 def test_function_environments_are_the_settings_the_code_reads(synthesized):
     pipeline_fields = set(PipelineSettings.model_fields)
     for spec in constants.STAGE_FUNCTIONS:

@@ -63,7 +63,10 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
             )
             assert name.split(":", 1)[1] != "*", (action, resource)
     clusters = [r for r in actions_on(statements, "rds:DeleteDBCluster") if ":cluster:" in r]
-    assert sorted({c.rsplit(":", 1)[1] for c in clusters}) == sorted(rds.target_cluster_patterns)
+    # The targets (an in-place replace) and, once their retention ends, the kept clusters.
+    assert {c.rsplit(":", 1)[1] for c in clusters} == {
+        name for pattern in rds.target_cluster_patterns for name in (pattern, f"{pattern}-old-*")
+    }
     # Renames and the master password reach the staging and kept names of the targets too
     # (pipeline.swap_plan), and nothing else.
     derived = {
@@ -78,7 +81,23 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
         f"{pattern}-old-*" for pattern in rds.target_cluster_patterns
     }
     deletes = actions_on(statements, "rds:DeleteDBClusterSnapshot")
-    assert deletes and all(r.endswith(":cluster-snapshot:ar-*-copy") for r in deletes)
+    # Own copies; the retention sweep's own final and safety snapshots (pipeline.retention).
+    assert {r.rsplit(":", 1)[1] for r in deletes} == {
+        "ar-*-copy",
+        *(
+            name
+            for pattern in rds.target_cluster_patterns
+            for name in (
+                f"{pattern}-final-ar-*",
+                f"{pattern}-before-ar-*",
+                f"{pattern}-old-*-final-ar-*",
+            )
+        ),
+    }
+    started = [r for r in actions_on(statements, "rds:StartDBCluster") if ":cluster:" in r]
+    assert {c.rsplit(":", 1)[1] for c in started} == {
+        f"{pattern}-old-*" for pattern in rds.target_cluster_patterns
+    }
 
 
 @pytest.mark.parametrize(
@@ -102,6 +121,17 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
                 "rds:DeleteDBCluster",
                 "rds:CreateDBClusterSnapshot",
                 "rds:AddTagsToResource",  # the safety snapshot's operation tags
+            },
+        ),
+        (
+            constants.RETENTION_SWEEP,
+            {
+                "rds:StartDBCluster",
+                "rds:DeleteDBInstance",
+                "rds:DeleteDBCluster",
+                "rds:CreateDBClusterSnapshot",
+                "rds:AddTagsToResource",  # the deletion notice, the final snapshot's operation
+                "rds:DeleteDBClusterSnapshot",
             },
         ),
         (
@@ -168,6 +198,7 @@ def test_the_audit_table_is_append_only_for_every_role(synthesized):
         expected[function_roles[spec]] = {"dynamodb:PutItem"}
     # The database stage reads its own events back: a retry skips scripts already applied.
     expected[function_roles[constants.SETUP_DATABASE]] = {"dynamodb:PutItem", "dynamodb:Query"}
+    expected[function_roles[constants.RETENTION_SWEEP]] = {"dynamodb:PutItem"}
     expected[function_roles[constants.SLACK_ENDPOINT]] = {"dynamodb:PutItem"}
     # The approval stage's started/finished events are audited (pipeline.progress.Reporter).
     expected[function_roles[constants.REQUEST_APPROVAL]] = {"dynamodb:PutItem"}
@@ -184,6 +215,23 @@ def test_the_audit_table_is_append_only_for_every_role(synthesized):
             "dynamodb:*",
             "*",
         }, role
+
+
+def test_the_retention_sweep_runs_hourly_and_deletes_only_kept_names(synthesized):
+    rules = synthesized.of_type("AWS::Events::Rule")
+    (rule,) = [r for r in rules.values() if "ScheduleExpression" in r["Properties"]]
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    sweep, _ = function_named(synthesized, constants.RETENTION_SWEEP)
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [sweep, "Arn"]}
+    statements = statements_of(synthesized, f"{constants.RETENTION_SWEEP.construct_id}Role")
+    patterns = synthesized.config.rds.target_cluster_patterns
+    for action, suffix in (
+        ("rds:DeleteDBInstance", "-old-*-*"),
+        ("rds:StartDBCluster", "-old-*"),
+    ):
+        names = {r.rsplit(":", 1)[1] for r in actions_on(statements, action)}
+        assert names == {f"{pattern}{suffix}" for pattern in patterns}, action
 
 
 def test_slack_endpoint_drives_this_state_machine_and_invokes_only_itself(synthesized):

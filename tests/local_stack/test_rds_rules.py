@@ -96,6 +96,22 @@ def test_a_cluster_under_deletion_protection_is_never_deleted(rds: Any, rules: R
     rds.delete_db_cluster(DBClusterIdentifier="locked-db", SkipFinalSnapshot=True)
 
 
+def test_a_stopped_cluster_is_deleted_only_once_started(rds: Any, rules: RdsRules) -> None:
+    create_cluster(rds, "kept-db")
+    _cluster_status(rds, "kept-db")  # created (scale 0)
+    rds.stop_db_cluster(DBClusterIdentifier="kept-db")
+
+    code = refusal_code(
+        lambda: rds.delete_db_cluster(DBClusterIdentifier="kept-db", SkipFinalSnapshot=True)
+    )
+
+    assert code == "InvalidDBClusterStateFault"
+    assert _cluster_status(rds, "kept-db") == "stopped"
+    rds.start_db_cluster(DBClusterIdentifier="kept-db")
+    _cluster_status(rds, "kept-db")
+    rds.delete_db_cluster(DBClusterIdentifier="kept-db", SkipFinalSnapshot=True)
+
+
 def test_deleted_clusters_and_instances_stay_deleting_for_a_while(
     rds: Any, rules: RdsRules
 ) -> None:

@@ -234,7 +234,7 @@ def test_a_target_with_custom_endpoints_is_not_swapped_since_they_would_stay_beh
     with_endpoints = cluster(
         CustomEndpoints=["reports.cluster-custom-x.us-east-1.rds.amazonaws.com"]
     )
-    with pytest.raises(InvalidRequestError, match="custom endpoints .*--in-place"):
+    with pytest.raises(InvalidRequestError, match=r"custom endpoints .*--in-place"):
         build_plan(
             request(replace=True), OP, snapshot=snapshot(), target=with_endpoints, settings=SETTINGS
         )

@@ -1,0 +1,334 @@
+"""The retention sweep: kept clusters and the tool's final snapshots expire by policy.
+
+Run hourly (an EventBridge schedule), not as a stage of a restore. Each run looks at what RDS
+shows and takes the next step, so a run that stopped anywhere is continued by the next:
+
+- a kept cluster (tagged `aurora-restore:kept-by`, named `<target>-old-<hex>`) whose keep-until
+  is within `kept_cluster_notice_hours` is announced once in its operation's thread (then tagged
+  `aurora-restore:deletion-announced`, so it is said once);
+- once keep-until has passed it is deleted with a final snapshot: started first when stopped
+  ("You can't delete a cluster if it's in the `stopped` state. In this case, start the cluster
+  before deleting it.": Aurora user guide, Deleting a stopped Aurora cluster), then its
+  instances (RDS
+  refuses to delete a cluster with members not `deleting`: re:Post
+  knowledge-center/rds-error-delete-aurora-cluster), then the cluster with
+  FinalDBSnapshotIdentifier `<kept>-final-<operation id>`;
+- the tool's snapshots (`-final-<op>` and `-before-<op>`, tagged with that operation's id or
+  named by its plan) are announced the same way, then deleted `final_snapshot_days` after they
+  were made.
+A protected cluster (pipeline.rds.protection_reason) or one without the tags is never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipeline import rds
+from pipeline.aws_errors import aws_call
+from pipeline.context import PipelineContext
+from pipeline.errors import OperationNotFoundError
+from pipeline.models import ProgressEvent, Stage, StageStatus, utc_now
+from pipeline.observability import logger
+from pipeline.progress import PIPELINE_ACTOR
+from pipeline.stages.swap_steps import KEEP_UNTIL_FORMAT, KEEP_UNTIL_TAG, KEPT_BY_TAG
+
+ANNOUNCED_TAG = "aurora-restore:deletion-announced"
+_OPERATION = r"ar-[0-9]{14}-[0-9a-f]{6}"
+KEPT_NAME = re.compile(r"[a-z][a-z0-9-]*-old-[0-9a-f]{6}")
+TOOL_SNAPSHOT = re.compile(rf"[a-z][a-z0-9-]*-(?:final|before)-(?P<operation>{_OPERATION})")
+
+
+def retention_snapshot_id(kept_cluster: str, operation_id: str) -> str:
+    """The final snapshot of a kept cluster (at most 63 + 7 + 24 characters, within the 255
+    DeleteDBCluster allows FinalDBSnapshotIdentifier; letters, digits, single hyphens)."""
+    return f"{kept_cluster}-final-{operation_id}"
+
+
+def parse_keep_until(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value, KEEP_UNTIL_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@dataclass
+class SweepReport:
+    """What one run did, by name (the handler's answer and the tests' view)."""
+
+    announced: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    deleting: list[str] = field(default_factory=list)
+    deleted_snapshots: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "announced": self.announced,
+            "started": self.started,
+            "deleting": self.deleting,
+            "deleted_snapshots": self.deleted_snapshots,
+            "refused": self.refused,
+        }
+
+
+def kept_clusters(client: Any) -> Iterator[dict[str, Any]]:
+    """Every cluster tagged as kept by an operation and named as the swap names kept clusters."""
+    paginator = client.get_paginator("describe_db_clusters")
+    with aws_call("list clusters"):
+        for page in paginator.paginate():
+            for cluster in page.get("DBClusters", []):
+                tags = rds.tags_of(cluster)
+                if KEPT_BY_TAG in tags and KEPT_NAME.fullmatch(cluster["DBClusterIdentifier"]):
+                    yield dict(cluster)
+
+
+def tool_snapshots(ctx: PipelineContext, client: Any) -> Iterator[tuple[dict[str, Any], str]]:
+    """(snapshot, operation id) of each manual snapshot this tool made: named `-final-<op>` or
+    `-before-<op>` and either tagged with that same operation id or named by that operation's
+    stored plan (an in-place replace's final snapshot carries the target's tags, if any)."""
+    paginator = client.get_paginator("describe_db_cluster_snapshots")
+    with aws_call("list manual snapshots"):
+        pages = list(paginator.paginate(SnapshotType="manual"))
+    for page in pages:
+        for snapshot in page.get("DBClusterSnapshots", []):
+            name = snapshot["DBClusterSnapshotIdentifier"]
+            match = TOOL_SNAPSHOT.fullmatch(name)
+            if match is None:
+                continue
+            operation_id = match["operation"]
+            if rds.tags_of(snapshot).get(rds.OPERATION_TAG) == operation_id or _planned(
+                ctx, operation_id, name
+            ):
+                yield dict(snapshot), operation_id
+
+
+def _planned(ctx: PipelineContext, operation_id: str, snapshot_id: str) -> bool:
+    try:
+        plan = ctx.store.get(operation_id).plan
+    except OperationNotFoundError:
+        return False
+    return plan is not None and snapshot_id in (plan.final_snapshot_id, plan.safety_snapshot_id)
+
+
+def sweep(ctx: PipelineContext, now: datetime | None = None) -> SweepReport:
+    moment = now or utc_now()
+    client = ctx.clients.rds()
+    report = SweepReport()
+    for cluster in kept_clusters(client):
+        _sweep_cluster(ctx, client, cluster, moment, report)
+    _tag_retention_snapshots(client)
+    for snapshot, operation_id in tool_snapshots(ctx, client):
+        _sweep_snapshot(ctx, client, snapshot, operation_id, moment, report)
+    return report
+
+
+def _known(ctx: PipelineContext, operation_id: str) -> bool:
+    """Whether the operation exists: its thread is where a deletion is announced."""
+    try:
+        ctx.store.get(operation_id)
+    except OperationNotFoundError:
+        return False
+    return True
+
+
+def _sweep_cluster(
+    ctx: PipelineContext,
+    client: Any,
+    cluster: Mapping[str, Any],
+    now: datetime,
+    report: SweepReport,
+) -> None:
+    name = str(cluster["DBClusterIdentifier"])
+    tags = rds.tags_of(cluster)
+    keep_until = parse_keep_until(tags.get(KEEP_UNTIL_TAG, ""))
+    reason = rds.protection_reason(cluster, ctx.settings.protected_clusters)
+    if reason is None and not _known(ctx, tags[KEPT_BY_TAG]):
+        reason = f"no operation `{tags[KEPT_BY_TAG]}` to announce its deletion to"
+    if reason is not None or keep_until is None:
+        logger.warning("kept cluster %s left alone: %s", name, reason or "no valid keep-until")
+        report.refused.append(name)
+        return
+    operation_id = tags[KEPT_BY_TAG]
+    final = retention_snapshot_id(name, operation_id)
+    if now < keep_until - timedelta(hours=ctx.settings.kept_cluster_notice_hours):
+        return
+    if ANNOUNCED_TAG not in tags:
+        when = keep_until.strftime("%Y-%m-%d %H:%M")
+        _publish(
+            ctx,
+            operation_id,
+            f"announce:{name}",
+            StageStatus.STARTED,
+            f"The kept cluster `{name}` will be deleted at {when} UTC (or soon after), with "
+            f"the final snapshot `{final}`",
+        )
+        with aws_call(f"tag cluster {name}"):
+            client.add_tags_to_resource(
+                ResourceName=cluster["DBClusterArn"],
+                Tags=[{"Key": ANNOUNCED_TAG, "Value": now.strftime(KEEP_UNTIL_FORMAT)}],
+            )
+        report.announced.append(name)
+    if now < keep_until:
+        return
+    _delete_cluster(ctx, client, cluster, operation_id, final, report)
+
+
+def _delete_cluster(
+    ctx: PipelineContext,
+    client: Any,
+    cluster: Mapping[str, Any],
+    operation_id: str,
+    final: str,
+    report: SweepReport,
+) -> None:
+    name = str(cluster["DBClusterIdentifier"])
+    status = str(cluster.get("Status", ""))
+    if status == "stopped":
+        with aws_call(f"start cluster {name}"):
+            client.start_db_cluster(DBClusterIdentifier=name)
+        report.started.append(name)
+        return
+    if status != rds.AVAILABLE:
+        return  # starting, stopping, deleting, backing-up: the next run looks again
+    waiting = False
+    for instance_id in rds.member_ids(cluster):
+        instance = rds.describe_instance(client, instance_id)
+        if instance is None or instance.get("DBInstanceStatus") == rds.DELETING:
+            continue
+        if instance.get("DBInstanceStatus") != rds.AVAILABLE:
+            waiting = True
+            continue
+        with aws_call(f"delete instance {instance_id}"):
+            client.delete_db_instance(DBInstanceIdentifier=instance_id)
+    if waiting:
+        return
+    with aws_call(f"delete cluster {name}"):
+        client.delete_db_cluster(
+            DBClusterIdentifier=name, SkipFinalSnapshot=False, FinalDBSnapshotIdentifier=final
+        )
+    _tag_snapshot(client, final, operation_id)
+    ctx.store.audit(
+        operation_id, PIPELINE_ACTOR, "retention.cluster_deleted", {"cluster": name, "final": final}
+    )
+    _publish(
+        ctx,
+        operation_id,
+        f"delete:{name}",
+        StageStatus.SUCCEEDED,
+        f"The kept cluster `{name}` is being deleted; its final snapshot is `{final}`",
+        resources={"final_snapshot": final},
+    )
+    report.deleting.append(name)
+
+
+def _tag_snapshot(client: Any, snapshot_id: str, operation_id: str) -> None:
+    """Tag the final snapshot with its operation, so the snapshot sweep knows it as the tool's
+    (DeleteDBCluster takes no tags for it)."""
+    snapshot = rds.describe_cluster_snapshot(client, snapshot_id)
+    if snapshot is None or rds.OPERATION_TAG in rds.tags_of(snapshot):
+        return
+    with aws_call(f"tag snapshot {snapshot_id}"):
+        client.add_tags_to_resource(
+            ResourceName=snapshot["DBClusterSnapshotArn"],
+            Tags=[{"Key": rds.OPERATION_TAG, "Value": operation_id}],
+        )
+
+
+def _tag_retention_snapshots(client: Any) -> None:
+    """A run that stopped between DeleteDBCluster and the tag: a final snapshot named after its
+    kept cluster and an operation (`<target>-old-<hex>-final-<op>`) gets the tag now."""
+    paginator = client.get_paginator("describe_db_cluster_snapshots")
+    with aws_call("list manual snapshots"):
+        pages = list(paginator.paginate(SnapshotType="manual"))
+    for page in pages:
+        for snapshot in page.get("DBClusterSnapshots", []):
+            source = str(snapshot.get("DBClusterIdentifier", ""))
+            match = TOOL_SNAPSHOT.fullmatch(snapshot["DBClusterSnapshotIdentifier"])
+            if match is None or not KEPT_NAME.fullmatch(source):
+                continue
+            if snapshot["DBClusterSnapshotIdentifier"] == retention_snapshot_id(
+                source, match["operation"]
+            ):
+                _tag_snapshot(client, snapshot["DBClusterSnapshotIdentifier"], match["operation"])
+
+
+def _sweep_snapshot(
+    ctx: PipelineContext,
+    client: Any,
+    snapshot: Mapping[str, Any],
+    operation_id: str,
+    now: datetime,
+    report: SweepReport,
+) -> None:
+    """Announced within the notice, once (tagged), then deleted once expired."""
+    created = snapshot.get("SnapshotCreateTime")
+    if snapshot.get("Status") != rds.AVAILABLE or created is None:
+        return
+    name = str(snapshot["DBClusterSnapshotIdentifier"])
+    expires = created + timedelta(days=ctx.settings.final_snapshot_days)
+    if now < expires - timedelta(hours=ctx.settings.kept_cluster_notice_hours):
+        return
+    if ANNOUNCED_TAG not in rds.tags_of(snapshot):
+        _publish(
+            ctx,
+            operation_id,
+            f"snapshot-notice:{name}",
+            StageStatus.STARTED,
+            f"The snapshot `{name}` will be deleted at {expires:%Y-%m-%d %H:%M} UTC (or soon "
+            f"after), {ctx.settings.final_snapshot_days} days after it was made",
+        )
+        with aws_call(f"tag snapshot {name}"):
+            client.add_tags_to_resource(
+                ResourceName=snapshot["DBClusterSnapshotArn"],
+                Tags=[{"Key": ANNOUNCED_TAG, "Value": now.strftime(KEEP_UNTIL_FORMAT)}],
+            )
+        report.announced.append(name)
+    if now >= expires:
+        _delete_snapshot(ctx, client, snapshot, operation_id, expires)
+        report.deleted_snapshots.append(name)
+
+
+def _delete_snapshot(
+    ctx: PipelineContext,
+    client: Any,
+    snapshot: Mapping[str, Any],
+    operation_id: str,
+    expired_at: datetime,
+) -> None:
+    name = str(snapshot["DBClusterSnapshotIdentifier"])
+    with aws_call(f"delete snapshot {name}"):
+        client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=name)
+    ctx.store.audit(operation_id, PIPELINE_ACTOR, "retention.snapshot_deleted", {"snapshot": name})
+    _publish(
+        ctx,
+        operation_id,
+        f"snapshot:{name}",
+        StageStatus.SUCCEEDED,
+        f"The snapshot `{name}` expired at {expired_at:%Y-%m-%d %H:%M} UTC "
+        f"({ctx.settings.final_snapshot_days} days) and was deleted",
+    )
+
+
+def _publish(
+    ctx: PipelineContext,
+    operation_id: str,
+    what: str,
+    status: StageStatus,
+    detail: str,
+    **extra: Any,
+) -> None:
+    """A progress event in the operation's thread; its id names the resource and the step, so
+    a re-published one is dropped by SNS (FIFO) and by the notifier's delivery log."""
+    event = ProgressEvent(
+        event_id=f"{operation_id}:{Stage.RETENTION}:{what}",
+        operation_id=operation_id,
+        stage=Stage.RETENTION,
+        status=status,
+        detail=detail,
+        **extra,
+    )
+    ctx.reporter.publisher.publish(event)
