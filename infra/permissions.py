@@ -93,17 +93,14 @@ class RdsPermissions:
         return self._rds.target_cluster_patterns
 
     @property
-    def _staging(self) -> list[str]:
-        """The names a replace restores under beside its target (pipeline.swap_plan)."""
-        return [staging_cluster_id(target, "*") for target in self._targets]
-
-    @property
     def _kept(self) -> list[str]:
         return [kept_cluster_id(target, "*") for target in self._targets]
 
     @property
     def _restored(self) -> list[str]:
-        return list(dict.fromkeys([*self._targets, *self._staging]))
+        """The targets and the names a replace restores under beside them (swap_plan)."""
+        staging = [staging_cluster_id(target, "*") for target in self._targets]
+        return list(dict.fromkeys([*self._targets, *staging]))
 
     @property
     def _own_copies(self) -> list[str]:

@@ -39,7 +39,10 @@ from pipeline.stages.swap_steps import KEEP_UNTIL_FORMAT, KEEP_UNTIL_TAG, KEPT_B
 ANNOUNCED_TAG = "aurora-restore:deletion-announced"
 _OPERATION = r"ar-[0-9]{14}-[0-9a-f]{6}"
 KEPT_NAME = re.compile(r"[a-z][a-z0-9-]*-old-[0-9a-f]{6}")
-TOOL_SNAPSHOT = re.compile(rf"[a-z][a-z0-9-]*-(?:final|before)-(?P<operation>{_OPERATION})")
+TOOL_SNAPSHOT = re.compile(rf"[a-z][a-z0-9-]*-final-(?P<operation>{_OPERATION})")
+# The safety snapshot is named after the operation's random part only (63-character limit,
+# pipeline.swap_plan.safety_snapshot_id): its operation is the one its tag names.
+SAFETY_SNAPSHOT = re.compile(r"[a-z][a-z0-9-]*-before-(?P<suffix>[0-9a-f]{6})")
 
 
 def retention_snapshot_id(kept_cluster: str, operation_id: str) -> str:
@@ -88,8 +91,8 @@ def kept_clusters(client: Any) -> Iterator[dict[str, Any]]:
 
 def tool_snapshots(ctx: PipelineContext, client: Any) -> Iterator[tuple[dict[str, Any], str]]:
     """(snapshot, operation id) of each manual snapshot this tool made: named `-final-<op>` or
-    `-before-<op>` and either tagged with that same operation id or named by that operation's
-    stored plan (an in-place replace's final snapshot carries the target's tags, if any)."""
+    `-before-<op's random part>` and either tagged with that same operation id or named by that
+    operation's stored plan (an in-place replace's final snapshot carries the target's tags)."""
     paginator = client.get_paginator("describe_db_cluster_snapshots")
     with aws_call("list manual snapshots"):
         pages = list(paginator.paginate(SnapshotType="manual"))
@@ -97,9 +100,15 @@ def tool_snapshots(ctx: PipelineContext, client: Any) -> Iterator[tuple[dict[str
         for snapshot in page.get("DBClusterSnapshots", []):
             name = snapshot["DBClusterSnapshotIdentifier"]
             match = TOOL_SNAPSHOT.fullmatch(name)
-            if match is None:
+            safety = SAFETY_SNAPSHOT.fullmatch(name)
+            if match is not None:
+                operation_id = match["operation"]
+            elif safety is not None:
+                operation_id = rds.tags_of(snapshot).get(rds.OPERATION_TAG, "")
+                if not operation_id.endswith(f"-{safety['suffix']}"):
+                    continue
+            else:
                 continue
-            operation_id = match["operation"]
             if rds.tags_of(snapshot).get(rds.OPERATION_TAG) == operation_id or _planned(
                 ctx, operation_id, name
             ):

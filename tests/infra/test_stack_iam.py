@@ -89,7 +89,7 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
             for pattern in rds.target_cluster_patterns
             for name in (
                 f"{pattern}-final-ar-*",
-                f"{pattern}-before-ar-*",
+                f"{pattern}-before-*",
                 f"{pattern}-old-*-final-ar-*",
             )
         ),

@@ -137,12 +137,11 @@ def test_only_the_tools_old_snapshots_expire(ctx, seed, operations, progress):
     mine = f"staging-db-final-{operation_id}"
     seed.snapshot("staging-db", mine, created=made, tags={OPERATION_TAG: operation_id})
     # Named like the tool's, but tagged with another operation (or not at all): not the tool's.
-    seed.snapshot(
-        "staging-db", f"staging-db-before-{other}x", created=made, tags={OPERATION_TAG: other}
-    )
+    decoy = f"staging-db-before-{other.rsplit('-', 1)[-1]}"  # another's suffix, our tag
+    seed.snapshot("staging-db", decoy, created=made, tags={OPERATION_TAG: operation_id})
     seed.snapshot("staging-db", f"staging-db-final-{other}", created=made)
     seed.snapshot("staging-db", "staging-db-manual", created=made, tags={OPERATION_TAG: other})
-    young = f"staging-db-before-{operation_id}"
+    young = f"staging-db-before-{operation_id.rsplit('-', 1)[-1]}"
     seed.snapshot(
         "staging-db", young, created=made + timedelta(days=20), tags={OPERATION_TAG: operation_id}
     )
@@ -154,7 +153,7 @@ def test_only_the_tools_old_snapshots_expire(ctx, seed, operations, progress):
     report = sweep(ctx, made + timedelta(days=30, minutes=1))
     assert report.deleted_snapshots == [mine] and report.announced == []
     assert mine not in seed.snapshot_ids()
-    assert {young, f"staging-db-final-{other}", "staging-db-manual"} <= seed.snapshot_ids()
+    assert {young, decoy, f"staging-db-final-{other}", "staging-db-manual"} <= seed.snapshot_ids()
     announced, deleted = retention_events(progress)
     assert {announced.operation_id, deleted.operation_id} == {operation_id}
     assert "will be deleted at 2026-12-01 00:00 UTC" in announced.detail

@@ -145,13 +145,6 @@ PERMANENT_FAULTS = [
         in_place=True,
     ),
     PermanentFault(
-        "modify_db_instance",
-        "InvalidParameterCombination",
-        "The instance cannot be renamed",
-        Stage.SWAP,
-        replace=True,
-    ),
-    PermanentFault(
         "restore_db_cluster_from_snapshot",
         "InsufficientDBClusterCapacityFault",
         "Not enough capacity for the requested cluster",
@@ -213,3 +206,25 @@ def test_a_permanent_failure_in_a_stage_fails_the_restore_visibly_and_safely(
     assert all(record.status != StageStatus.STARTED for record in operation.stages.values()), (
         operation.stages
     )
+
+
+def test_a_permanent_failure_after_the_swap_committed_is_reported_not_undone(
+    stack: LocalStack, driver: Driver, operations: OperationStore
+) -> None:
+    """The first instance rename comes after the new cluster serves the target's name: undoing
+    then would cost a second outage, so the restore succeeds and the thread says what is left."""
+    seed = stack.info["seed"]
+    target = existing_cluster(stack, "failing-swap")
+    operation_id = new_operation(driver, f"{seed['snapshot']} {target} --replace")
+    stack.faults.fail("modify_db_instance", "InvalidParameterCombination", "cannot be renamed")
+
+    click(driver, operation_id, APPROVE, stack.info["users"]["approver"])
+    operation = assert_one_consistent_outcome(driver, operations, operation_id)
+
+    assert stack.faults.injected["fail:modify_db_instance"] == 1
+    assert operation.status == OperationStatus.SUCCEEDED, operation.error
+    restored = driver.rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0]
+    tags = {tag["Key"]: tag["Value"] for tag in restored["TagList"]}
+    assert tags["aurora-restore:operation-id"] == operation_id  # the new cluster serves
+    texts = wait_for_thread(driver, operation_id, "Restore succeeded")
+    assert any("Not finished, left for you" in t and "cannot be renamed" in t for t in texts)
