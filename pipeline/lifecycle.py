@@ -31,6 +31,10 @@ from pipeline.models import (
     StageStatus,
 )
 from pipeline.progress import PIPELINE_ACTOR
+from pipeline.secret_versions import PENDING_SECRETS
+from pipeline.stages.swap_steps import COMMITTED, SECRETS_PROMOTED, SWAP_STARTED, SWAP_UNDONE
+
+BOOKKEEPING = frozenset({PENDING_SECRETS, SWAP_STARTED, SECRETS_PROMOTED, COMMITTED, SWAP_UNDONE})
 
 # A status read and written this many times without settling means a writer keeps racing us.
 _ATTEMPTS = 3
@@ -76,6 +80,12 @@ ENDINGS: dict[StatusEvent, OperationStatus] = {
     StatusEvent.DENIAL_RECORDED: OperationStatus.DENIED,
     StatusEvent.CANCELLATION_RECORDED: OperationStatus.CANCELLED,
 }
+
+
+def shown_resources(resources: dict[str, str]) -> dict[str, str]:
+    """What the final message lists: the resources a person acts on, not the swap's own
+    bookkeeping (pipeline.stages.swap_steps)."""
+    return {name: value for name, value in resources.items() if name not in BOOKKEEPING}
 
 
 def _ending(outcome: OperationStatus) -> Transition:
@@ -213,7 +223,7 @@ def _end(
             Stage.FINISH,
             ended.status,
             ended.detail,
-            resources=dict(operation.resources),
+            resources=shown_resources(operation.resources),
             operation_status=outcome,
         )
         return ctx.store.get(operation_id)
@@ -229,7 +239,7 @@ def _end(
         Stage.FINISH,
         StageStatus.SUCCEEDED if outcome == OperationStatus.SUCCEEDED else StageStatus.FAILED,
         detail,
-        resources=dict(operation.resources),
+        resources=shown_resources(operation.resources),
         operation_status=outcome,
     )
     return ctx.store.get(operation_id)

@@ -219,10 +219,16 @@ def _report_swapped(ctx: PipelineContext, operation: Operation, plan: Plan) -> N
         if INCOMPLETE in resources
         else ""
     )
+    # Where to connect now: the target's names, no longer the staging ones the restore reported.
+    target = rds.describe_cluster(ctx.clients.rds(), plan.target_cluster) or {}
     ctx.reporter.finished(
         operation.operation_id,
         Stage.SWAP,
         StageStatus.SUCCEEDED,
         f"`{plan.target_cluster}` is now the restored cluster; {outage}{kept}{unfinished}",
-        resources={"cluster": plan.target_cluster},
+        resources={
+            "cluster": plan.target_cluster,
+            "instances": ", ".join(plan.instance_ids),
+            "endpoint": str(target.get("Endpoint") or resources.get("endpoint", "")),
+        },
     )
