@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from bot.deps import BotDependencies
+from bot.handoff_fixes import who_fixes
 from bot.policy import ClickAction, ClickDecision, ClickVerdict, decide_click, missing_approvals
 from bot.restore_flow import BOT_ACTOR_PREFIX
 from bot.task_answers import TaskAnswer, TaskError, send_task_failure, send_task_success
-from bot.text import STATUS_WORDS, slack_date, user
+from bot.text import STATUS_WORDS, slack_date, swap_underway_reply, user
 from pipeline.copy_cleanup import discard_copy
 from pipeline.errors import (
     AlreadyDecidedError,
@@ -25,6 +27,7 @@ from pipeline.errors import (
 )
 from pipeline.lifecycle import StatusEvent, apply
 from pipeline.models import Operation, OperationStatus
+from pipeline.swap_guard import SWAP_NOT_STARTED, swap_underway
 
 logger = logging.getLogger("aurora_restore.bot.approval_clicks")
 
@@ -210,7 +213,7 @@ def _close_pending(
     clicker: str,
     error: TaskError,
     audit_detail: dict[str, str],
-    **fields: str,
+    **fields: Any,
 ) -> Operation:
     """PENDING_APPROVAL → denied or cancelled (first writer wins, else InvalidTransitionError),
     which frees the target; then the workflow hears of it (the state machine records the
@@ -238,12 +241,8 @@ def _close_pending(
 
 def _cancel_running(deps: BotDependencies, operation: Operation, clicker: str) -> ClickResult:
     store, operation_id = deps.store, operation.operation_id
-    if operation.execution_arn:
-        deps.stepfunctions.stop_execution(
-            executionArn=operation.execution_arn,
-            error=str(TaskError.CANCELLED),
-            cause=f"cancelled by {clicker}",
-        )
+    # Written before the workflow is stopped, and only while no swap has begun (the swap's start
+    # is written only while the operation runs): pipeline.swap_guard.
     try:
         apply(
             deps.pipeline,
@@ -255,10 +254,20 @@ def _cancel_running(deps: BotDependencies, operation: Operation, clicker: str) -
                 "stage": str(operation.current_stage or ""),
             },
             only_from={OperationStatus.APPROVED, OperationStatus.RUNNING},
+            condition=SWAP_NOT_STARTED,
             cancelled_by=clicker,
         )
     except InvalidTransitionError:
-        return ClickResult(_settled(store.get(operation_id)), changed=False)
+        current = store.get(operation_id)
+        if swap_underway(current):
+            return ClickResult(swap_underway_reply(current), changed=False)
+        return ClickResult(_settled(current), changed=False)
+    if operation.execution_arn:
+        deps.stepfunctions.stop_execution(
+            executionArn=operation.execution_arn,
+            error=str(TaskError.CANCELLED),
+            cause=f"cancelled by {clicker}",
+        )
     # A stopped execution runs no lifecycle task, so the bot ends the operation itself:
     # delete the intermediate copy it started (a copy in progress is cancelled by that), release
     # the lock, close the stage in flight, publish the terminal event.
@@ -375,23 +384,7 @@ def _handoff_failed(
     logger.error("the approval of %s was refused: %s", operation_id, exc.aws_error or exc.message)
     return ClickResult(
         f":no_entry: Your approval could not be handed to the workflow: {exc.message}. "
-        f"Clicking again will not help until {_who_fixes(exc)}. Your approval was taken back "
+        f"Clicking again will not help until {who_fixes(exc)}. Your approval was taken back "
         f"and nothing is running{expires}; once it is fixed, approve again.",
         changed=True,
     )
-
-
-# What the workflow's refusals need, by AWS error code (SendTaskSuccess's errors).
-_FIXES = {
-    "AccessDenied": "an operator allows the Slack endpoint's IAM role `states:SendTaskSuccess` "
-    "on this state machine (the deployment's IAM policy)",
-    "KmsAccessDeniedException": "an operator lets the Slack endpoint use the state machine's "
-    "KMS key (its key policy, or the role's)",
-    "KmsInvalidStateException": "an operator enables the state machine's KMS key again",
-}
-
-
-def _who_fixes(exc: AuroraRestoreError) -> str:
-    code = (exc.aws_error or "").split(":", 1)[0].strip()
-    fix = _FIXES.get("AccessDenied" if code.startswith("AccessDenied") else code)
-    return fix or "an operator looks into it (the Slack endpoint's log has this error)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pipeline.models import Operation, OperationStatus, Plan, RestoreRequest
+from pipeline.stages.swap_steps import COMMITTED as SWAP_COMMITTED
 
 STATUS_EMOJI: dict[OperationStatus, str] = {
     OperationStatus.PENDING_APPROVAL: ":hourglass:",
@@ -164,4 +165,20 @@ def operation_line(operation: Operation) -> str:
         f"{STATUS_EMOJI[status]} `{operation.operation_id}` `{snapshot}` → "
         f"`{operation.target_cluster}`: {STATUS_WORDS[status]} "
         f"(asked by {user(operation.request.requester)}, {slack_date(operation.created_at)})"
+    )
+
+
+def swap_underway_reply(operation: Operation) -> str:
+    """A cancel refused because the swap has begun (pipeline.swap_guard)."""
+    target, op = operation.target_cluster, operation.operation_id
+    back = f"once it has succeeded, `/restore rollback {op}` swaps the previous cluster back"
+    if operation.resources.get(SWAP_COMMITTED) == "true":
+        return (
+            f":warning: `{op}` can no longer be cancelled: `{target}` already serves the "
+            f"restored data, and what is left of the restore finishes within minutes; {back}."
+        )
+    return (
+        f":warning: `{op}` can no longer be cancelled: the swap of `{target}` has begun, and "
+        f"stopping it half-way would leave `{target}` without its cluster. It ends within "
+        f"minutes (undone if a step fails, and then `{target}` is as it was); {back}."
     )

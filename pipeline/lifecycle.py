@@ -159,6 +159,7 @@ def apply(
     outcome: str | None = None,
     error: str | None = None,
     only_from: Collection[OperationStatus] | None = None,
+    condition: tuple[str, dict[str, str], dict[str, Any]] | None = None,
     **fields: Any,
 ) -> Operation:
     """Apply `event` to the operation as the table says, and return the operation after it.
@@ -166,7 +167,9 @@ def apply(
     `fields` are written with the status (`decided_by`, ...), and `error` too when given;
     `audit_detail` is the moving audit event's detail. An ending event takes `outcome`, the
     sentence its audit event and terminal event carry (a default one when absent). `only_from` narrows the statuses
-    the caller acts on: found otherwise, even after a race, InvalidTransitionError.
+    the caller acts on: found otherwise, even after a race, InvalidTransitionError. A move is
+    written only while `condition` (pipeline.store's form) holds too: InvalidTransitionError
+    when it does not.
     """
     for _ in range(_ATTEMPTS):
         operation = ctx.store.get(operation_id)
@@ -187,9 +190,11 @@ def apply(
             written = {**fields, **({"error": error} if error else {})}
             try:
                 operation = ctx.store.transition(
-                    operation_id, cell.to, expected={status}, **written
+                    operation_id, cell.to, expected={status}, condition=condition, **written
                 )
             except InvalidTransitionError:
+                if condition is not None and ctx.store.get(operation_id).status == status:
+                    raise  # the status is as expected: `condition` is what failed
                 continue  # another writer won: apply the event to what it wrote
         if cell.lock == LockEffect.RELEASE:
             ctx.store.release_lock(operation.target_cluster, operation_id)

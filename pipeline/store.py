@@ -117,16 +117,30 @@ class OperationStore(TargetLocks):
         """Set fields on an existing operation without changing its status."""
         return self._write(operation_id, fields, expected=None)
 
+    def update_while(
+        self, operation_id: str, statuses: Iterable[OperationStatus], **fields: Any
+    ) -> Operation:
+        """Set fields without changing the status, only while it is one of `statuses`
+        (InvalidTransitionError otherwise)."""
+        return self._write(operation_id, fields, expected=set(statuses))
+
     def transition(
         self,
         operation_id: str,
         to_status: OperationStatus,
         *,
         expected: Iterable[OperationStatus],
+        condition: tuple[str, dict[str, str], dict[str, Any]] | None = None,
         **fields: Any,
     ) -> Operation:
-        """Move to `to_status` only if the current status is one of `expected` (first writer wins)."""
-        return self._write(operation_id, {"status": to_status, **fields}, expected=set(expected))
+        """Move to `to_status` only if the current status is one of `expected` (first writer
+        wins) and `condition`, when given, holds."""
+        return self._write(
+            operation_id,
+            {"status": to_status, **fields},
+            expected=set(expected),
+            condition=condition,
+        )
 
     def record_stage(self, operation_id: str, stage: Stage, record: StageRecord) -> Operation:
         return self._write(

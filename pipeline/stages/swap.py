@@ -36,7 +36,6 @@ from pipeline.retention import ANNOUNCED_TAG
 from pipeline.secret_versions import promote
 from pipeline.stages.common import (
     CheckResult,
-    ensure_acting,
     failing_stage,
     load_plan,
     ready,
@@ -60,6 +59,7 @@ from pipeline.stages.swap_steps import (
     rename_instances,
     swap_names_of,
 )
+from pipeline.swap_guard import mark_swap_started
 from pipeline.wait_budgets import WaitLoop
 
 KEPT_STOPPED = frozenset({"stopping", "stopped"})
@@ -105,8 +105,7 @@ def _switch(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
         if not switch_ready(client, names, view):
             return False
         # A cancel since this invocation began stops here: nothing has been renamed yet.
-        ensure_acting(ctx.store.get(operation.operation_id))
-        record(ctx, operation.operation_id, {SWAP_STARTED: utc_now().isoformat()})
+        mark_swap_started(ctx, operation)
         rename_cluster(client, names.target, names.kept)
         return False
     if view.target is None:

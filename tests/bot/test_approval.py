@@ -17,6 +17,7 @@ from bot.notifier import deliver, delivery_log
 from bot.request_approval import ApprovalCardError, SlackUnavailableError, request_approval
 from pipeline.lifecycle import StatusEvent, apply
 from pipeline.models import OperationStatus, ProgressEvent, Stage, StageStatus
+from pipeline.stages.swap_steps import COMMITTED, SWAP_STARTED
 from tests.bot.conftest import (
     APPROVER,
     GROUP_APPROVER,
@@ -292,6 +293,41 @@ def test_cancel_while_running_stops_the_execution(
     operation = flow.deps.store.get(operation_id)
     assert (operation.status, operation.cancelled_by) == (OperationStatus.CANCELLED, APPROVER)
     assert flow.deps.store.lock_holder("new-db") is None
+
+
+@pytest.mark.parametrize(
+    ("resources", "says"),
+    [
+        ({SWAP_STARTED: "2026-12-03T10:00:00+00:00"}, "would leave `new-db` without its cluster"),
+        (
+            {SWAP_STARTED: "2026-12-03T10:00:00+00:00", COMMITTED: "true"},
+            "already serves the restored data",
+        ),
+    ],
+)
+def test_once_the_swap_has_begun_a_cancel_is_refused_and_nothing_is_stopped(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch, resources: dict[str, str], says: str
+) -> None:
+    stops: list[dict[str, Any]] = []
+    monkeypatch.setattr(flow.deps.stepfunctions, "stop_execution", lambda **kw: stops.append(kw))
+    operation_id = flow.pending()
+    flow.deps.store.transition(
+        operation_id,
+        OperationStatus.RUNNING,
+        expected={OperationStatus.PENDING_APPROVAL},
+        decided_by=APPROVER,
+    )
+    # The stage the card shows is past the swap (or the bot read it before the swap began):
+    # the stored swap start decides, as a condition of the cancel's write.
+    flow.deps.store.update(operation_id, resources=resources, current_stage=Stage.DELETE_COPY)
+    _, key = flow.http.command(APPROVER, f"cancel {operation_id}")
+    reply = flow.http.wait_reply(key)[0]["text"]
+    assert "can no longer be cancelled" in reply and says in reply
+    assert f"/restore rollback {operation_id}" in reply
+    assert stops == []
+    operation = flow.deps.store.get(operation_id)
+    assert (operation.status, operation.cancelled_by) == (OperationStatus.RUNNING, None)
+    assert flow.deps.store.lock_holder("new-db") == operation_id
 
 
 def test_expiry_updates_card_and_thread_and_late_clicks_are_told(
