@@ -23,6 +23,7 @@ from pipeline.naming import (
     validate_requester,
     validate_snapshot_reference,
 )
+from pipeline.retention_terms import RetentionTerms
 
 ClusterId = Annotated[str, AfterValidator(validate_cluster_id)]
 Region = Annotated[str, AfterValidator(validate_region)]
@@ -55,6 +56,7 @@ class RestoreRequest(BaseModel):
     instance_class: InstanceClass | None = None
     instance_count: Annotated[int, AfterValidator(validate_instance_count)] = 1
     dry_run: bool = False
+    retention: RetentionTerms | None = None  # the policy's for the target (bot.policy)
     requester: Annotated[str, AfterValidator(validate_requester)]
     origin: dict[str, str] = Field(default_factory=dict)
 
@@ -170,6 +172,7 @@ class Plan(BaseModel):
     target_resource_id: str | None = None  # the replaced cluster's, which renames keep
     # In place: a manual snapshot of the target, available before any instance is touched.
     safety_snapshot_id: str | None = None
+    retention: RetentionTerms | None = None  # None: stored before retention was planned
 
     @property
     def target_exists(self) -> bool:

@@ -4,8 +4,8 @@ Run hourly (an EventBridge schedule), not as a stage of a restore. Each run look
 shows and takes the next step, so a run that stopped anywhere is continued by the next:
 
 - a kept cluster (tagged `aurora-restore:kept-by`, named `<target>-old-<hex>`) whose keep-until
-  is within `kept_cluster_notice_hours` is announced once in its operation's thread (then tagged
-  `aurora-restore:deletion-announced`, so it is said once);
+  is within its operation's notice hours is announced once in its operation's thread (then
+  tagged `aurora-restore:deletion-announced`, so it is said once);
 - once keep-until has passed it is deleted with a final snapshot: started first when stopped
   ("You can't delete a cluster if it's in the `stopped` state. In this case, start the cluster
   before deleting it.": Aurora user guide, Deleting a stopped Aurora cluster), then its
@@ -14,8 +14,12 @@ shows and takes the next step, so a run that stopped anywhere is continued by th
   knowledge-center/rds-error-delete-aurora-cluster), then the cluster with
   FinalDBSnapshotIdentifier `<kept>-final-<operation id>`;
 - the tool's snapshots (`-final-<op>` and `-before-<op>`, tagged with that operation's id or
-  named by its plan) are announced the same way, then deleted `final_snapshot_days` after they
-  were made.
+  named by its plan) are announced the same way, then deleted at their keep-until tag, which
+  counts only beside the operation's tag (both are written together; a final snapshot copies
+  its cluster's tags, not its keep-until): written at creation for a safety snapshot, else here,
+  from the snapshot's creation and its operation's final_snapshot_days.
+The terms (days, notice) are the operation's plan's (pipeline.retention_terms), else the
+deployment's defaults (operations stored before plans had terms).
 A protected cluster (pipeline.rds.protection_reason) or one without the tags is never touched.
 """
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline import rds
@@ -34,7 +38,14 @@ from pipeline.errors import OperationNotFoundError
 from pipeline.models import ProgressEvent, Stage, StageStatus, utc_now
 from pipeline.observability import logger
 from pipeline.progress import PIPELINE_ACTOR
-from pipeline.stages.swap_steps import KEEP_UNTIL_FORMAT, KEEP_UNTIL_TAG, KEPT_BY_TAG
+from pipeline.retention_terms import (
+    KEEP_UNTIL_FORMAT,
+    KEEP_UNTIL_TAG,
+    RetentionTerms,
+    keep_until_tag,
+    parse_keep_until,
+)
+from pipeline.stages.swap_steps import KEPT_BY_TAG
 
 ANNOUNCED_TAG = "aurora-restore:deletion-announced"
 _OPERATION = r"ar-[0-9]{14}-[0-9a-f]{6}"
@@ -49,13 +60,6 @@ def retention_snapshot_id(kept_cluster: str, operation_id: str) -> str:
     """The final snapshot of a kept cluster (at most 63 + 7 + 24 characters, within the 255
     DeleteDBCluster allows FinalDBSnapshotIdentifier; letters, digits, single hyphens)."""
     return f"{kept_cluster}-final-{operation_id}"
-
-
-def parse_keep_until(value: str) -> datetime | None:
-    try:
-        return datetime.strptime(value, KEEP_UNTIL_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -115,6 +119,35 @@ def tool_snapshots(ctx: PipelineContext, client: Any) -> Iterator[tuple[dict[str
                 yield dict(snapshot), operation_id
 
 
+def terms_of(ctx: PipelineContext, operation_id: str) -> RetentionTerms:
+    """The operation's planned (or requested) retention, or the deployment's defaults."""
+    try:
+        operation = ctx.store.get(operation_id)
+    except OperationNotFoundError:
+        return ctx.settings.default_retention()
+    planned = operation.plan.retention if operation.plan else None
+    return planned or operation.request.retention or ctx.settings.default_retention()
+
+
+def own_keep_until(snapshot: Mapping[str, Any], operation_id: str) -> datetime | None:
+    """The snapshot's keep-until, if written for it: beside its operation's own tag."""
+    tags = rds.tags_of(snapshot)
+    if tags.get(rds.OPERATION_TAG) != operation_id:
+        return None
+    return parse_keep_until(tags.get(KEEP_UNTIL_TAG, ""))
+
+
+def snapshot_expiry(
+    ctx: PipelineContext, snapshot: Mapping[str, Any], operation_id: str
+) -> datetime | None:
+    """When the tool's snapshot is deleted: its keep-until, else its creation plus its terms."""
+    created = snapshot.get("SnapshotCreateTime")
+    own = own_keep_until(snapshot, operation_id)
+    if own is not None or created is None:
+        return own
+    return terms_of(ctx, operation_id).snapshot_keep_until(created)
+
+
 def _planned(ctx: PipelineContext, operation_id: str, snapshot_id: str) -> bool:
     try:
         plan = ctx.store.get(operation_id).plan
@@ -129,7 +162,7 @@ def sweep(ctx: PipelineContext, now: datetime | None = None) -> SweepReport:
     report = SweepReport()
     for cluster in kept_clusters(client):
         _sweep_cluster(ctx, client, cluster, moment, report)
-    _tag_retention_snapshots(client)
+    _tag_retention_snapshots(ctx, client)
     for snapshot, operation_id in tool_snapshots(ctx, client):
         _sweep_snapshot(ctx, client, snapshot, operation_id, moment, report)
     return report
@@ -163,7 +196,7 @@ def _sweep_cluster(
         return
     operation_id = tags[KEPT_BY_TAG]
     final = retention_snapshot_id(name, operation_id)
-    if now < keep_until - timedelta(hours=ctx.settings.kept_cluster_notice_hours):
+    if now < keep_until - timedelta(hours=terms_of(ctx, operation_id).notice_hours):
         return
     if ANNOUNCED_TAG not in tags:
         when = keep_until.strftime("%Y-%m-%d %H:%M")
@@ -219,7 +252,7 @@ def _delete_cluster(
         client.delete_db_cluster(
             DBClusterIdentifier=name, SkipFinalSnapshot=False, FinalDBSnapshotIdentifier=final
         )
-    _tag_snapshot(client, final, operation_id)
+    _tag_snapshot(ctx, client, final, operation_id)
     ctx.store.audit(
         operation_id, PIPELINE_ACTOR, "retention.cluster_deleted", {"cluster": name, "final": final}
     )
@@ -234,20 +267,41 @@ def _delete_cluster(
     report.deleting.append(name)
 
 
-def _tag_snapshot(client: Any, snapshot_id: str, operation_id: str) -> None:
-    """Tag the final snapshot with its operation, so the snapshot sweep knows it as the tool's
-    (DeleteDBCluster takes no tags for it)."""
+def _tag_snapshot(ctx: PipelineContext, client: Any, snapshot_id: str, operation_id: str) -> None:
+    """Tag the final snapshot with its operation and keep-until, so the snapshot sweep knows it
+    as the tool's (DeleteDBCluster takes no tags for it)."""
     snapshot = rds.describe_cluster_snapshot(client, snapshot_id)
-    if snapshot is None or rds.OPERATION_TAG in rds.tags_of(snapshot):
-        return
-    with aws_call(f"tag snapshot {snapshot_id}"):
-        client.add_tags_to_resource(
-            ResourceName=snapshot["DBClusterSnapshotArn"],
-            Tags=[{"Key": rds.OPERATION_TAG, "Value": operation_id}],
-        )
+    if snapshot is not None:
+        _claim(ctx, client, snapshot, operation_id)
 
 
-def _tag_retention_snapshots(client: Any) -> None:
+def _claim(
+    ctx: PipelineContext, client: Any, snapshot: Mapping[str, Any], operation_id: str
+) -> datetime | None:
+    """Write the operation's tag and the keep-until on one of the tool's snapshots unless they
+    are there; the keep-until (None while the snapshot is being made)."""
+    own = own_keep_until(snapshot, operation_id)
+    expires = snapshot_expiry(ctx, snapshot, operation_id)
+    if own is None and expires is not None:
+        with aws_call(f"tag snapshot {snapshot['DBClusterSnapshotIdentifier']}"):
+            client.add_tags_to_resource(
+                ResourceName=snapshot["DBClusterSnapshotArn"],
+                Tags=[{"Key": rds.OPERATION_TAG, "Value": operation_id}, keep_until_tag(expires)],
+            )
+    return expires
+
+
+def _announced(snapshot: Mapping[str, Any]) -> bool:
+    """Announced since it was made: a final snapshot copies its cluster's tags, the kept
+    cluster's announcement too (CopyTagsToSnapshot)."""
+    said = parse_keep_until(rds.tags_of(snapshot).get(ANNOUNCED_TAG, ""))
+    created = snapshot.get("SnapshotCreateTime")
+    return said is not None and (
+        created is None or said >= created.replace(second=0, microsecond=0)
+    )
+
+
+def _tag_retention_snapshots(ctx: PipelineContext, client: Any) -> None:
     """A run that stopped between DeleteDBCluster and the tag: a final snapshot named after its
     kept cluster and an operation (`<target>-old-<hex>-final-<op>`) gets the tag now."""
     paginator = client.get_paginator("describe_db_cluster_snapshots")
@@ -262,7 +316,9 @@ def _tag_retention_snapshots(client: Any) -> None:
             if snapshot["DBClusterSnapshotIdentifier"] == retention_snapshot_id(
                 source, match["operation"]
             ):
-                _tag_snapshot(client, snapshot["DBClusterSnapshotIdentifier"], match["operation"])
+                _tag_snapshot(
+                    ctx, client, snapshot["DBClusterSnapshotIdentifier"], match["operation"]
+                )
 
 
 def _sweep_snapshot(
@@ -273,22 +329,24 @@ def _sweep_snapshot(
     now: datetime,
     report: SweepReport,
 ) -> None:
-    """Announced within the notice, once (tagged), then deleted once expired."""
-    created = snapshot.get("SnapshotCreateTime")
-    if snapshot.get("Status") != rds.AVAILABLE or created is None:
+    """Tagged with its keep-until, announced within the notice, once (tagged), then deleted
+    once expired."""
+    if snapshot.get("Status") != rds.AVAILABLE:
+        return
+    expires = _claim(ctx, client, snapshot, operation_id)
+    if expires is None:
         return
     name = str(snapshot["DBClusterSnapshotIdentifier"])
-    expires = created + timedelta(days=ctx.settings.final_snapshot_days)
-    if now < expires - timedelta(hours=ctx.settings.kept_cluster_notice_hours):
+    if now < expires - timedelta(hours=terms_of(ctx, operation_id).notice_hours):
         return
-    if ANNOUNCED_TAG not in rds.tags_of(snapshot):
+    if not _announced(snapshot):
         _publish(
             ctx,
             operation_id,
             f"snapshot-notice:{name}",
             StageStatus.STARTED,
             f"The snapshot `{name}` will be deleted at {expires:%Y-%m-%d %H:%M} UTC (or soon "
-            f"after), {ctx.settings.final_snapshot_days} days after it was made",
+            "after), when its retention ends",
         )
         with aws_call(f"tag snapshot {name}"):
             client.add_tags_to_resource(
@@ -317,8 +375,7 @@ def _delete_snapshot(
         operation_id,
         f"snapshot:{name}",
         StageStatus.SUCCEEDED,
-        f"The snapshot `{name}` expired at {expired_at:%Y-%m-%d %H:%M} UTC "
-        f"({ctx.settings.final_snapshot_days} days) and was deleted",
+        f"The snapshot `{name}` expired at {expired_at:%Y-%m-%d %H:%M} UTC and was deleted",
     )
 
 
