@@ -97,19 +97,31 @@ def target_line(request: RestoreRequest, plan: Plan | None) -> str:
     if plan is None:
         replace = " (replace if it exists)" if request.replace else ""
         return f"`{request.target_cluster}`{replace}"
+    terms = plan.retention
     if plan.delete_target:
+        kept = f" (both kept {days(terms.final_snapshot_days)})" if terms else ""
         return (
             f"`{plan.target_cluster}`: :warning: *the existing cluster will be deleted* (in "
             f"place), after a snapshot `{plan.safety_snapshot_id}` and a final snapshot "
-            f"`{plan.final_snapshot_id}`"
+            f"`{plan.final_snapshot_id}`{kept}"
         )
     if plan.swap_target:
+        until = (
+            f" for {days(terms.kept_cluster_days)} after the swap, then deleted with a final "
+            f"snapshot kept {days(terms.final_snapshot_days)}"
+            if terms
+            else ""
+        )
         return (
             f"`{plan.target_cluster}`: replaced through a swap. The restore goes beside it as "
             f"`{plan.restore_cluster}`; once that is ready the names are swapped and the current "
-            f"cluster is kept, stopped, as `{plan.kept_cluster_id}` for rollback"
+            f"cluster is kept, stopped, as `{plan.kept_cluster_id}` for rollback{until}"
         )
     return f"`{plan.target_cluster}` (new cluster)"
+
+
+def days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
 
 
 def instances_line(request: RestoreRequest, plan: Plan | None) -> str:

@@ -56,14 +56,14 @@ SnapshotDays = Annotated[int, AfterValidator(_snapshot_days)]
 
 
 def notice_problem(kept_cluster_days: int, notice_hours: int, final_snapshot_days: int) -> str:
-    """Why a notice would not come before what it announces ('' when it does)."""
+    """Why the notice would be longer than what it announces is kept ('' when it is not)."""
     shortest = min(kept_cluster_days, final_snapshot_days) * 24
-    if notice_hours < shortest:
+    if notice_hours <= shortest:
         return ""
     return (
-        f"notice_hours {notice_hours} must be under {shortest} hours (kept_cluster_days "
-        f"{kept_cluster_days}, final_snapshot_days {final_snapshot_days}): the deletion is "
-        "announced before it happens, not when the cluster or snapshot is made"
+        f"notice_hours {notice_hours} is more than the {shortest} hours kept "
+        f"(kept_cluster_days {kept_cluster_days}, final_snapshot_days {final_snapshot_days}): "
+        "the deletion is announced at most as long before it as the cluster or snapshot is kept"
     )
 
 
