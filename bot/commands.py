@@ -22,6 +22,7 @@ from bot.grammar import (
     HelpCommand,
     ListCommand,
     RestoreCommand,
+    RollbackCommand,
     StatusCommand,
     parse,
 )
@@ -92,6 +93,9 @@ def _first_answer(parsed: Command) -> FirstAnswer:
     if isinstance(parsed, CancelCommand):
         text = f":hourglass_flowing_sand: Cancelling `{parsed.operation_id}`…"
         return FirstAnswer(text, needs_lazy_work=True)
+    if isinstance(parsed, RollbackCommand):
+        text = f":hourglass_flowing_sand: Checking the rollback of `{parsed.operation_id}`…"
+        return FirstAnswer(text, needs_lazy_work=True)
     return FirstAnswer(":hourglass_flowing_sand: Looking that up…", needs_lazy_work=True)
 
 
@@ -99,7 +103,7 @@ def _lazy_answer(
     deps: BotDependencies, parsed: Command, command: dict[str, Any], request: BoltRequest
 ) -> str | None:
     from bot import approval_clicks, queries
-    from bot.restore_flow import operation_id_for, start_restore
+    from bot.restore_flow import operation_id_for, start_restore, start_rollback
     from bot.slack_messages import refresh_card
 
     user_id = str(command["user_id"])
@@ -112,6 +116,15 @@ def _lazy_answer(
             deps,
             parsed.request,
             operation_id=operation_id,
+            response_url=str(command.get("response_url") or "") or None,
+            requested_at=_requested_at(request),
+        )
+    if isinstance(parsed, RollbackCommand):
+        key = str(command.get("trigger_id") or f"{user_id}:{command.get('text', '')}")
+        return start_rollback(
+            deps,
+            parsed,
+            operation_id=operation_id_for(key, _requested_at(request)),
             response_url=str(command.get("response_url") or "") or None,
             requested_at=_requested_at(request),
         )

@@ -34,6 +34,7 @@ USAGE = """\
 • `/restore list`: active and recent restores
 • `/restore list --kept`: clusters kept after a replace, and the final snapshots I made, with when each is deleted
 • `/restore cancel <operation-id>`: stop a restore you asked for (or one you may approve)
+• `/restore rollback <operation-id>`: swap a replaced target back to the cluster that restore kept (approved like a restore)
 • `/restore help`: this text"""
 
 # Command-line names of the request's fields, so error messages speak the user's language.
@@ -47,7 +48,7 @@ _FIELD_NAMES = {
 }
 _VALUE_OPTIONS = {"--source-region": "source_region", "--instance-class": "instance_class"}
 _FLAG_OPTIONS = {"--replace": "replace", "--in-place": "in_place", "--dry-run": "dry_run"}
-_SUBCOMMANDS = ("status", "list", "cancel", "help")
+_SUBCOMMANDS = ("status", "list", "cancel", "help", "rollback")
 
 
 class GrammarError(ValueError):
@@ -105,7 +106,18 @@ class HelpCommand:
     pass
 
 
-Command = RestoreCommand | StatusCommand | ListCommand | CancelCommand | HelpCommand
+@dataclass(frozen=True)
+class RollbackCommand:
+    """Swap back to the cluster operation `operation_id`'s replace kept (a new operation)."""
+
+    operation_id: str
+    requester: str
+    origin: dict[str, str] = field(default_factory=dict)
+
+
+Command = (
+    RestoreCommand | StatusCommand | ListCommand | CancelCommand | HelpCommand | RollbackCommand
+)
 
 
 def parse(text: str, *, requester: str, origin: dict[str, str] | None = None) -> Command:
@@ -113,6 +125,8 @@ def parse(text: str, *, requester: str, origin: dict[str, str] | None = None) ->
     if not words:
         raise GrammarError("Tell me what to restore.")
     head = words[0].lower()
+    if head == "rollback":
+        return _parse_rollback(words[1:], requester, origin or {})
     if head in _SUBCOMMANDS:
         return _parse_subcommand(head, words[1:])
     if head.startswith("-"):
@@ -140,6 +154,19 @@ def _parse_subcommand(name: str, args: list[str]) -> Command:
             "`/restore cancel` needs exactly one operation id, e.g. `/restore cancel ar-20260101120000-1a2b3c`."
         )
     return CancelCommand(_operation_id(args[0]))
+
+
+def _parse_rollback(args: list[str], requester: str, origin: dict[str, str]) -> RollbackCommand:
+    if len(args) != 1:
+        raise GrammarError(
+            "`/restore rollback` needs exactly one operation id, the replace to roll back, e.g. "
+            "`/restore rollback ar-20260101120000-1a2b3c`."
+        )
+    return RollbackCommand(
+        _operation_id(args[0]),
+        requester=_checked({"requester": requester})["requester"],
+        origin=dict(origin),
+    )
 
 
 def _operation_id(text: str) -> str:

@@ -24,6 +24,7 @@ from bot.text import (
     clip,
     duration,
     instances_line,
+    rollback_line,
     shorten,
     slack_date,
     snapshot_line,
@@ -177,6 +178,12 @@ def confirm_text(operation: Operation) -> str:
     deleting = ""
     if plan is not None and plan.delete_target:
         deleting = ", *deleting the existing cluster* after a snapshot"
+    elif plan is not None and plan.rollback:
+        return clip(
+            f"Roll back `{plan.rollback_of}`: `{plan.staging_cluster_id}` takes "
+            f"`{operation.target_cluster}`'s name back; the current one is kept, stopped.",
+            CONFIRM_TEXT_MAX,
+        )
     elif plan is not None and plan.swap_target:
         deleting = ", swapping names; the existing cluster is kept, stopped"
     frame = f"Restore `` into `{operation.target_cluster}`{deleting}."
@@ -196,10 +203,17 @@ def _outcome(operation: Operation) -> str:
         return f":heavy_multiplication_x: Cancelled{by}."
     if status == OperationStatus.SUCCEEDED:
         cluster = operation.resources.get("cluster_id", operation.target_cluster)
-        return f":white_check_mark: Approved{decided}. `{cluster}` is ready."
+        return f":white_check_mark: Approved{decided}. `{cluster}` is ready." + rollback_line(
+            operation
+        )
     if status == OperationStatus.FAILED:
         return f":x: Failed. Approved{decided}." if operation.decided_by else ":x: Failed."
     return f":thumbsup: Approved{decided}. Progress is posted in the thread."
+
+
+_NOT_IN_A_ROLLBACK = frozenset(
+    {Stage.COPY_SNAPSHOT, Stage.DELETE_TARGET, Stage.RESTORE_CLUSTER, Stage.SETUP_DATABASE}
+)
 
 
 def _stages(operation: Operation) -> list[Stage]:
@@ -208,8 +222,12 @@ def _stages(operation: Operation) -> list[Stage]:
     for stage in Stage:
         if stage == Stage.RETENTION:
             continue  # after the restore, in the thread only (pipeline.retention)
+        rollback = plan is not None and plan.rollback
+        if rollback and stage in _NOT_IN_A_ROLLBACK:
+            continue  # a rollback copies, deletes, restores and sets up nothing
         optional = (
-            (stage == Stage.COPY_SNAPSHOT and not (plan and plan.needs_copy))
+            (stage == Stage.START_KEPT and not rollback)
+            or (stage == Stage.COPY_SNAPSHOT and not (plan and plan.needs_copy))
             or (stage == Stage.DELETE_TARGET and not (plan and plan.delete_target))
             or (stage == Stage.SWAP and not (plan and plan.swap_target))
         )

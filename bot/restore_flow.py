@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from bot.deps import BotDependencies
 from bot.errors import friendly_error
+from bot.grammar import RollbackCommand
 from bot.policy import can_request, check_target, required_approvals, retention_for
 from bot.response_url import response_urls
 from bot.text import STATUS_WORDS, plan_summary
-from pipeline.errors import OperationExistsError, TargetLockedError
+from pipeline.errors import OperationExistsError, RollbackRefusedError, TargetLockedError
 from pipeline.lifecycle import StatusEvent, apply
 from pipeline.models import Operation, OperationStatus, RestoreRequest
 
@@ -47,6 +48,47 @@ def start_restore(
         return friendly_error(exc, action="start your restore")
 
 
+def start_rollback(
+    deps: BotDependencies,
+    command: RollbackCommand,
+    *,
+    operation_id: str,
+    response_url: str | None = None,
+    requested_at: datetime | None = None,
+) -> str:
+    """A rollback is a restore of its own (approvals, lock, card, the same state machine) whose
+    request names the operation rolled back; the plan (pipeline.rollback) says if it can be."""
+    try:
+        request = _rollback_request(deps, command)
+    except Exception as exc:
+        return friendly_error(exc, action="start your rollback")
+    return start_restore(
+        deps,
+        request,
+        operation_id=operation_id,
+        response_url=response_url,
+        requested_at=requested_at,
+    )
+
+
+def _rollback_request(deps: BotDependencies, command: RollbackCommand) -> RestoreRequest:
+    original = deps.store.get(command.operation_id)
+    plan = original.plan
+    if plan is None or not plan.swap_target or plan.kept_cluster_id is None:
+        raise RollbackRefusedError(
+            f"operation `{command.operation_id}` did not replace its target through a swap, so "
+            "no cluster was kept to roll back to"
+        )
+    return RestoreRequest(
+        snapshot=plan.kept_cluster_id,
+        target_cluster=original.target_cluster,
+        replace=True,
+        rollback_of=command.operation_id,
+        requester=command.requester,
+        origin=command.origin,
+    )
+
+
 def _start_restore(
     deps: BotDependencies,
     request: RestoreRequest,
@@ -55,6 +97,7 @@ def _start_restore(
     requested_at: datetime | None,
 ) -> str:
     from pipeline.plan import resolve_plan
+    from pipeline.rollback import resolve_rollback_plan
 
     policy = deps.policy
     decision = can_request(policy, request.requester, deps.groups_of(request.requester))
@@ -67,7 +110,8 @@ def _start_restore(
         update={"retention": retention_for(policy, request.target_cluster)}
     )
 
-    plan = resolve_plan(request, operation_id, deps.pipeline)
+    resolve = resolve_rollback_plan if request.rollback_of else resolve_plan
+    plan = resolve(request, operation_id, deps.pipeline)
     if request.dry_run:
         return plan_summary(request, plan)
 
@@ -126,6 +170,12 @@ def _start_restore(
         _abandon(deps, operation_id, actor, f"could not start the workflow: {type(exc).__name__}")
         raise
     deps.store.update(operation_id, execution_arn=execution["executionArn"])
+    if request.rollback_of:
+        return (
+            f":white_check_mark: Rollback requested: `{operation_id}`. An approval card for "
+            f"rolling `{request.target_cluster}` back to `{request.snapshot}` is on its way to "
+            f"this channel; follow progress in its thread or with `/restore status {operation_id}`."
+        )
     return (
         f":white_check_mark: Restore requested: `{operation_id}`. "
         f"An approval card for `{request.snapshot}` → `{request.target_cluster}` is on its way to "

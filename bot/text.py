@@ -94,6 +94,17 @@ def snapshot_line(request: RestoreRequest, plan: Plan | None) -> str:
 
 
 def target_line(request: RestoreRequest, plan: Plan | None) -> str:
+    if plan is not None and plan.rollback:
+        kept_for = (
+            f" for {days(plan.retention.kept_cluster_days)} after the swap"
+            if plan.retention
+            else ""
+        )
+        return (
+            f"`{plan.target_cluster}`: rolled back. `{plan.staging_cluster_id}`, kept by "
+            f"`{plan.rollback_of}`, is started and takes its name back; the current cluster "
+            f"is kept, stopped, as `{plan.kept_cluster_id}`{kept_for} (itself a rollback away)"
+        )
     if plan is None:
         replace = " (replace if it exists)" if request.replace else ""
         return f"`{request.target_cluster}`{replace}"
@@ -141,6 +152,21 @@ def plan_summary(request: RestoreRequest, plan: Plan) -> str:
             f"• *Instances*: {instances_line(request, plan)}",
             f"• *Engine*: {plan.engine} {plan.engine_version}",
         ]
+    )
+
+
+def rollback_line(operation: Operation) -> str:
+    """On the card of a replace (or a rollback) that kept a cluster: until when, and how, it
+    can be rolled back ("" when nothing was kept)."""
+    keep_until = operation.resources.get("keep_until")
+    plan = operation.plan
+    if plan is None or not plan.swap_target or keep_until is None:
+        return ""
+    until = datetime.fromisoformat(keep_until)
+    return (
+        f"\n:leftwards_arrow_with_hook: `{plan.kept_cluster_id}` is kept until "
+        f"{slack_date(until)}: until then `/restore rollback {operation.operation_id}` swaps "
+        "it back."
     )
 
 

@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import IConstruct
 
-from infra.permissions import LAMBDA_VPC_ACTIONS, PRECHECK_ACTIONS
+from infra.iam_actions import LAMBDA_VPC_ACTIONS, PRECHECK_ACTIONS
 
 XRAY_ACTIONS = frozenset(
     {
@@ -61,6 +61,7 @@ _STATEMENT_REASONS = {
     "snapshot of this account (and the source regions) to plan and to refuse unsafe requests",
     "ResolvePlanClusters": _PLAN_REASON,
     "ResolvePlanSnapshots": _PLAN_REASON,
+    "ResolvePlanInstances": _PLAN_REASON,
     "CopySnapshot": "scoped to the configured source snapshot patterns and this pipeline's own "
     "copies (named after the operation id)",
     "TagCopy": "only this pipeline's own snapshot copies",
@@ -81,7 +82,10 @@ _STATEMENT_REASONS = {
     "SwapClusterNames": "scoped to the configured target cluster patterns and the staging and "
     "kept names derived from them",
     "SwapInstanceNames": "scoped to the configured target cluster and instance patterns",
-    "KeepOldCluster": "only the kept names derived from the configured target patterns",
+    "KeepOldCluster": "only the kept names derived from the configured target patterns (a "
+    "rollback starts the kept cluster it swaps back)",
+    "UntagRolledBackTarget": "only the configured target cluster patterns (the kept cluster a "
+    "rollback brought back loses its kept tags)",
     "StartAndMarkKeptClusters": "only the kept names derived from the configured target patterns",
     "DeleteKeptInstances": "only the instances of the kept names derived from the configured "
     "target patterns",

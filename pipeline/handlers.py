@@ -35,6 +35,7 @@ from pipeline.stages.restore_cluster import (
     create_instances,
     restore_cluster,
 )
+from pipeline.stages.start_kept import check_kept, start_kept
 from pipeline.stages.swap import swap_names
 from pipeline.stages.swap_undo import undo_swap
 from pipeline.wait_budgets import CopyProgress
@@ -92,9 +93,10 @@ class CheckDeleteEvent(CheckEvent):
 
 
 class SwapEvent(CheckEvent):
-    """`{operation_id, attempt, action}`: one step of the swap, or of its undo."""
+    """`{operation_id, attempt, action}`: one step of the swap, or of its undo; for a rollback,
+    starting the kept cluster (`start`) and checking that it is up (`check-start`)."""
 
-    action: Literal["swap", "undo"]
+    action: Literal["swap", "undo", "start", "check-start"]
 
 
 class LifecycleEvent(OperationEvent):
@@ -188,12 +190,16 @@ handle_check_delete = stage_handler(
         check_safety_snapshot if request.wait_for == "snapshot" else check_delete
     )(request.operation_id, request.attempt, ctx),
 )
-handle_swap_names = stage_handler(
-    SwapEvent,
-    lambda request, ctx: (swap_names if request.action == "swap" else undo_swap)(
-        request.operation_id, request.attempt, ctx
-    ),
-)
+
+
+def _swap_step(request: SwapEvent, ctx: PipelineContext) -> Mapping[str, Any]:
+    if request.action == "start":
+        return start_kept(request.operation_id, ctx)
+    step = {"swap": swap_names, "undo": undo_swap, "check-start": check_kept}[request.action]
+    return step(request.operation_id, request.attempt, ctx)
+
+
+handle_swap_names = stage_handler(SwapEvent, _swap_step)
 handle_restore_cluster = stage_handler(RestoreEvent, _restore)
 handle_check_restore = stage_handler(CheckRestoreEvent, _check_restore)
 handle_setup_database = stage_handler(OperationEvent, _set_up_database)

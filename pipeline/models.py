@@ -57,6 +57,9 @@ class RestoreRequest(BaseModel):
     instance_count: Annotated[int, AfterValidator(validate_instance_count)] = 1
     dry_run: bool = False
     retention: RetentionTerms | None = None  # the policy's for the target (bot.policy)
+    # `/restore rollback <op>`: the names go back to the cluster that operation's replace kept;
+    # `snapshot` then holds that kept cluster's name, for display (pipeline.rollback).
+    rollback_of: OperationId | None = None
     requester: Annotated[str, AfterValidator(validate_requester)]
     origin: dict[str, str] = Field(default_factory=dict)
 
@@ -102,6 +105,7 @@ class Stage(StrEnum):
 
     VALIDATE = "validate"
     APPROVAL = "approval"
+    START_KEPT = "start_kept"  # a rollback starts the cluster a replace kept, stopped
     COPY_SNAPSHOT = "copy_snapshot"
     DELETE_TARGET = "delete_target"
     RESTORE_CLUSTER = "restore_cluster"
@@ -120,6 +124,7 @@ class Stage(StrEnum):
 STAGE_TITLES: dict[Stage, str] = {
     Stage.VALIDATE: "Validate request",
     Stage.APPROVAL: "Approval",
+    Stage.START_KEPT: "Start the kept cluster",
     Stage.COPY_SNAPSHOT: "Copy snapshot",
     Stage.DELETE_TARGET: "Delete existing target",
     Stage.RESTORE_CLUSTER: "Restore cluster and instances",
@@ -173,6 +178,17 @@ class Plan(BaseModel):
     # In place: a manual snapshot of the target, available before any instance is touched.
     safety_snapshot_id: str | None = None
     retention: RetentionTerms | None = None  # None: stored before retention was planned
+    # A rollback of `rollback_of` (pipeline.rollback): a swap whose incoming cluster is the one
+    # that operation kept (`staging_cluster_id`, known by its DbClusterResourceId: it carries no
+    # tag of this operation); AWSCURRENT of each credential secret goes back to the version
+    # (name -> version id) the replace made AWSPREVIOUS, read when the rollback begins.
+    rollback_of: str | None = None
+    incoming_resource_id: str | None = None
+    rollback_secrets: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def rollback(self) -> bool:
+        return self.rollback_of is not None
 
     @property
     def target_exists(self) -> bool:

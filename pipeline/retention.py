@@ -20,7 +20,8 @@ shows and takes the next step, so a run that stopped anywhere is continued by th
   from the snapshot's creation and its operation's final_snapshot_days.
 The terms (days, notice) are the operation's plan's (pipeline.retention_terms), else the
 deployment's defaults (operations stored before plans had terms).
-A protected cluster (pipeline.rds.protection_reason) or one without the tags is never touched.
+A protected cluster (pipeline.rds.protection_reason) or one without the tags is never touched;
+a kept cluster whose target is locked (a restore or rollback of it is pending or running) waits.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pipeline import rds
 from pipeline.aws_errors import aws_call
 from pipeline.context import PipelineContext
 from pipeline.errors import OperationNotFoundError
-from pipeline.models import ProgressEvent, Stage, StageStatus, utc_now
+from pipeline.models import Operation, ProgressEvent, Stage, StageStatus, utc_now
 from pipeline.observability import logger
 from pipeline.progress import PIPELINE_ACTOR
 from pipeline.retention_terms import (
@@ -71,6 +72,7 @@ class SweepReport:
     deleting: list[str] = field(default_factory=list)
     deleted_snapshots: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[str]]:
         return {
@@ -79,6 +81,7 @@ class SweepReport:
             "deleting": self.deleting,
             "deleted_snapshots": self.deleted_snapshots,
             "refused": self.refused,
+            "busy": self.busy,
         }
 
 
@@ -168,13 +171,12 @@ def sweep(ctx: PipelineContext, now: datetime | None = None) -> SweepReport:
     return report
 
 
-def _known(ctx: PipelineContext, operation_id: str) -> bool:
-    """Whether the operation exists: its thread is where a deletion is announced."""
+def _operation(ctx: PipelineContext, operation_id: str) -> Operation | None:
+    """The operation that kept a cluster: its thread is where a deletion is announced."""
     try:
-        ctx.store.get(operation_id)
+        return ctx.store.get(operation_id)
     except OperationNotFoundError:
-        return False
-    return True
+        return None
 
 
 def _sweep_cluster(
@@ -188,11 +190,22 @@ def _sweep_cluster(
     tags = rds.tags_of(cluster)
     keep_until = parse_keep_until(tags.get(KEEP_UNTIL_TAG, ""))
     reason = rds.protection_reason(cluster, ctx.settings.protected_clusters)
-    if reason is None and not _known(ctx, tags[KEPT_BY_TAG]):
+    kept_by = _operation(ctx, tags[KEPT_BY_TAG])
+    if reason is None and kept_by is None:
         reason = f"no operation `{tags[KEPT_BY_TAG]}` to announce its deletion to"
-    if reason is not None or keep_until is None:
+    if reason is not None or keep_until is None or kept_by is None:
         logger.warning("kept cluster %s left alone: %s", name, reason or "no valid keep-until")
         report.refused.append(name)
+        return
+    # A restore or rollback of its target holds the target's lock from its request to its end: a
+    # rollback may be swapping this very cluster back in (renamed, still tagged until its commit
+    # point). Left to the next run; a rollback refuses a cluster past keep-until or deleting.
+    holder = ctx.store.lock_holder(kept_by.target_cluster)
+    if holder is not None:
+        logger.info(
+            "kept cluster %s left for now: %s is locked by %s", name, kept_by.target_cluster, holder
+        )
+        report.busy.append(name)
         return
     operation_id = tags[KEPT_BY_TAG]
     final = retention_snapshot_id(name, operation_id)

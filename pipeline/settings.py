@@ -35,6 +35,9 @@ class RestoreLimits(BaseSettings):
     # done twice (old, then new instances), plus the clusters' two minutes: 40 min each way.
     swap_wait_max_attempts: int = Field(default=80, ge=1)
     undo_wait_max_attempts: int = Field(default=80, ge=1)
+    # A rollback starts the kept cluster first, minutes as a rule (Aurora user guide, Stopping
+    # and starting an Aurora DB cluster): 30 min.
+    start_wait_max_attempts: int = Field(default=60, ge=1)
     # The target lock outlives the approval wait by this much, and is renewed for this long when
     # the restore begins: at least the longest restore (restore_budget_seconds, 23.1 h with the
     # defaults).
@@ -71,6 +74,7 @@ class RestoreLimits(BaseSettings):
             WaitLoop.INSTANCES.value: self.instances_wait_max_attempts,
             WaitLoop.SWAP.value: self.swap_wait_max_attempts,
             WaitLoop.UNDO.value: self.undo_wait_max_attempts,
+            WaitLoop.START.value: self.start_wait_max_attempts,
         }
 
     def copy_budget(self) -> CopyBudget:

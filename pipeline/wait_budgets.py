@@ -6,7 +6,8 @@
   gives up after `copy_stall_attempts` checks without progress), never past
   `copy_wait_max_attempts`.
 - The safety snapshot, deleting the target, restoring the cluster, creating its instances, the
-  swap and its undo have fixed budgets (pipeline.settings.RestoreLimits).
+  swap and its undo, and a rollback starting its kept cluster have fixed budgets
+  (pipeline.settings.RestoreLimits).
 
 The maxima are what the state machine's Choice states compare with (`$.plan.wait_budgets.<loop>`,
 from ValidateRequest): the definition itself bounds every loop. RestoreLimits refuses maxima whose
@@ -41,6 +42,7 @@ class WaitLoop(StrEnum):
     INSTANCES = "instances"
     SWAP = "swap"
     UNDO = "undo"  # putting the names of a failed swap back
+    START = "start"  # a rollback starting the cluster a replace kept, stopped
 
 
 @dataclass(frozen=True)

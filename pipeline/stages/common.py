@@ -99,6 +99,7 @@ _LOOP_STAGES = {
     WaitLoop.INSTANCES: Stage.RESTORE_CLUSTER,
     WaitLoop.SWAP: Stage.SWAP,
     WaitLoop.UNDO: Stage.SWAP,
+    WaitLoop.START: Stage.START_KEPT,
 }
 
 

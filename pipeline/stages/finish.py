@@ -15,7 +15,12 @@ def record_success(operation_id: str, ctx: PipelineContext) -> StatusResult:
     plan = operation.plan
     endpoint = operation.resources.get("endpoint")
     detail = f"Restored `{operation.target_cluster}`"
-    if plan is not None:
+    if plan is not None and plan.rollback:
+        detail = (
+            f"Rolled back `{operation.target_cluster}` to `{plan.staging_cluster_id}`, the "
+            f"cluster `{plan.rollback_of}` kept"
+        )
+    elif plan is not None:
         detail += f" from `{plan.source_snapshot_id}` with {instances_phrase(plan.instance_count, plan.instance_class)}"
     if endpoint:
         detail += f"; endpoint {endpoint}"

@@ -64,7 +64,8 @@ def record_failure(operation_id: str, ctx: PipelineContext, error: str) -> Opera
     cleanup that fails is said there too; it never replaces the error."""
     operation = ctx.store.get(operation_id)
     fate = discard_copy(ctx, operation)
-    outcome = f"Restore of `{operation.target_cluster}` failed: {error}"
+    what = "Rollback" if operation.request.rollback_of else "Restore"
+    outcome = f"{what} of `{operation.target_cluster}` failed: {error}"
     if fate is not None:
         outcome = f"{outcome}. {fate.sentence}"
     return apply(ctx, operation_id, StatusEvent.FAILED, error=error, outcome=outcome)
@@ -91,6 +92,8 @@ def begin(operation_id: str, ctx: PipelineContext) -> Operation:
             f"approved ({count} approval{'' if count == 1 else 's'})",
         )
     plan = operation.plan
+    if plan is not None and plan.rollback:
+        plan = None  # a rollback copies, deletes and restores nothing: its card leaves them out
     if plan is not None and not plan.needs_copy:
         ctx.reporter.finished(
             operation_id,

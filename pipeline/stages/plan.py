@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import TypedDict
 
 from pipeline.context import PipelineContext
-from pipeline.models import Stage, StageStatus
+from pipeline.models import Plan, Stage, StageStatus
 from pipeline.plan import describe_plan, recheck_plan, resolve_plan
 from pipeline.prechecks import prove_restorable
+from pipeline.rollback import recheck_rollback_plan, resolve_rollback_plan
 from pipeline.stages.common import failing_stage
 
 
@@ -24,6 +25,7 @@ class ValidateResult(TypedDict):
     delete_target: bool
     swap_target: bool
     target_exists: bool
+    rollback: bool  # a rollback: start the kept cluster, then swap (no copy, restore, set-up)
     wait_budgets: dict[str, int]  # each wait loop's maximum checks (pipeline.wait_budgets)
 
 
@@ -41,12 +43,15 @@ def validate_request(operation_id: str, ctx: PipelineContext) -> ValidateResult:
             f"Resolving `{request.snapshot}` for `{request.target_cluster}`",
         )
         with failing_stage(ctx, operation_id, Stage.VALIDATE):
-            if plan is None:
+            if request.rollback_of is not None:
+                plan = _rollback_plan(plan, operation_id, ctx)
+            elif plan is None:
                 plan = resolve_plan(request, operation_id, ctx)
                 ctx.store.update(operation_id, plan=plan)
             else:
                 recheck_plan(plan, request, ctx)
-            prove_restorable(plan, ctx)  # what AWS would refuse later (pipeline.prechecks)
+            if not plan.rollback:  # a rollback restores nothing: no snapshot, class or quota
+                prove_restorable(plan, ctx)  # what AWS would refuse later (pipeline.prechecks)
         ctx.reporter.finished(
             operation_id,
             Stage.VALIDATE,
@@ -59,5 +64,16 @@ def validate_request(operation_id: str, ctx: PipelineContext) -> ValidateResult:
         delete_target=plan.delete_target,
         swap_target=plan.swap_target,
         target_exists=plan.target_exists,
+        rollback=plan.rollback,
         wait_budgets=ctx.settings.wait_budgets(),
     )
+
+
+def _rollback_plan(plan: Plan | None, operation_id: str, ctx: PipelineContext) -> Plan:
+    request = ctx.store.get(operation_id).request
+    if plan is None:
+        plan = resolve_rollback_plan(request, operation_id, ctx)
+        ctx.store.update(operation_id, plan=plan)
+    else:
+        recheck_rollback_plan(plan, request, operation_id, ctx)
+    return plan

@@ -32,6 +32,7 @@ from pipeline.aws_errors import aws_call
 from pipeline.context import PipelineContext
 from pipeline.errors import FatalError
 from pipeline.models import Operation, Plan, Stage, StageStatus, utc_now
+from pipeline.retention import ANNOUNCED_TAG
 from pipeline.secret_versions import promote
 from pipeline.stages.common import (
     CheckResult,
@@ -50,6 +51,7 @@ from pipeline.stages.swap_steps import (
     KEPT_BY_TAG,
     SECRETS_PROMOTED,
     SWAP_STARTED,
+    SWAPPED_IN,
     UNAVAILABLE_SECONDS,
     ClusterView,
     pending_secrets,
@@ -92,7 +94,7 @@ def _switch(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
     """Steps 1 to 3, up to the commit point; False while waiting."""
     client = ctx.clients.rds()
     names = swap_names_of(plan)
-    view = ClusterView.read(client, names, operation.operation_id, plan.target_resource_id)
+    view = ClusterView.read(client, names, operation.operation_id, plan)
     started = SWAP_STARTED in operation.resources
     if view.target_is_old:
         if started:
@@ -125,7 +127,8 @@ def _switch(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
         return False
     _note_available(ctx, operation.operation_id)
     _promote_secrets(ctx, operation.operation_id)
-    record(ctx, operation.operation_id, {COMMITTED: "true"})
+    swapped_in = str(view.target.get("DbClusterResourceId", ""))
+    record(ctx, operation.operation_id, {COMMITTED: "true", SWAPPED_IN: swapped_in})
     return _finish_committed(ctx.store.get(operation.operation_id), plan, ctx)
 
 
@@ -145,7 +148,9 @@ def _finish_committed(operation: Operation, plan: Plan, ctx: PipelineContext) ->
 def _tidy(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
     client = ctx.clients.rds()
     names = swap_names_of(plan)
-    view = ClusterView.read(client, names, operation.operation_id, plan.target_resource_id)
+    view = ClusterView.read(client, names, operation.operation_id, plan)
+    if plan.rollback:
+        _untag_incoming(client, view.target)
     kept = view.kept
     if kept is not None and str(kept.get("Status", "")) not in KEPT_STOPPED:
         if kept.get("Status") != rds.AVAILABLE:
@@ -189,6 +194,17 @@ def _promote_secrets(ctx: PipelineContext, operation_id: str) -> None:
     record(ctx, operation_id, {SECRETS_PROMOTED: "true"})
 
 
+def _untag_incoming(client: Any, target: dict[str, Any] | None) -> None:
+    """The cluster a rollback brought back serves the target again: kept for nothing, so the
+    retention sweep must never see it as kept (pipeline.retention)."""
+    tags = rds.tags_of(target or {})
+    stale = [key for key in (KEPT_BY_TAG, KEEP_UNTIL_TAG, ANNOUNCED_TAG) if key in tags]
+    if target is None or not stale:
+        return
+    with aws_call(f"untag cluster {target['DBClusterIdentifier']}"):
+        client.remove_tags_from_resource(ResourceName=target["DBClusterArn"], TagKeys=stale)
+
+
 def _tag_kept(client: Any, kept: dict[str, Any], operation_id: str, keep_until: str) -> None:
     with aws_call(f"tag cluster {kept['DBClusterIdentifier']}"):
         client.add_tags_to_resource(
@@ -210,9 +226,16 @@ def _report_swapped(ctx: PipelineContext, operation: Operation, plan: Plan) -> N
     )
     kept = (
         f"; the old cluster is kept, stopped, as `{plan.kept_cluster_id}` until "
-        f"{resources.get('keep_until', '?')[:16].replace('T', ' ')} UTC"
+        f"{resources.get('keep_until', '?')[:16].replace('T', ' ')} UTC: "
+        f"`/restore rollback {operation.operation_id}` swaps it back until then"
         if "kept_cluster" in resources
         else ""
+    )
+    now = (
+        f"`{plan.target_cluster}` is again the cluster `{plan.rollback_of}` kept, with its "
+        "own instances"
+        if plan.rollback
+        else f"`{plan.target_cluster}` is now the restored cluster"
     )
     unfinished = (
         f". :warning: Not finished, left for you: {resources[INCOMPLETE]}"
@@ -225,7 +248,7 @@ def _report_swapped(ctx: PipelineContext, operation: Operation, plan: Plan) -> N
         operation.operation_id,
         Stage.SWAP,
         StageStatus.SUCCEEDED,
-        f"`{plan.target_cluster}` is now the restored cluster; {outage}{kept}{unfinished}",
+        f"{now}; {outage}{kept}{unfinished}",
         resources={
             "cluster": plan.target_cluster,
             "instances": ", ".join(plan.instance_ids),

@@ -31,6 +31,9 @@ SECRETS_PROMOTED = "secrets_promoted"
 SWAP_UNDONE = "swap_undone"
 COMMITTED = "swap_committed"  # the new cluster serves the target's name: nothing is undone
 INCOMPLETE = "swap_incomplete"  # what a step after the commit point could not do
+# At the commit point: the DbClusterResourceId of the cluster that took the target's name (a
+# rollback checks that the target is still that cluster, pipeline.rollback).
+SWAPPED_IN = "swapped_in_resource_id"
 CLUSTER_EXISTS = "DBClusterAlreadyExistsFault"
 
 
@@ -60,23 +63,28 @@ class ClusterView:
     kept: dict[str, Any] | None
     operation_id: str
     old_resource_id: str | None = None
+    incoming_resource_id: str | None = None  # a rollback's: the kept cluster it brings back
 
     @classmethod
-    def read(
-        cls, client: Any, names: SwapNames, operation_id: str, old_resource_id: str | None
-    ) -> ClusterView:
+    def read(cls, client: Any, names: SwapNames, operation_id: str, plan: Plan) -> ClusterView:
         return cls(
             target=rds.describe_cluster(client, names.target),
             staging=rds.describe_cluster(client, names.staging),
             kept=rds.describe_cluster(client, names.kept),
             operation_id=operation_id,
-            old_resource_id=old_resource_id,
+            old_resource_id=plan.target_resource_id,
+            incoming_resource_id=plan.incoming_resource_id,
         )
 
     @property
     def target_is_ours(self) -> bool:
-        """The target's name is already on the cluster this operation restored."""
-        return self.target is not None and rds.made_by(self.target, self.operation_id)
+        """The target's name is already on the incoming cluster: the one this operation
+        restored (tagged with its id), or for a rollback the kept one (by its resource id)."""
+        if self.target is None:
+            return False
+        if self.incoming_resource_id is not None:
+            return self.target.get("DbClusterResourceId") == self.incoming_resource_id
+        return rds.made_by(self.target, self.operation_id)
 
     @property
     def target_is_old(self) -> bool:
@@ -147,8 +155,11 @@ def rename_instances(
 
 
 def pending_secrets(operation: Operation) -> Iterator[tuple[str, str]]:
-    """(secret name, this operation's version id) of each secret the database stage wrote as
-    pending for the target's name."""
+    """(secret name, the version to make current) of each secret the database stage wrote as
+    pending for the target's name; for a rollback, the versions its replace made previous."""
+    if operation.plan is not None and operation.plan.rollback:
+        yield from operation.plan.rollback_secrets.items()
+        return
     listed = operation.resources.get(PENDING_SECRETS, "")
     for name in filter(None, listed.split(",")):
         yield name, version_token(operation.operation_id, name)

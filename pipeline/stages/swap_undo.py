@@ -12,6 +12,7 @@ nothing is undone: the target already serves the new cluster.
 from __future__ import annotations
 
 from pipeline import rds
+from pipeline.aws_errors import aws_call
 from pipeline.context import PipelineContext
 from pipeline.errors import FatalError
 from pipeline.models import Operation, Plan
@@ -31,6 +32,8 @@ from pipeline.stages.swap_steps import (
 )
 from pipeline.wait_budgets import WaitLoop
 
+INCOMING_STATUS = "incoming_status"  # a failed rollback: the kept cluster's status at the end
+
 
 def undo_swap(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckResult:
     """One step back; ready once the old cluster has the target's name again and is available
@@ -41,10 +44,12 @@ def undo_swap(operation_id: str, attempt: int, ctx: PipelineContext) -> CheckRes
         return ready(attempt)
     if SWAP_STARTED not in operation.resources:
         _demote_secrets(ctx, operation)
+        _stop_incoming_again(ctx, operation_id, plan)
         return ready(attempt)
     done = _step_back(operation, plan, ctx)
     if done:
         record(ctx, operation_id, {SWAP_UNDONE: "true"})
+        _stop_incoming_again(ctx, operation_id, plan)
         return ready(attempt)
     what = f"the name `{plan.target_cluster}` to go back to the old cluster"
     return still_waiting(
@@ -56,7 +61,7 @@ def _step_back(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
     client = ctx.clients.rds()
     names = swap_names_of(plan)
     _demote_secrets(ctx, operation)
-    view = ClusterView.read(client, names, operation.operation_id, plan.target_resource_id)
+    view = ClusterView.read(client, names, operation.operation_id, plan)
     if view.target_is_old:
         assert view.target is not None
         return view.target.get("Status") == rds.AVAILABLE and view.kept is None
@@ -77,11 +82,36 @@ def _step_back(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
     return False
 
 
+def _stop_incoming_again(ctx: PipelineContext, operation_id: str, plan: Plan) -> None:
+    """A failed rollback stops the kept cluster it started, as it was (kept at the cost of its
+    storage only). StopDBCluster wants an `available` cluster (InvalidDBClusterStateFault
+    otherwise): one still `starting` is left to finish, and the failure message says so."""
+    if not plan.rollback or plan.staging_cluster_id is None:
+        return
+    client = ctx.clients.rds()
+    kept = rds.describe_cluster(client, plan.staging_cluster_id) or {}
+    status = str(kept.get("Status", "gone"))
+    if status == rds.AVAILABLE:
+        with aws_call(f"stop cluster {plan.staging_cluster_id}"):
+            client.stop_db_cluster(DBClusterIdentifier=plan.staging_cluster_id)
+        status = "stopping"
+    record(ctx, operation_id, {INCOMING_STATUS: status})
+
+
 def _demote_secrets(ctx: PipelineContext, operation: Operation) -> None:
     for name, version in pending_secrets(operation):
         demote(ctx.clients.secretsmanager, name, version)  # a no-op unless it was promoted
     if operation.resources.get(SECRETS_PROMOTED) == "true":
         record(ctx, operation.operation_id, {SECRETS_PROMOTED: "false"})
+
+
+def _incoming_fate(status: str) -> str:
+    if status in ("stopped", "stopping"):
+        return f" ({status})"
+    return (
+        f" but `{status}`: stop it once it is available (aws rds stop-db-cluster), or it runs "
+        "at full cost until its keep-until date"
+    )
 
 
 def swap_outcome(operation: Operation) -> str:
@@ -95,6 +125,12 @@ def swap_outcome(operation: Operation) -> str:
         return (
             f". The swap had committed: `{plan.target_cluster}` serves the restored cluster; "
             f"the old one is `{plan.kept_cluster_id}`{unfinished}"
+        )
+    if plan.rollback and (resources.get(SWAP_UNDONE) == "true" or SWAP_STARTED not in resources):
+        return (
+            f". `{plan.target_cluster}` is as it was before the rollback; "
+            f"`{plan.staging_cluster_id}` is still kept by `{plan.rollback_of}`"
+            + _incoming_fate(resources.get(INCOMING_STATUS, "stopped"))
         )
     if resources.get(SWAP_UNDONE) == "true":
         return (

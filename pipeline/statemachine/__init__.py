@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from pipeline.statemachine.history import HISTORY_LIMIT, history_events, wait_loops
+from pipeline.statemachine.history import (
+    HISTORY_LIMIT,
+    history_events,
+    successor_names,
+    wait_loops,
+)
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 
@@ -62,15 +67,32 @@ def timeout_seconds() -> int:
 
 
 def restore_budget_seconds(wait_budgets: Mapping[str, int]) -> int:
-    """The longest a restore runs after approval: every poll loop to its own maximum number of
-    checks (`wait_budgets`, pipeline.settings.RestoreLimits), plus every Task after approval
-    exhausting each of its retriers once (Lambda run time is small beside these)."""
+    """The longest a restore runs after approval: along the longest path of the definition from
+    BeginRestore (a rollback's start loop and a restore's copy-to-set-up loops are different
+    branches), every poll loop on it to its own maximum number of checks (`wait_budgets`,
+    pipeline.settings.RestoreLimits), every Task on it exhausting each of its retriers once
+    (Lambda run time is small beside these)."""
     states = json.loads(definition_text())["States"]
-    waits = sum(
-        int(states[loop.wait]["Seconds"]) * wait_budgets[loop.budget] for loop in wait_loops(states)
-    )
-    retries = sum(retry_budget_seconds(states[name]) for name in _reachable(states, RESTORE_START))
-    return waits + retries
+    loops = wait_loops(states)
+    back_edges = {(loop.choice, loop.wait) for loop in loops}
+    waits = {
+        loop.choice: int(states[loop.wait]["Seconds"]) * wait_budgets[loop.budget] for loop in loops
+    }
+    longest: dict[str, int] = {}
+
+    def after(name: str) -> int:
+        """The longest run from entering `name` to the end (the graph without back edges is
+        acyclic: wait_loops checks it)."""
+        if name not in longest:
+            state = states[name]
+            own = waits.get(name, 0)
+            if state["Type"] == "Task":
+                own += retry_budget_seconds(state)
+            following = [n for n in successor_names(state) if (name, n) not in back_edges]
+            longest[name] = own + max((after(n) for n in following), default=0)
+        return longest[name]
+
+    return after(RESTORE_START)
 
 
 def history_problem(wait_budgets: Mapping[str, int]) -> str | None:
@@ -103,21 +125,6 @@ def retry_budget_seconds(state: dict[str, Any]) -> int:
         for attempt in range(int(retrier.get("MaxAttempts", 3))):
             total += min(interval * backoff**attempt, cap)
     return int(total)
-
-
-def _reachable(states: dict[str, Any], start: str) -> list[str]:
-    seen: list[str] = []
-    todo = [start]
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in states:
-            continue
-        seen.append(name)
-        state = states[name]
-        todo += [state[key] for key in ("Next", "Default") if key in state]
-        todo += [choice["Next"] for choice in state.get("Choices", [])]
-        todo += [catcher["Next"] for catcher in state.get("Catch", [])]
-    return [name for name in seen if states[name]["Type"] == "Task"]
 
 
 def approval_timing_problem(

@@ -66,7 +66,7 @@ def wait_loops(states: Mapping[str, Any]) -> list[PollLoop]:
     return loops
 
 
-def _successors(state: Mapping[str, Any]) -> list[str]:
+def successor_names(state: Mapping[str, Any]) -> list[str]:
     names = [state[key] for key in ("Next", "Default") if key in state]
     names += [choice["Next"] for choice in state.get("Choices", [])]
     names += [catcher["Next"] for catcher in state.get("Catch", [])]
@@ -83,7 +83,7 @@ def _ensure_acyclic(states: Mapping[str, Any], back_edges: set[tuple[str, str]])
         if name in path:
             raise ValueError(f"a cycle through {name} that no wait budget bounds")
         path.append(name)
-        for following in _successors(states[name]):
+        for following in successor_names(states[name]):
             if (name, following) not in back_edges:
                 visit(following)
         path.pop()

@@ -11,6 +11,7 @@ from bot.grammar import (
     HelpCommand,
     ListCommand,
     RestoreCommand,
+    RollbackCommand,
     StatusCommand,
     parse,
 )
@@ -59,6 +60,8 @@ def test_restore_commands(text: str, expected: dict[str, object]) -> None:
         ("status", StatusCommand(None)),
         (f"status {OP}", StatusCommand(OP)),
         (f"cancel {OP}", CancelCommand(OP)),
+        (f"rollback {OP}", RollbackCommand(OP, requester="U1")),
+        (f"Rollback {OP}", RollbackCommand(OP, requester="U1")),
     ],
 )
 def test_subcommands(text: str, expected: object) -> None:
@@ -96,6 +99,9 @@ def test_subcommands(text: str, expected: object) -> None:
         ("cancel", "needs exactly one operation id"),
         ("list all", "takes no arguments"),
         ("list --kept --kept", "takes no arguments but `--kept`"),
+        ("rollback", "`/restore rollback` needs exactly one operation id"),
+        (f"rollback {OP} {OP}", "`/restore rollback` needs exactly one operation id"),
+        ("rollback staging-db", "`staging-db` is not an operation id"),
     ],
 )
 def test_mistakes_are_explained_with_usage(text: str, says: str) -> None:

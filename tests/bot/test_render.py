@@ -120,6 +120,12 @@ TERMS = RetentionTerms(kept_cluster_days=2, final_snapshot_days=14)
             PLAN.model_copy(update={"retention": TERMS}),
             "`orders-staging-final-x` (both kept 14 days)",
         ),
+        (  # a rollback keeps the cluster it replaces on its own terms
+            SWAP_PLAN.model_copy(
+                update={"retention": TERMS, "rollback_of": "ar-20260228120000-123456"}
+            ),
+            "as `orders-staging-old-abcdef` for 2 days after the swap (itself a rollback away)",
+        ),
     ],
 )
 def test_the_card_says_how_long_a_replace_keeps_the_old_cluster(plan: Plan, says: str) -> None:
@@ -255,3 +261,59 @@ def test_progress_text_lists_resources() -> None:
         OP_ID, Stage.RESTORE_CLUSTER, StageStatus.SUCCEEDED, "", resources={"cluster_id": "c1"}
     )
     assert "• cluster_id: `c1`" in progress_text(event)
+
+
+SWAP_PLAN = PLAN.model_copy(
+    update={
+        "delete_target": False,
+        "final_snapshot_id": None,
+        "swap_target": True,
+        "staging_cluster_id": "orders-staging-new-abcdef",
+        "kept_cluster_id": "orders-staging-old-abcdef",
+    }
+)
+
+
+def test_a_succeeded_replace_says_until_when_and_how_it_can_be_rolled_back() -> None:
+    until = NOW + timedelta(days=7)
+    card = render_card(
+        operation(
+            OperationStatus.SUCCEEDED,
+            plan=SWAP_PLAN,
+            decided_by="U0APP",
+            resources={
+                "kept_cluster": "orders-staging-old-abcdef",
+                "keep_until": until.isoformat(),
+            },
+        )
+    )
+    shown = texts(card.blocks)
+    assert f"/restore rollback {OP_ID}" in shown
+    assert f"<!date^{int(until.timestamp())}^" in shown and "orders-staging-old-abcdef" in shown
+    # An in-place replace kept nothing: no rollback is offered.
+    in_place = render_card(operation(OperationStatus.SUCCEEDED, decided_by="U0APP"))
+    assert "/restore rollback" not in texts(in_place.blocks)
+
+
+def test_a_rollback_card_shows_only_its_own_stages() -> None:
+    plan = SWAP_PLAN.model_copy(
+        update={
+            "rollback_of": "ar-20260228120000-123456",
+            "staging_cluster_id": "orders-staging-old-123456",
+            "incoming_resource_id": "cluster-ABC",
+        }
+    )
+    running = operation(OperationStatus.RUNNING, plan=plan, decided_by="U0APP")
+    lines = checklist(running).splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "Validate request",
+        "Approval",
+        "Start the kept cluster",
+        "Swap in the restored cluster",
+        "Clean up",
+        "Finish",
+    ]
+    pending = render_card(operation(OperationStatus.PENDING_APPROVAL, plan=plan))
+    shown = texts(pending.blocks)
+    assert "Roll back `ar-20260228120000-123456`" in shown
+    assert "`orders-staging-old-123456`, kept by `ar-20260228120000-123456`" in shown

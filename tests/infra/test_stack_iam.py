@@ -76,10 +76,14 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
     }
     modified = [r for r in actions_on(statements, "rds:ModifyDBCluster") if ":cluster:" in r]
     assert {c.rsplit(":", 1)[1] for c in modified} == derived
+    kept = {f"{pattern}-old-*" for pattern in rds.target_cluster_patterns}
     stopped = [r for r in actions_on(statements, "rds:StopDBCluster") if ":cluster:" in r]
-    assert {c.rsplit(":", 1)[1] for c in stopped} == {
-        f"{pattern}-old-*" for pattern in rds.target_cluster_patterns
-    }
+    assert {c.rsplit(":", 1)[1] for c in stopped} == kept
+    # A rollback starts only a kept cluster, and untags only the target it brought it back as.
+    started = [r for r in actions_on(statements, "rds:StartDBCluster") if ":cluster:" in r]
+    assert {c.rsplit(":", 1)[1] for c in started} == kept
+    untagged = actions_on(statements, "rds:RemoveTagsFromResource")
+    assert {c.rsplit(":", 1)[1] for c in untagged} == set(rds.target_cluster_patterns)
     deletes = actions_on(statements, "rds:DeleteDBClusterSnapshot")
     # Own copies; the retention sweep's own final and safety snapshots (pipeline.retention).
     assert {r.rsplit(":", 1)[1] for r in deletes} == {
@@ -141,6 +145,8 @@ def test_rds_changes_are_scoped_to_the_configured_patterns(synthesized):
                 "rds:ModifyDBInstance",
                 "rds:StopDBCluster",
                 "rds:AddTagsToResource",
+                "rds:StartDBCluster",  # a rollback's kept cluster
+                "rds:RemoveTagsFromResource",  # its kept tags, once it is the target again
             },
         ),
     ],
@@ -165,6 +171,7 @@ def test_the_slack_endpoint_reads_what_resolving_a_plan_reads_and_deletes_only_o
     assert rds_actions(endpoint) == {
         "rds:DescribeDBClusterSnapshots",
         "rds:DescribeDBClusters",
+        "rds:DescribeDBInstances",  # a rollback's plan shows the kept cluster's instance class
         "rds:DeleteDBClusterSnapshot",  # a cancel deletes the copy of the running restore
     }
     deletes = actions_on(endpoint, "rds:DeleteDBClusterSnapshot")
@@ -173,13 +180,16 @@ def test_the_slack_endpoint_reads_what_resolving_a_plan_reads_and_deletes_only_o
     for action, kinds in (
         ("rds:DescribeDBClusters", {"cluster"}),
         ("rds:DescribeDBClusterSnapshots", {"cluster", "cluster-snapshot"}),
+        ("rds:DescribeDBInstances", {"db"}),
     ):
         resources = [r.replace("AWS::", "AWS.") for r in actions_on(endpoint, action)]
         assert "*" not in resources
-        # Read-only, so any name, but only RDS resources of this account and the source regions.
+        # Read-only, so any name, but only RDS resources of this account (and for snapshots
+        # and clusters the source regions; a kept cluster is in the target's region).
         assert {r.split(":")[5] for r in resources} == kinds
         assert all(r.split(":")[4] == "<AWS.AccountId>" for r in resources)
-        assert {r.split(":")[3] for r in resources} == regions
+        wanted = {"<AWS.Region>"} if kinds == {"db"} else regions
+        assert {r.split(":")[3] for r in resources} == wanted
     for spec in (constants.REQUEST_APPROVAL, constants.NOTIFIER):
         statements = statements_of(synthesized, f"{spec.construct_id}Role")
         assert statements

@@ -188,6 +188,20 @@ def network(aws: AwsClients) -> None:
     )
 
 
+# Each wait loop's maximum checks in these tests: small and all different, so a test sees which
+# budget a loop used (ValidateRequest hands them to the state machine as they are).
+WAIT_BUDGETS = {
+    "copy": 9,
+    "safety": 8,
+    "delete": 7,
+    "cluster": 6,
+    "instances": 5,
+    "swap": 12,
+    "undo": 11,
+    "start": 10,
+}
+
+
 @pytest.fixture
 def settings(topic_arn: str, target_kms_key: str, network: None) -> PipelineSettings:
     return PipelineSettings(
@@ -199,16 +213,10 @@ def settings(topic_arn: str, target_kms_key: str, network: None) -> PipelineSett
         db_cluster_parameter_group=PARAMETER_GROUP,
         kms_key_id=target_kms_key,
         protected_clusters=[PROTECTED_PATTERN],
-        copy_wait_max_attempts=9,
         copy_wait_base_seconds=60,  # 2 checks, plus 1 per 30 GiB
         copy_wait_seconds_per_gib=1,
         copy_stall_attempts=3,
-        delete_wait_max_attempts=7,
-        cluster_wait_max_attempts=6,
-        instances_wait_max_attempts=5,
-        safety_wait_max_attempts=8,
-        swap_wait_max_attempts=12,
-        undo_wait_max_attempts=11,
+        **{f"{loop}_wait_max_attempts": checks for loop, checks in WAIT_BUDGETS.items()},
     )
 
 

@@ -27,7 +27,7 @@ from pipeline.handlers import (
 )
 from pipeline.models import OperationStatus, ProgressEvent, Stage, StageStatus
 from tests.conftest import REGION
-from tests.pipeline.conftest import SOURCE_REGION, Operations, RdsSeed
+from tests.pipeline.conftest import SOURCE_REGION, WAIT_BUDGETS, Operations, RdsSeed
 
 
 @dataclass
@@ -64,15 +64,8 @@ def test_a_cross_region_in_place_replace_through_every_handler(
         "delete_target": True,
         "swap_target": False,
         "target_exists": True,
-        "wait_budgets": {
-            "copy": 9,
-            "safety": 8,
-            "delete": 7,
-            "cluster": 6,
-            "instances": 5,
-            "swap": 12,
-            "undo": 11,
-        },
+        "rollback": False,
+        "wait_budgets": WAIT_BUDGETS,
     }
     assert invoke(handle_lifecycle, {**one, "action": "begin"}) == {"status": "RUNNING"}
     assert invoke(handle_copy_snapshot, one) == {"snapshot_id": copy_id}

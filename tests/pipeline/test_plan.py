@@ -19,7 +19,14 @@ from pipeline.models import RestoreRequest, Stage, StageStatus
 from pipeline.plan import resolve_plan
 from pipeline.stages.plan import validate_request
 from tests.conftest import REGION
-from tests.pipeline.conftest import ENGINE, ENGINE_VERSION, SOURCE_REGION, Operations, RdsSeed
+from tests.pipeline.conftest import (
+    ENGINE,
+    ENGINE_VERSION,
+    SOURCE_REGION,
+    WAIT_BUDGETS,
+    Operations,
+    RdsSeed,
+)
 
 OP = "ar-20260101120000-abcdef"
 
@@ -193,15 +200,8 @@ def test_validate_stores_the_plan_and_answers_the_state_machine(
         "delete_target": False,
         "swap_target": True,
         "target_exists": True,
-        "wait_budgets": {
-            "copy": 9,
-            "safety": 8,
-            "delete": 7,
-            "cluster": 6,
-            "instances": 5,
-            "swap": 12,
-            "undo": 11,
-        },
+        "rollback": False,
+        "wait_budgets": WAIT_BUDGETS,
     }
     stored = ctx.store.get(op_id)
     suffix = op_id.rsplit("-", 1)[-1]

@@ -25,6 +25,7 @@ def kept(ctx: PipelineContext, seed: RdsSeed, operations: Operations) -> str:
     """A kept cluster as the swap leaves it: two instances, tagged, stopped."""
     seed.cluster("staging-db")
     operation_id = operations.create("prod-snap-1", "staging-db", replace=True)
+    ctx.store.release_lock("staging-db", operation_id)  # that replace has ended
     seed.cluster(
         KEPT,
         instances=2,
@@ -89,6 +90,7 @@ def test_an_expired_kept_cluster_is_started_then_deleted_with_a_final_snapshot(
         "deleting": [],
         "deleted_snapshots": [],
         "refused": [],
+        "busy": [],
     }
 
 
@@ -207,3 +209,19 @@ def test_a_run_that_stopped_after_the_deletion_is_continued_by_the_next(ctx, see
     assert tags_found[OPERATION_TAG] == kept
     made = described["DBClusterSnapshots"][0]["SnapshotCreateTime"]
     assert sweep(ctx, made + timedelta(days=30, minutes=1)).deleted_snapshots == [final]
+
+
+def test_a_kept_cluster_whose_target_is_locked_waits_for_the_next_run(ctx, seed, kept, progress):
+    """A rollback (or any restore) of the target holds its lock: the sweep must not start or
+    delete the cluster it may be swapping back in, and acts once the lock is released."""
+    after = KEEP_UNTIL + timedelta(minutes=1)
+    ctx.store.acquire_lock("staging-db", "ar-20261205095900-0a0b0c", ttl_seconds=3600)
+    for _ in range(2):
+        report = sweep(ctx, after)
+        assert report.busy == [KEPT]
+        assert not (report.announced or report.started or report.deleting)
+    described = ctx.clients.rds().describe_db_clusters(DBClusterIdentifier=KEPT)["DBClusters"]
+    assert described[0]["Status"] == "stopped"
+    assert retention_events(progress) == []
+    assert ctx.store.release_lock("staging-db", "ar-20261205095900-0a0b0c")
+    assert sweep(ctx, after).started == [KEPT]

@@ -99,6 +99,7 @@ def test_a_kept_cluster_is_announced_by_its_plans_notice_hours(
 ) -> None:
     terms = RetentionTerms(kept_cluster_days=1, notice_hours=2, final_snapshot_days=5)
     operation_id = operations.create("prod-snap-1", "staging-db", replace=True, retention=terms)
+    ctx.store.release_lock("staging-db", operation_id)  # that replace has ended
     seed.cluster(KEPT, tags={KEPT_BY_TAG: operation_id, KEEP_UNTIL_TAG: "2026-12-05T10:00Z"})
     seed.set_cluster_status(KEPT, "stopped")
     # The deployment's 24 hours would announce it now; the plan says two hours.
@@ -113,6 +114,7 @@ def test_a_final_snapshot_that_copied_its_clusters_tags_gets_its_own_keep_until(
     snapshot; neither is the snapshot's, so it is kept the plan's days and announced itself."""
     terms = RetentionTerms(kept_cluster_days=3, notice_hours=12, final_snapshot_days=5)
     operation_id = operations.create("prod-snap-1", "staging-db", replace=True, retention=terms)
+    ctx.store.release_lock("staging-db", operation_id)  # that replace has ended
     # On RDS's clock: the snapshot is made now, after the cluster's announcement.
     keep_until = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     earlier = "ar-20260101000000-abcdef"  # the restore that made the cluster now kept
