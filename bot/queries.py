@@ -72,16 +72,16 @@ def list_answer(deps: BotDependencies) -> str:
 
 def kept_answer(deps: BotDependencies, now: datetime | None = None) -> str:
     """Kept clusters (name, operation, status, keep-until) and the tool's final snapshots with
-    their expiry, soonest first (pipeline.retention says what is whose)."""
+    their expiry, soonest first (pipeline.retention_inventory says what is whose)."""
     from pipeline.rds import tags_of
-    from pipeline.retention import (
+    from pipeline.retention_inventory import (
         ANNOUNCED_TAG,
         kept_clusters,
-        parse_keep_until,
         snapshot_expiry,
         tool_snapshots,
     )
-    from pipeline.stages.swap_steps import KEEP_UNTIL_TAG, KEPT_BY_TAG
+    from pipeline.retention_terms import KEEP_UNTIL_TAG, parse_keep_until
+    from pipeline.stages.swap_steps import KEPT_BY_TAG
 
     moment = now or utc_now()
     client = deps.aws.rds()

@@ -22,7 +22,7 @@ from pipeline.aws_errors import aws_call
 from pipeline.context import PipelineContext
 from pipeline.errors import RollbackRefusedError
 from pipeline.models import Operation, OperationStatus, Plan, RestoreRequest, utc_now
-from pipeline.retention import parse_keep_until
+from pipeline.retention_terms import parse_keep_until
 from pipeline.secret_versions import CURRENT, PREVIOUS
 from pipeline.settings import PipelineSettings
 from pipeline.stages.swap_steps import KEEP_UNTIL_TAG, KEPT_BY_TAG, SWAPPED_IN, pending_secrets
