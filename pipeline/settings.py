@@ -105,8 +105,9 @@ class PipelineSettings(RestoreLimits):
     protected_clusters: list[str] = Field(default_factory=list)  # fnmatch patterns, never touched
     audit_retention_days: int = Field(default=365, ge=1)
     # Retention is the policy's, decided per target and carried by the request and the plan
-    # (pipeline.retention_terms). These are the policy's defaults as deployed (infra), for what
-    # carries no terms of its own: requests and snapshots made before retention was planned.
+    # (pipeline.retention_terms). These are the policy's `retention:` defaults, which the stack
+    # passes (infra.functions.retention_environment), for what carries no terms of its own:
+    # requests and snapshots made before retention was planned.
     kept_cluster_days: int = Field(default=3, ge=1, le=7)
     kept_cluster_notice_hours: int = Field(default=24, ge=1, le=7 * 24)
     final_snapshot_days: int = Field(default=30, ge=1)
