@@ -116,13 +116,19 @@ class RetentionPolicy(BaseModel):
             for name in ("kept_cluster_days", "notice_hours", "final_snapshot_days")
         }
 
+    @property
+    def defaults(self) -> RetentionTerms:
+        """The terms of a target no override matches (and the pipeline's, for what carries
+        none: infra.constants.retention_environment)."""
+        return RetentionTerms(
+            kept_cluster_days=self.kept_cluster_days,
+            notice_hours=self.notice_hours,
+            final_snapshot_days=self.final_snapshot_days,
+        )
+
     def terms_for(self, target_cluster: str) -> RetentionTerms:
         """The first matching override's values over the defaults."""
         override = next((o for o in self.overrides if o.matches(target_cluster)), None)
         if override is None:
-            return RetentionTerms(
-                kept_cluster_days=self.kept_cluster_days,
-                notice_hours=self.notice_hours,
-                final_snapshot_days=self.final_snapshot_days,
-            )
+            return self.defaults
         return RetentionTerms(**self._merged(override))

@@ -17,12 +17,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from infra import constants as names
-from infra.constants import Env, FunctionSpec, Role
+from infra.constants import Env, FunctionSpec, Role, retention_environment
 from infra.network import ServiceEndpoints
 from infra.packaging import dependencies_code
 
 if TYPE_CHECKING:
-    from bot.policy import Policy
     from infra.stack import AuroraRestoreStack
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -116,18 +115,6 @@ def _vpc_placement(stack: AuroraRestoreStack, spec: FunctionSpec) -> dict[str, A
     }
 
 
-def retention_environment(policy: Policy) -> dict[Env, str]:
-    """The policy's retention defaults, for what carries no terms of its own (requests and
-    snapshots made before retention moved to the policy; pipeline.settings): each new restore
-    carries its target's terms, overrides included, in its request."""
-    retention = policy.retention
-    return {
-        Env.KEPT_CLUSTER_DAYS: str(retention.kept_cluster_days),
-        Env.KEPT_CLUSTER_NOTICE_HOURS: str(retention.notice_hours),
-        Env.FINAL_SNAPSHOT_DAYS: str(retention.final_snapshot_days),
-    }
-
-
 def function_environment(stack: AuroraRestoreStack, spec: FunctionSpec) -> dict[str, str]:
     env = {
         Env.POWERTOOLS_SERVICE_NAME: names.SERVICE,
@@ -153,7 +140,7 @@ def function_environment(stack: AuroraRestoreStack, spec: FunctionSpec) -> dict[
         Env.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
         Env.SECRET_NAME_PREFIX: names.DB_SECRET_PREFIX,
     }
-    env |= retention_environment(config.policy())
+    env |= retention_environment(config.policy().retention.defaults)
     if config.rds.kms_key_arn:
         env[Env.KMS_KEY_ID] = config.rds.kms_key_arn
     if config.rds.db_cluster_parameter_group:

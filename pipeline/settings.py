@@ -106,7 +106,7 @@ class PipelineSettings(RestoreLimits):
     audit_retention_days: int = Field(default=365, ge=1)
     # Retention is the policy's, decided per target and carried by the request and the plan
     # (pipeline.retention_terms). These are the policy's `retention:` defaults, which the stack
-    # passes (infra.functions.retention_environment), for what carries no terms of its own:
+    # passes (infra.constants.retention_environment), for what carries no terms of its own:
     # requests and snapshots made before retention was planned.
     kept_cluster_days: int = Field(default=3, ge=1, le=7)
     kept_cluster_notice_hours: int = Field(default=24, ge=1, le=7 * 24)

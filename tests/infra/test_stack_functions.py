@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match
 from bot.policy import Policy
 from bot.settings import BotSettings
 from infra import constants
-from infra.functions import retention_environment
+from infra.constants import retention_environment
 from pipeline.retention_terms import RetentionTerms
 from pipeline.settings import PipelineSettings
 from tests.infra.stack_queries import (
@@ -51,7 +51,7 @@ def test_every_function_is_current_python_arm64_traced_with_json_logs_kept_for_a
 
 
 def test_the_policys_retention_defaults_reach_the_swap_and_the_sweep(synthesized):
-    expected = retention_environment(synthesized.config.policy())
+    expected = retention_environment(synthesized.config.policy().retention.defaults)
     for spec in (constants.SWAP_NAMES, constants.RETENTION_SWEEP):
         env = env_of(synthesized, spec)
         assert {name: env[name] for name in expected} == expected, spec
@@ -66,7 +66,7 @@ def test_the_retention_defaults_passed_are_the_policys_and_read_back_by_the_pipe
             "retention": {"kept_cluster_days": 5, "notice_hours": 36, "final_snapshot_days": 90},
         }
     )
-    env = retention_environment(policy)
+    env = retention_environment(policy.retention.defaults)
     for name, value in {**env, **REQUIRED_PIPELINE_ENV}.items():
         monkeypatch.setenv(name, value)
     assert PipelineSettings().default_retention() == RetentionTerms(
