@@ -14,7 +14,9 @@ from fnmatch import fnmatchcase
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.retention_policy import RetentionPolicy
 from pipeline.models import Operation, OperationStatus, Stage
+from pipeline.retention_terms import RetentionTerms
 
 _USER_PREFIXES = ("U", "W")
 _USERGROUP_PREFIX = "S"
@@ -60,6 +62,8 @@ class Policy(BaseModel):
     # at least 5 s: short expiries are for rehearsals and the local stack's tests
     approval_expiry_seconds: int = Field(default=3600, ge=5, le=7 * 24 * 3600)
     allow_self_approval: bool = False
+    # How long a replace keeps the old cluster and the tool's snapshots, by target.
+    retention: RetentionPolicy = RetentionPolicy()
 
     @property
     def usergroups(self) -> frozenset[str]:
@@ -122,6 +126,11 @@ def check_target(policy: Policy, target_cluster: str, *, replace: bool) -> Decis
 
 def required_approvals(policy: Policy, target_cluster: str) -> int:
     return 2 if matches_any(target_cluster.lower(), policy.two_approver_targets) else 1
+
+
+def retention_for(policy: Policy, target_cluster: str) -> RetentionTerms:
+    """The retention a restore into `target_cluster` is planned with (carried by its request)."""
+    return policy.retention.terms_for(target_cluster)
 
 
 def can_approve(

@@ -4,7 +4,7 @@ DescribeDBClusterSnapshots)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.deps import BotDependencies
 from bot.render import MESSAGE_TEXT_MAX, checklist
@@ -72,10 +72,16 @@ def list_answer(deps: BotDependencies) -> str:
 
 def kept_answer(deps: BotDependencies, now: datetime | None = None) -> str:
     """Kept clusters (name, operation, status, keep-until) and the tool's final snapshots with
-    their expiry, soonest first (pipeline.retention says what is whose)."""
+    their expiry, soonest first (pipeline.retention_inventory says what is whose)."""
     from pipeline.rds import tags_of
-    from pipeline.retention import ANNOUNCED_TAG, kept_clusters, parse_keep_until, tool_snapshots
-    from pipeline.stages.swap_steps import KEEP_UNTIL_TAG, KEPT_BY_TAG
+    from pipeline.retention_inventory import (
+        ANNOUNCED_TAG,
+        kept_clusters,
+        snapshot_expiry,
+        tool_snapshots,
+    )
+    from pipeline.retention_terms import KEEP_UNTIL_TAG, parse_keep_until
+    from pipeline.stages.swap_steps import KEPT_BY_TAG
 
     moment = now or utc_now()
     client = deps.aws.rds()
@@ -91,11 +97,9 @@ def kept_answer(deps: BotDependencies, now: datetime | None = None) -> str:
                 f"{cluster.get('Status', '?')}, until {_when(until)}{noticed}",
             )
         )
-    days = deps.pipeline.settings.final_snapshot_days
     snapshots = []
     for snapshot, operation_id in tool_snapshots(deps.pipeline, client):
-        created = snapshot.get("SnapshotCreateTime")
-        expires = created + timedelta(days=days) if created else None
+        expires = snapshot_expiry(deps.pipeline, snapshot, operation_id)
         snapshots.append(
             (
                 expires or moment,
@@ -105,7 +109,7 @@ def kept_answer(deps: BotDependencies, now: datetime | None = None) -> str:
         )
     parts = [
         _section("*Kept clusters* (deleted with a final snapshot after keep-until)", clusters),
-        _section(f"*Snapshots made by this tool* (deleted after {days} days)", snapshots),
+        _section("*Snapshots made by this tool* (deleted after their retention)", snapshots),
     ]
     return clip("\n\n".join(parts), MESSAGE_TEXT_MAX, rest=" (cut)")
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bot.deps import BotDependencies
 from bot.errors import friendly_error
 from bot.grammar import RollbackCommand
-from bot.policy import can_request, check_target, required_approvals
+from bot.policy import can_request, check_target, required_approvals, retention_for
 from bot.response_url import response_urls
 from bot.text import STATUS_WORDS, plan_summary
 from pipeline.errors import OperationExistsError, RollbackRefusedError, TargetLockedError
@@ -105,6 +105,10 @@ def _start_restore(
         decision = check_target(policy, request.target_cluster, replace=request.replace)
     if not decision.allowed:
         return f":no_entry: {decision.message}"
+    # The policy's retention for the target travels with the request: the pipeline reads no policy.
+    request = request.model_copy(
+        update={"retention": retention_for(policy, request.target_cluster)}
+    )
 
     resolve = resolve_rollback_plan if request.rollback_of else resolve_plan
     plan = resolve(request, operation_id, deps.pipeline)

@@ -96,27 +96,44 @@ def snapshot_line(request: RestoreRequest, plan: Plan | None) -> str:
 
 def target_line(request: RestoreRequest, plan: Plan | None) -> str:
     if plan is not None and plan.rollback:
+        kept_for = (
+            f" for {days(plan.retention.kept_cluster_days)} after the swap"
+            if plan.retention
+            else ""
+        )
         return (
             f"`{plan.target_cluster}`: rolled back. `{plan.staging_cluster_id}`, kept by "
             f"`{plan.rollback_of}`, is started and takes its name back; the current cluster "
-            f"is kept, stopped, as `{plan.kept_cluster_id}` (itself a rollback away)"
+            f"is kept, stopped, as `{plan.kept_cluster_id}`{kept_for} (itself a rollback away)"
         )
     if plan is None:
         replace = " (replace if it exists)" if request.replace else ""
         return f"`{request.target_cluster}`{replace}"
+    terms = plan.retention
     if plan.delete_target:
+        kept = f" (both kept {days(terms.final_snapshot_days)})" if terms else ""
         return (
             f"`{plan.target_cluster}`: :warning: *the existing cluster will be deleted* (in "
             f"place), after a snapshot `{plan.safety_snapshot_id}` and a final snapshot "
-            f"`{plan.final_snapshot_id}`"
+            f"`{plan.final_snapshot_id}`{kept}"
         )
     if plan.swap_target:
+        until = (
+            f" for {days(terms.kept_cluster_days)} after the swap, then deleted with a final "
+            f"snapshot kept {days(terms.final_snapshot_days)}"
+            if terms
+            else ""
+        )
         return (
             f"`{plan.target_cluster}`: replaced through a swap. The restore goes beside it as "
             f"`{plan.restore_cluster}`; once that is ready the names are swapped and the current "
-            f"cluster is kept, stopped, as `{plan.kept_cluster_id}` for rollback"
+            f"cluster is kept, stopped, as `{plan.kept_cluster_id}` for rollback{until}"
         )
     return f"`{plan.target_cluster}` (new cluster)"
+
+
+def days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
 
 
 def instances_line(request: RestoreRequest, plan: Plan | None) -> str:

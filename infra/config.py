@@ -187,6 +187,31 @@ def moved_to_policy(key: str, message: str) -> Any:
     return classmethod(refuse)
 
 
+# The deployment settings retention had before it moved to the policy, and their names there.
+RETENTION_MOVED = {
+    "kept_cluster_days": "kept_cluster_days",
+    "kept_cluster_notice_hours": "notice_hours",
+    "final_snapshot_days": "final_snapshot_days",
+}
+
+
+def retention_moved_to_policy() -> Any:
+    """A before-validator, as moved_to_policy, naming each old key and its place in the policy."""
+
+    def refuse(cls: type, data: Any) -> Any:
+        found = [key for key in RETENTION_MOVED if isinstance(data, dict) and key in data]
+        if found:
+            moves = ", ".join(f"{key} as retention.{RETENTION_MOVED[key]}" for key in found)
+            raise ValueError(
+                f"{', '.join(found)} moved to the policy file (policy_file): set {moves} in its "
+                "`retention:` section (defaults, and overrides by target; docs/deploy.md, "
+                "Upgrading), and remove it here"
+            )
+        return data
+
+    return classmethod(refuse)
+
+
 class RdsConfig(_Strict):
     """The clusters and snapshots the pipeline may act on; IAM statements are scoped to these."""
 
@@ -256,12 +281,6 @@ class InfraConfig(_Strict):
         default=24 * 3600, ge=600
     )  # the restore after approval, retries too
     audit_retention_days: int = Field(default=365, ge=1)
-    # Retention (pipeline.retention): how long a replaced target is kept, stopped (at most 7:
-    # Aurora starts a stopped cluster after 7 days), how long before its deletion the thread is
-    # told, and how long the tool's -final-/-before- snapshots are kept.
-    kept_cluster_days: int = Field(default=3, ge=1, le=7)
-    kept_cluster_notice_hours: int = Field(default=24, ge=1, le=7 * 24)
-    final_snapshot_days: int = Field(default=30, ge=1)
     log_retention_days: int = 90
     operator_emails: list[Email] = Field(default_factory=list)
 
@@ -272,6 +291,9 @@ class InfraConfig(_Strict):
             "reads: remove it here",
         )
     )
+    # How long a replace keeps the old cluster and the tool's snapshots is the policy's, by
+    # target (bot.retention_policy); the stack passes its defaults to the pipeline's functions.
+    _retention_moved = model_validator(mode="before")(retention_moved_to_policy())
     _one_budget_gone = model_validator(mode="before")(
         moved_to_policy(
             "max_wait_attempts",

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.retention_terms import RetentionTerms
 
 DEFAULT_STACK_NAME = "AuroraRestore"
 SERVICE = "aurora-restore"
@@ -215,6 +219,17 @@ NOTIFIER_MAX_CONCURRENCY = 5  # message groups (operations) delivered in paralle
 
 def visibility_timeout_seconds(spec: FunctionSpec) -> int:
     return spec.timeout_seconds * VISIBILITY_TIMEOUT_FACTOR
+
+
+def retention_environment(defaults: RetentionTerms) -> dict[Env, str]:
+    """The policy's retention defaults as the pipeline's settings read them, for what carries
+    no terms of its own (requests and snapshots made before retention moved to the policy);
+    each new restore carries its target's terms, overrides included, in its request."""
+    return {
+        Env.KEPT_CLUSTER_DAYS: str(defaults.kept_cluster_days),
+        Env.KEPT_CLUSTER_NOTICE_HOURS: str(defaults.notice_hours),
+        Env.FINAL_SNAPSHOT_DAYS: str(defaults.final_snapshot_days),
+    }
 
 
 # The Slack endpoint's lazy self-invocations (asynchronous): Lambda's own retries, then the

@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from infra import constants as names
-from infra.constants import Env, FunctionSpec, Role
+from infra.constants import Env, FunctionSpec, Role, retention_environment
 from infra.network import ServiceEndpoints
 from infra.packaging import dependencies_code
 
@@ -138,11 +138,9 @@ def function_environment(stack: AuroraRestoreStack, spec: FunctionSpec) -> dict[
         Env.SNAPSHOT_PATTERNS: json.dumps(config.rds.snapshot_patterns),
         Env.LOCK_TTL_SECONDS: str(config.lock_ttl_seconds),
         Env.AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
-        Env.KEPT_CLUSTER_DAYS: str(config.kept_cluster_days),
-        Env.KEPT_CLUSTER_NOTICE_HOURS: str(config.kept_cluster_notice_hours),
-        Env.FINAL_SNAPSHOT_DAYS: str(config.final_snapshot_days),
         Env.SECRET_NAME_PREFIX: names.DB_SECRET_PREFIX,
     }
+    env |= retention_environment(config.policy().retention.defaults)
     if config.rds.kms_key_arn:
         env[Env.KMS_KEY_ID] = config.rds.kms_key_arn
     if config.rds.db_cluster_parameter_group:

@@ -29,7 +29,7 @@ from infra.constants import (
 )
 from infra.iam_actions import LAMBDA_VPC_ACTIONS, PRECHECK_ACTIONS, RDS_READ_ACTIONS
 from pipeline.plan import copy_snapshot_id, final_snapshot_id
-from pipeline.retention import retention_snapshot_id
+from pipeline.retention_inventory import retention_snapshot_id
 from pipeline.swap_plan import kept_cluster_id, safety_snapshot_id, staging_cluster_id
 
 OPERATION_ID_PATTERN = "ar-*"  # pipeline.models.new_operation_id: ar-<timestamp>-<hex>

@@ -19,7 +19,8 @@ from typing import Any
 from botocore.credentials import Credentials
 from moto.server import ThreadedMotoServer
 
-from infra.constants import NOTIFIER, visibility_timeout_seconds
+from bot.policy import Policy
+from infra.constants import NOTIFIER, retention_environment, visibility_timeout_seconds
 from local_stack import iam_credentials, moto_patches
 from local_stack.faults import AwsFaults
 from local_stack.functions import BOT_FUNCTION, NOTIFIER_FUNCTION, RETENTION_FUNCTION
@@ -71,6 +72,8 @@ class StackOptions:
     time_scale: float = 0.01  # Wait states, retry intervals and RDS statuses, relative to AWS
     approval_timeout_seconds: int = 3600
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Policy sections over the local stack's own (e.g. `retention`), as a policy file sets them.
+    policy_extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LocalStack:
@@ -253,21 +256,24 @@ class LocalStack:
     def _start_secrets_extension(self) -> None:
         """The Slack secrets in Secrets Manager and the policy in Parameter Store, read by the
         bot's functions through the (emulated) Parameters and Secrets extension, as on AWS."""
-        policy = {
+        self.bot_configuration = store_bot_configuration(
+            self.clients,
+            signing_secret=self.signing_secret,
+            bot_token=self.slack.bot_token,
+            policy=self.policy(),
+        )
+        self.secrets_extension = SecretsExtensionEmulator(self.clients, self.runtime.session)
+        self.secrets_extension.start()
+
+    def policy(self) -> dict[str, Any]:
+        return {
             "requesters": {"users": [USERS["requester"][0]]},
             "approvers": {"users": [USERS["approver"][0], USERS["second_approver"][0]]},
             "protected_targets": PROTECTED_TARGETS,
             "two_approver_targets": ["shared-*"],
             "approval_expiry_seconds": self.options.approval_timeout_seconds,
+            **self.options.policy_extra,
         }
-        self.bot_configuration = store_bot_configuration(
-            self.clients,
-            signing_secret=self.signing_secret,
-            bot_token=self.slack.bot_token,
-            policy=policy,
-        )
-        self.secrets_extension = SecretsExtensionEmulator(self.clients, self.runtime.session)
-        self.secrets_extension.start()
 
     def _stop_secrets_extension(self) -> None:
         if self.secrets_extension is not None:
@@ -313,6 +319,9 @@ class LocalStack:
             "AURORA_RESTORE_DATABASE_CONFIG_PATH": str(DATABASE_CONFIG),
             "AURORA_RESTORE_DB_TLS": "false",  # the local server listens on loopback only
         }
+        # As the stack passes them: the policy's retention defaults (infra.functions).
+        defaults = Policy.model_validate(self.policy()).retention.defaults
+        env |= {str(name): value for name, value in retention_environment(defaults).items()}
         if self.postgres is not None:
             env["AURORA_RESTORE_DB_ENDPOINT_OVERRIDE"] = (
                 f"{self.postgres.host}:{self.postgres.port}"

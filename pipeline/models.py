@@ -23,6 +23,7 @@ from pipeline.naming import (
     validate_requester,
     validate_snapshot_reference,
 )
+from pipeline.retention_terms import RetentionTerms
 
 ClusterId = Annotated[str, AfterValidator(validate_cluster_id)]
 Region = Annotated[str, AfterValidator(validate_region)]
@@ -55,6 +56,7 @@ class RestoreRequest(BaseModel):
     instance_class: InstanceClass | None = None
     instance_count: Annotated[int, AfterValidator(validate_instance_count)] = 1
     dry_run: bool = False
+    retention: RetentionTerms | None = None  # the policy's for the target (bot.policy)
     # `/restore rollback <op>`: the names go back to the cluster that operation's replace kept;
     # `snapshot` then holds that kept cluster's name, for display (pipeline.rollback).
     rollback_of: OperationId | None = None
@@ -175,6 +177,7 @@ class Plan(BaseModel):
     target_resource_id: str | None = None  # the replaced cluster's, which renames keep
     # In place: a manual snapshot of the target, available before any instance is touched.
     safety_snapshot_id: str | None = None
+    retention: RetentionTerms | None = None  # None: stored before retention was planned
     # A rollback of `rollback_of` (pipeline.rollback): a swap whose incoming cluster is the one
     # that operation kept (`staging_cluster_id`, known by its DbClusterResourceId: it carries no
     # tag of this operation); AWSCURRENT of each credential secret goes back to the version

@@ -171,6 +171,7 @@ def build_plan(
             if target is not None and target.get("DbClusterResourceId")
             else None
         ),
+        retention=request.retention or settings.default_retention(),
     )
 
 

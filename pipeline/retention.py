@@ -4,8 +4,8 @@ Run hourly (an EventBridge schedule), not as a stage of a restore. Each run look
 shows and takes the next step, so a run that stopped anywhere is continued by the next:
 
 - a kept cluster (tagged `aurora-restore:kept-by`, named `<target>-old-<hex>`) whose keep-until
-  is within `kept_cluster_notice_hours` is announced once in its operation's thread (then tagged
-  `aurora-restore:deletion-announced`, so it is said once);
+  is within its operation's notice hours is announced once in its operation's thread (then
+  tagged `aurora-restore:deletion-announced`, so it is said once);
 - once keep-until has passed it is deleted with a final snapshot: started first when stopped
   ("You can't delete a cluster if it's in the `stopped` state. In this case, start the cluster
   before deleting it.": Aurora user guide, Deleting a stopped Aurora cluster), then its
@@ -14,18 +14,21 @@ shows and takes the next step, so a run that stopped anywhere is continued by th
   knowledge-center/rds-error-delete-aurora-cluster), then the cluster with
   FinalDBSnapshotIdentifier `<kept>-final-<operation id>`;
 - the tool's snapshots (`-final-<op>` and `-before-<op>`, tagged with that operation's id or
-  named by its plan) are announced the same way, then deleted `final_snapshot_days` after they
-  were made.
+  named by its plan) are announced the same way, then deleted at their keep-until tag, which
+  counts only beside the operation's tag (both are written together; a final snapshot copies
+  its cluster's tags, not its keep-until): written at creation for a safety snapshot, else here,
+  from the snapshot's creation and its operation's final_snapshot_days.
+The terms (days, notice) are the operation's plan's (pipeline.retention_terms), else the
+deployment's defaults (operations stored before plans had terms).
 A protected cluster (pipeline.rds.protection_reason) or one without the tags is never touched;
 a kept cluster whose target is locked (a restore or rollback of it is pending or running) waits.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline import rds
@@ -35,28 +38,24 @@ from pipeline.errors import OperationNotFoundError
 from pipeline.models import Operation, ProgressEvent, Stage, StageStatus, utc_now
 from pipeline.observability import logger
 from pipeline.progress import PIPELINE_ACTOR
-from pipeline.stages.swap_steps import KEEP_UNTIL_FORMAT, KEEP_UNTIL_TAG, KEPT_BY_TAG
-
-ANNOUNCED_TAG = "aurora-restore:deletion-announced"
-_OPERATION = r"ar-[0-9]{14}-[0-9a-f]{6}"
-KEPT_NAME = re.compile(r"[a-z][a-z0-9-]*-old-[0-9a-f]{6}")
-TOOL_SNAPSHOT = re.compile(rf"[a-z][a-z0-9-]*-final-(?P<operation>{_OPERATION})")
-# The safety snapshot is named after the operation's random part only (63-character limit,
-# pipeline.swap_plan.safety_snapshot_id): its operation is the one its tag names.
-SAFETY_SNAPSHOT = re.compile(r"[a-z][a-z0-9-]*-before-(?P<suffix>[0-9a-f]{6})")
-
-
-def retention_snapshot_id(kept_cluster: str, operation_id: str) -> str:
-    """The final snapshot of a kept cluster (at most 63 + 7 + 24 characters, within the 255
-    DeleteDBCluster allows FinalDBSnapshotIdentifier; letters, digits, single hyphens)."""
-    return f"{kept_cluster}-final-{operation_id}"
-
-
-def parse_keep_until(value: str) -> datetime | None:
-    try:
-        return datetime.strptime(value, KEEP_UNTIL_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
+from pipeline.retention_inventory import ANNOUNCED_TAG as ANNOUNCED_TAG  # re-exported
+from pipeline.retention_inventory import (
+    KEPT_NAME,
+    TOOL_SNAPSHOT,
+    kept_clusters,
+    own_keep_until,
+    retention_snapshot_id,
+    snapshot_expiry,
+    terms_of,
+    tool_snapshots,
+)
+from pipeline.retention_terms import (
+    KEEP_UNTIL_FORMAT,
+    KEEP_UNTIL_TAG,
+    keep_until_tag,
+    parse_keep_until,
+)
+from pipeline.stages.swap_steps import KEPT_BY_TAG
 
 
 @dataclass
@@ -81,58 +80,13 @@ class SweepReport:
         }
 
 
-def kept_clusters(client: Any) -> Iterator[dict[str, Any]]:
-    """Every cluster tagged as kept by an operation and named as the swap names kept clusters."""
-    paginator = client.get_paginator("describe_db_clusters")
-    with aws_call("list clusters"):
-        for page in paginator.paginate():
-            for cluster in page.get("DBClusters", []):
-                tags = rds.tags_of(cluster)
-                if KEPT_BY_TAG in tags and KEPT_NAME.fullmatch(cluster["DBClusterIdentifier"]):
-                    yield dict(cluster)
-
-
-def tool_snapshots(ctx: PipelineContext, client: Any) -> Iterator[tuple[dict[str, Any], str]]:
-    """(snapshot, operation id) of each manual snapshot this tool made: named `-final-<op>` or
-    `-before-<op's random part>` and either tagged with that same operation id or named by that
-    operation's stored plan (an in-place replace's final snapshot carries the target's tags)."""
-    paginator = client.get_paginator("describe_db_cluster_snapshots")
-    with aws_call("list manual snapshots"):
-        pages = list(paginator.paginate(SnapshotType="manual"))
-    for page in pages:
-        for snapshot in page.get("DBClusterSnapshots", []):
-            name = snapshot["DBClusterSnapshotIdentifier"]
-            match = TOOL_SNAPSHOT.fullmatch(name)
-            safety = SAFETY_SNAPSHOT.fullmatch(name)
-            if match is not None:
-                operation_id = match["operation"]
-            elif safety is not None:
-                operation_id = rds.tags_of(snapshot).get(rds.OPERATION_TAG, "")
-                if not operation_id.endswith(f"-{safety['suffix']}"):
-                    continue
-            else:
-                continue
-            if rds.tags_of(snapshot).get(rds.OPERATION_TAG) == operation_id or _planned(
-                ctx, operation_id, name
-            ):
-                yield dict(snapshot), operation_id
-
-
-def _planned(ctx: PipelineContext, operation_id: str, snapshot_id: str) -> bool:
-    try:
-        plan = ctx.store.get(operation_id).plan
-    except OperationNotFoundError:
-        return False
-    return plan is not None and snapshot_id in (plan.final_snapshot_id, plan.safety_snapshot_id)
-
-
 def sweep(ctx: PipelineContext, now: datetime | None = None) -> SweepReport:
     moment = now or utc_now()
     client = ctx.clients.rds()
     report = SweepReport()
     for cluster in kept_clusters(client):
         _sweep_cluster(ctx, client, cluster, moment, report)
-    _tag_retention_snapshots(client)
+    _tag_retention_snapshots(ctx, client)
     for snapshot, operation_id in tool_snapshots(ctx, client):
         _sweep_snapshot(ctx, client, snapshot, operation_id, moment, report)
     return report
@@ -176,7 +130,7 @@ def _sweep_cluster(
         return
     operation_id = tags[KEPT_BY_TAG]
     final = retention_snapshot_id(name, operation_id)
-    if now < keep_until - timedelta(hours=ctx.settings.kept_cluster_notice_hours):
+    if now < keep_until - timedelta(hours=terms_of(ctx, operation_id).notice_hours):
         return
     if ANNOUNCED_TAG not in tags:
         when = keep_until.strftime("%Y-%m-%d %H:%M")
@@ -232,7 +186,7 @@ def _delete_cluster(
         client.delete_db_cluster(
             DBClusterIdentifier=name, SkipFinalSnapshot=False, FinalDBSnapshotIdentifier=final
         )
-    _tag_snapshot(client, final, operation_id)
+    _tag_snapshot(ctx, client, final, operation_id)
     ctx.store.audit(
         operation_id, PIPELINE_ACTOR, "retention.cluster_deleted", {"cluster": name, "final": final}
     )
@@ -247,20 +201,41 @@ def _delete_cluster(
     report.deleting.append(name)
 
 
-def _tag_snapshot(client: Any, snapshot_id: str, operation_id: str) -> None:
-    """Tag the final snapshot with its operation, so the snapshot sweep knows it as the tool's
-    (DeleteDBCluster takes no tags for it)."""
+def _tag_snapshot(ctx: PipelineContext, client: Any, snapshot_id: str, operation_id: str) -> None:
+    """Tag the final snapshot with its operation and keep-until, so the snapshot sweep knows it
+    as the tool's (DeleteDBCluster takes no tags for it)."""
     snapshot = rds.describe_cluster_snapshot(client, snapshot_id)
-    if snapshot is None or rds.OPERATION_TAG in rds.tags_of(snapshot):
-        return
-    with aws_call(f"tag snapshot {snapshot_id}"):
-        client.add_tags_to_resource(
-            ResourceName=snapshot["DBClusterSnapshotArn"],
-            Tags=[{"Key": rds.OPERATION_TAG, "Value": operation_id}],
-        )
+    if snapshot is not None:
+        _claim(ctx, client, snapshot, operation_id)
 
 
-def _tag_retention_snapshots(client: Any) -> None:
+def _claim(
+    ctx: PipelineContext, client: Any, snapshot: Mapping[str, Any], operation_id: str
+) -> datetime | None:
+    """Write the operation's tag and the keep-until on one of the tool's snapshots unless they
+    are there; the keep-until (None while the snapshot is being made)."""
+    own = own_keep_until(snapshot, operation_id)
+    expires = snapshot_expiry(ctx, snapshot, operation_id)
+    if own is None and expires is not None:
+        with aws_call(f"tag snapshot {snapshot['DBClusterSnapshotIdentifier']}"):
+            client.add_tags_to_resource(
+                ResourceName=snapshot["DBClusterSnapshotArn"],
+                Tags=[{"Key": rds.OPERATION_TAG, "Value": operation_id}, keep_until_tag(expires)],
+            )
+    return expires
+
+
+def _announced(snapshot: Mapping[str, Any]) -> bool:
+    """Announced since it was made: a final snapshot copies its cluster's tags, the kept
+    cluster's announcement too (CopyTagsToSnapshot)."""
+    said = parse_keep_until(rds.tags_of(snapshot).get(ANNOUNCED_TAG, ""))
+    created = snapshot.get("SnapshotCreateTime")
+    return said is not None and (
+        created is None or said >= created.replace(second=0, microsecond=0)
+    )
+
+
+def _tag_retention_snapshots(ctx: PipelineContext, client: Any) -> None:
     """A run that stopped between DeleteDBCluster and the tag: a final snapshot named after its
     kept cluster and an operation (`<target>-old-<hex>-final-<op>`) gets the tag now."""
     paginator = client.get_paginator("describe_db_cluster_snapshots")
@@ -275,7 +250,9 @@ def _tag_retention_snapshots(client: Any) -> None:
             if snapshot["DBClusterSnapshotIdentifier"] == retention_snapshot_id(
                 source, match["operation"]
             ):
-                _tag_snapshot(client, snapshot["DBClusterSnapshotIdentifier"], match["operation"])
+                _tag_snapshot(
+                    ctx, client, snapshot["DBClusterSnapshotIdentifier"], match["operation"]
+                )
 
 
 def _sweep_snapshot(
@@ -286,22 +263,24 @@ def _sweep_snapshot(
     now: datetime,
     report: SweepReport,
 ) -> None:
-    """Announced within the notice, once (tagged), then deleted once expired."""
-    created = snapshot.get("SnapshotCreateTime")
-    if snapshot.get("Status") != rds.AVAILABLE or created is None:
+    """Tagged with its keep-until, announced within the notice, once (tagged), then deleted
+    once expired."""
+    if snapshot.get("Status") != rds.AVAILABLE:
+        return
+    expires = _claim(ctx, client, snapshot, operation_id)
+    if expires is None:
         return
     name = str(snapshot["DBClusterSnapshotIdentifier"])
-    expires = created + timedelta(days=ctx.settings.final_snapshot_days)
-    if now < expires - timedelta(hours=ctx.settings.kept_cluster_notice_hours):
+    if now < expires - timedelta(hours=terms_of(ctx, operation_id).notice_hours):
         return
-    if ANNOUNCED_TAG not in rds.tags_of(snapshot):
+    if not _announced(snapshot):
         _publish(
             ctx,
             operation_id,
             f"snapshot-notice:{name}",
             StageStatus.STARTED,
             f"The snapshot `{name}` will be deleted at {expires:%Y-%m-%d %H:%M} UTC (or soon "
-            f"after), {ctx.settings.final_snapshot_days} days after it was made",
+            "after), when its retention ends",
         )
         with aws_call(f"tag snapshot {name}"):
             client.add_tags_to_resource(
@@ -330,8 +309,7 @@ def _delete_snapshot(
         operation_id,
         f"snapshot:{name}",
         StageStatus.SUCCEEDED,
-        f"The snapshot `{name}` expired at {expired_at:%Y-%m-%d %H:%M} UTC "
-        f"({ctx.settings.final_snapshot_days} days) and was deleted",
+        f"The snapshot `{name}` expired at {expired_at:%Y-%m-%d %H:%M} UTC and was deleted",
     )
 
 

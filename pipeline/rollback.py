@@ -22,7 +22,7 @@ from pipeline.aws_errors import aws_call
 from pipeline.context import PipelineContext
 from pipeline.errors import RollbackRefusedError
 from pipeline.models import Operation, OperationStatus, Plan, RestoreRequest, utc_now
-from pipeline.retention import parse_keep_until
+from pipeline.retention_terms import parse_keep_until
 from pipeline.secret_versions import CURRENT, PREVIOUS
 from pipeline.settings import PipelineSettings
 from pipeline.stages.swap_steps import KEEP_UNTIL_TAG, KEPT_BY_TAG, SWAPPED_IN, pending_secrets
@@ -135,6 +135,9 @@ def build_rollback_plan(
         target_resource_id=str(target["DbClusterResourceId"]),
         rollback_of=op,
         incoming_resource_id=str(kept["DbClusterResourceId"]),
+        # The replaced cluster is kept on the rollback's own terms (the policy's for the target
+        # now, carried by the rollback's request), not those of the operation rolled back.
+        retention=request.retention or settings.default_retention(),
     )
 
 

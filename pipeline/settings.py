@@ -7,7 +7,9 @@ from functools import lru_cache
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.models import Plan
 from pipeline.naming import validate_instance_class
+from pipeline.retention_terms import RetentionTerms
 from pipeline.wait_budgets import CopyBudget, WaitLoop
 
 
@@ -102,12 +104,11 @@ class PipelineSettings(RestoreLimits):
     default_instance_class: str = "db.r6g.large"
     protected_clusters: list[str] = Field(default_factory=list)  # fnmatch patterns, never touched
     audit_retention_days: int = Field(default=365, ge=1)
-    # How long a replaced target is kept, stopped, for rollback. At most 7: "If you don't manually
-    # start your DB cluster after seven days, your DB cluster is automatically started" (Aurora
-    # user guide, Stopping and starting an Aurora DB cluster), and would be billed again.
+    # Retention is the policy's, decided per target and carried by the request and the plan
+    # (pipeline.retention_terms). These are the policy's `retention:` defaults, which the stack
+    # passes (infra.constants.retention_environment), for what carries no terms of its own:
+    # requests and snapshots made before retention was planned.
     kept_cluster_days: int = Field(default=3, ge=1, le=7)
-    # The retention sweep (pipeline.retention) says in the operation's thread this long before
-    # it deletes a kept cluster, and deletes the tool's -final-/-before- snapshots this old.
     kept_cluster_notice_hours: int = Field(default=24, ge=1, le=7 * 24)
     final_snapshot_days: int = Field(default=30, ge=1)
     database_config_path: str | None = (
@@ -131,6 +132,22 @@ class PipelineSettings(RestoreLimits):
     @classmethod
     def _instance_class(cls, value: str) -> str:
         return validate_instance_class(value)
+
+    @model_validator(mode="after")
+    def _retention(self) -> PipelineSettings:
+        self.default_retention()  # fails the cold start, naming the terms' problem
+        return self
+
+    def default_retention(self) -> RetentionTerms:
+        return RetentionTerms(
+            kept_cluster_days=self.kept_cluster_days,
+            notice_hours=self.kept_cluster_notice_hours,
+            final_snapshot_days=self.final_snapshot_days,
+        )
+
+    def retention_of(self, plan: Plan) -> RetentionTerms:
+        """The plan's terms, or these defaults for a plan stored before it had any."""
+        return plan.retention or self.default_retention()
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,9 @@
 """Stages 4 and 5 of an in-place replace: first a manual snapshot of the target, available
 before anything is touched (a refusal, such as the snapshot quota, then costs nothing); then
 delete the target (instances first, then the cluster with a final snapshot named after the
-operation), and wait until it is gone and the final snapshot exists.
+operation), and wait until it is gone and the final snapshot exists. The safety snapshot is
+tagged with its keep-until (the plan's retention); DeleteDBCluster takes no tags for the final
+snapshot, which the retention sweep tags.
 
 Protection is checked again here, right before acting: a tag or deletion protection may have been
 added since the plan was approved. A protected cluster is refused before anything is touched.
@@ -22,7 +24,8 @@ from pipeline.errors import (
     ResourceFailedError,
     SnapshotQuotaError,
 )
-from pipeline.models import Plan, Stage, StageStatus
+from pipeline.models import Plan, Stage, StageStatus, utc_now
+from pipeline.retention_terms import keep_until_tag
 from pipeline.stages.common import CheckResult, failing_stage, load_plan, ready, still_waiting
 from pipeline.wait_budgets import WaitLoop
 
@@ -46,6 +49,7 @@ def snapshot_target(operation_id: str, ctx: PipelineContext) -> DeleteResult:
         f"Snapshotting `{target}` as `{safety}` before anything is deleted",
     )
     client = ctx.clients.rds()
+    now = utc_now()
     with failing_stage(ctx, operation_id, Stage.DELETE_TARGET):
         cluster = rds.describe_cluster(client, target)
         if cluster is None:
@@ -56,7 +60,10 @@ def snapshot_target(operation_id: str, ctx: PipelineContext) -> DeleteResult:
                 client.create_db_cluster_snapshot(
                     DBClusterIdentifier=target,
                     DBClusterSnapshotIdentifier=safety,
-                    Tags=rds.operation_tags(operation_id, operation.request.requester),
+                    Tags=[
+                        *rds.operation_tags(operation_id, operation.request.requester),
+                        keep_until_tag(ctx.settings.retention_of(plan).snapshot_keep_until(now)),
+                    ],
                 )
             except ClientError as exc:
                 if error_code(exc) != SNAPSHOT_EXISTS:

@@ -24,7 +24,7 @@ a failure of a later step is reported and the restore still succeeds.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pipeline import rds
@@ -158,7 +158,7 @@ def _tidy(operation: Operation, plan: Plan, ctx: PipelineContext) -> bool:
             client, names.old_instances, names.kept_instances, cluster=names.kept
         ):
             return False
-        keep_until = utc_now() + timedelta(days=ctx.settings.kept_cluster_days)
+        keep_until = ctx.settings.retention_of(plan).cluster_keep_until(utc_now())
         _tag_kept(client, kept, operation.operation_id, keep_until.strftime(KEEP_UNTIL_FORMAT))
         with aws_call(f"stop cluster {names.kept}"):
             client.stop_db_cluster(DBClusterIdentifier=names.kept)

@@ -18,12 +18,12 @@ from pipeline.aws_errors import aws_call, error_code
 from pipeline.context import PipelineContext
 from pipeline.errors import FatalError
 from pipeline.models import Operation, Plan
+from pipeline.retention_terms import KEEP_UNTIL_FORMAT as KEEP_UNTIL_FORMAT  # re-exported
+from pipeline.retention_terms import KEEP_UNTIL_TAG as KEEP_UNTIL_TAG  # re-exported
 from pipeline.secret_versions import PENDING_SECRETS, version_token
 from pipeline.swap_plan import SwapNames
 
-KEEP_UNTIL_TAG = "aurora-restore:keep-until"
 KEPT_BY_TAG = "aurora-restore:kept-by"
-KEEP_UNTIL_FORMAT = "%Y-%m-%dT%H:%MZ"  # the keep-until tag's value, UTC (pipeline.retention)
 # Operation resources the swap records as it goes (strings, like every resource).
 SWAP_STARTED = "swap_started_at"
 UNAVAILABLE_SECONDS = "target_unavailable_seconds"

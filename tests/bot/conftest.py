@@ -54,6 +54,7 @@ POLICY = Policy.model_validate(
         "protected_targets": ["prod-*"],
         "two_approver_targets": ["critical-*"],
         "approval_expiry_seconds": 3600,
+        "retention": {"overrides": [{"targets": ["existing-*"], "kept_cluster_days": 1}]},
     }
 )
 

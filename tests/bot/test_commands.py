@@ -11,6 +11,7 @@ from bot import lambda_entry
 from bot.container import set_default_dependencies
 from bot.deps import BotDependencies
 from pipeline.models import OperationStatus, RestoreRequest
+from pipeline.retention_terms import RetentionTerms
 from pipeline.store import OperationStore
 from tests.bot.conftest import (
     APPROVER,
@@ -185,6 +186,33 @@ def test_dry_run_answers_with_the_plan_and_starts_nothing(
     assert f"`{EXISTING_TARGET}-before-" in reply
     assert deps.store.recent() == []
     assert deps.store.lock_holder(EXISTING_TARGET) is None
+
+
+@pytest.mark.parametrize(
+    ("target", "flags", "terms"),
+    [
+        # existing-* has an override (tests.bot.conftest.POLICY): a day, the rest the defaults'.
+        (EXISTING_TARGET, "--replace", RetentionTerms(kept_cluster_days=1)),
+        (EXISTING_TARGET, "--replace --in-place", RetentionTerms(kept_cluster_days=1)),
+        ("new-db", "", RetentionTerms()),  # no override matches: the policy's defaults
+    ],
+)
+def test_the_request_and_plan_carry_the_policys_retention_for_the_target(
+    slack_http: SlackHttp, deps: BotDependencies, target: str, flags: str, terms: RetentionTerms
+) -> None:
+    _, key = slack_http.command(REQUESTER, f"{SNAPSHOT} {target} {flags}")
+    operation = deps.store.get(op_id_in(slack_http.wait_reply(key)[0]["text"]))
+    assert operation.request.retention == terms
+    assert operation.plan is not None and operation.plan.retention == terms
+
+
+def test_a_dry_run_says_how_long_the_old_cluster_is_kept(
+    slack_http: SlackHttp, deps: BotDependencies
+) -> None:
+    _, key = slack_http.command(REQUESTER, f"{SNAPSHOT} {EXISTING_TARGET} --replace --dry-run")
+    reply = slack_http.wait_reply(key)[0]["text"]
+    assert "for rollback for 1 day after the swap" in reply
+    assert "final snapshot kept 30 days" in reply
 
 
 def test_a_locked_target_names_the_holder(slack_http: SlackHttp, deps: BotDependencies) -> None:

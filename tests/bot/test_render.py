@@ -19,6 +19,7 @@ from pipeline.models import (
     StageRecord,
     StageStatus,
 )
+from pipeline.retention_terms import RetentionTerms
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OP_ID = "ar-20260301120000-abcdef"
@@ -87,6 +88,54 @@ def test_pending_card_states_the_plan_and_offers_confirmed_buttons() -> None:
         and "deleting the existing cluster" in approve["confirm"]["text"]["text"]
     )
     assert "waiting for approval" in card.text
+
+
+SWAP_PLAN = PLAN.model_copy(
+    update={
+        "delete_target": False,
+        "final_snapshot_id": None,
+        "swap_target": True,
+        "staging_cluster_id": "orders-staging-new-abcdef",
+        "kept_cluster_id": "orders-staging-old-abcdef",
+    }
+)
+TERMS = RetentionTerms(kept_cluster_days=2, final_snapshot_days=14)
+
+
+@pytest.mark.parametrize(
+    ("plan", "says"),
+    [
+        (
+            SWAP_PLAN.model_copy(update={"retention": TERMS}),
+            "as `orders-staging-old-abcdef` for rollback for 2 days after the swap, then deleted "
+            "with a final snapshot kept 14 days",
+        ),
+        (
+            SWAP_PLAN.model_copy(
+                update={"retention": TERMS.model_copy(update={"kept_cluster_days": 1})}
+            ),
+            "for rollback for 1 day after the swap",
+        ),
+        (
+            PLAN.model_copy(update={"retention": TERMS}),
+            "`orders-staging-final-x` (both kept 14 days)",
+        ),
+        (  # a rollback keeps the cluster it replaces on its own terms
+            SWAP_PLAN.model_copy(
+                update={"retention": TERMS, "rollback_of": "ar-20260228120000-123456"}
+            ),
+            "as `orders-staging-old-abcdef` for 2 days after the swap (itself a rollback away)",
+        ),
+    ],
+)
+def test_the_card_says_how_long_a_replace_keeps_the_old_cluster(plan: Plan, says: str) -> None:
+    card = render_card(operation(OperationStatus.PENDING_APPROVAL, plan=plan))
+    assert says in texts(card.blocks)
+
+
+def test_a_plan_stored_before_retention_was_planned_names_no_duration() -> None:
+    body = texts(render_card(operation(OperationStatus.PENDING_APPROVAL, plan=SWAP_PLAN)).blocks)
+    assert "for rollback" in body and "after the swap" not in body
 
 
 @pytest.mark.parametrize(

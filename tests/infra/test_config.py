@@ -68,9 +68,6 @@ def test_the_example_configuration_is_valid():
         ({"approval_expiry_seconds": 3600}, "(config)", "set in the policy file"),
         ({"max_wait_attempts": 120}, "(config)", "each wait loop has its own budget"),
         ({"lock_ttl_seconds": 3_600}, "(config)", "lock could expire"),
-        # Aurora starts a stopped cluster after 7 days (pipeline.settings.kept_cluster_days).
-        ({"kept_cluster_days": 8}, "kept_cluster_days", "less than or equal to 7"),
-        ({"final_snapshot_days": 0}, "final_snapshot_days", "greater than or equal to 1"),
         ({"policy_file": "config/missing.yaml"}, "(config)", "does not exist"),
         ({"database__config_file": "config/none.yaml"}, "(config)", "does not exist"),
         ({"database__ca_bundle_file": "infra/none.pem"}, "(config)", "global-bundle.pem"),
@@ -98,6 +95,28 @@ def test_a_policy_whose_approval_wait_the_execution_cannot_hold_stops_the_synth(
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
     with pytest.raises(ConfigError, match="state machine's own timeout of 172800s"):
         parse_config(with_changes(policy_file=str(tmp_path / "policy.yaml")), "test.yaml")
+
+
+@pytest.mark.parametrize(
+    ("key", "policy_key"),
+    [
+        ("kept_cluster_days", "retention.kept_cluster_days"),
+        ("kept_cluster_notice_hours", "retention.notice_hours"),
+        ("final_snapshot_days", "retention.final_snapshot_days"),
+    ],
+)
+def test_a_retention_setting_of_an_earlier_version_is_refused_saying_it_moved(key, policy_key):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(with_changes(**{key: 3}), "test.yaml")
+    text = str(caught.value)
+    assert f"{key} moved to the policy file" in text
+    assert f"set {key} as {policy_key} in its `retention:` section" in text
+
+
+def test_every_old_retention_key_present_is_named_at_once():
+    data = with_changes(kept_cluster_days=5, final_snapshot_days=60)
+    with pytest.raises(ConfigError, match="kept_cluster_days, final_snapshot_days moved"):
+        parse_config(data, "test.yaml")
 
 
 def test_without_a_database_section_the_shipped_rds_ca_bundle_is_used():

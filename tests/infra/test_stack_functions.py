@@ -6,10 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from aws_cdk.assertions import Match
 
+from bot.policy import Policy
 from bot.settings import BotSettings
 from infra import constants
+from infra.constants import retention_environment
+from pipeline.retention_terms import RetentionTerms
 from pipeline.settings import PipelineSettings
 from tests.infra.stack_queries import (
     env_of,
@@ -20,6 +24,12 @@ from tests.infra.stack_queries import (
 
 pytestmark = pytest.mark.infra
 CONTRACTS = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
+EXAMPLE_POLICY = Path(__file__).resolve().parents[2] / "config" / "policy.example.yaml"
+REQUIRED_PIPELINE_ENV = {
+    "AURORA_RESTORE_OPERATIONS_TABLE": "operations",
+    "AURORA_RESTORE_AUDIT_TABLE": "audit",
+    "AURORA_RESTORE_PROGRESS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:progress",
+}
 
 
 def test_every_function_is_current_python_arm64_traced_with_json_logs_kept_for_a_while(synthesized):
@@ -40,13 +50,28 @@ def test_every_function_is_current_python_arm64_traced_with_json_logs_kept_for_a
     assert len(roles) == len(functions)  # a role per function
 
 
-def test_the_retention_settings_reach_the_swap_and_the_sweep(synthesized):
-    config = synthesized.config
+def test_the_policys_retention_defaults_reach_the_swap_and_the_sweep(synthesized):
+    expected = retention_environment(synthesized.config.policy().retention.defaults)
     for spec in (constants.SWAP_NAMES, constants.RETENTION_SWEEP):
         env = env_of(synthesized, spec)
-        for name in ("kept_cluster_days", "kept_cluster_notice_hours", "final_snapshot_days"):
-            assert name in PipelineSettings.model_fields
-            assert env[f"AURORA_RESTORE_{name.upper()}"] == str(getattr(config, name)), spec
+        assert {name: env[name] for name in expected} == expected, spec
+
+
+def test_the_retention_defaults_passed_are_the_policys_and_read_back_by_the_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    policy = Policy.model_validate(
+        {
+            **yaml.safe_load(EXAMPLE_POLICY.read_text()),
+            "retention": {"kept_cluster_days": 5, "notice_hours": 36, "final_snapshot_days": 90},
+        }
+    )
+    env = retention_environment(policy.retention.defaults)
+    for name, value in {**env, **REQUIRED_PIPELINE_ENV}.items():
+        monkeypatch.setenv(name, value)
+    assert PipelineSettings().default_retention() == RetentionTerms(
+        kept_cluster_days=5, notice_hours=36, final_snapshot_days=90
+    )
 
 
 def test_function_environments_are_the_settings_the_code_reads(synthesized):

@@ -10,6 +10,7 @@ import pytest
 from pipeline.context import PipelineContext
 from pipeline.errors import FatalError, RollbackRefusedError
 from pipeline.models import OperationStatus, Stage, StageStatus
+from pipeline.retention_terms import RetentionTerms, parse_keep_until
 from pipeline.stages.finish import record_success
 from pipeline.stages.lifecycle import begin
 from pipeline.stages.plan import validate_request
@@ -63,15 +64,19 @@ def replaced(ctx: PipelineContext, seed: RdsSeed, operations: Operations) -> tup
     return op, before
 
 
-def ask_rollback(ctx: PipelineContext, operations: Operations, original: str) -> str:
+def ask_rollback(
+    ctx: PipelineContext, operations: Operations, original: str, **request: object
+) -> str:
     kept = f"staging-db-old-{suffix(original)}"
-    op = operations.create(kept, "staging-db", rollback_of=original)
+    op = operations.create(kept, "staging-db", rollback_of=original, **request)
     validate_request(op, ctx)
     return op
 
 
-def roll_back(ctx: PipelineContext, operations: Operations, original: str) -> str:
-    op = ask_rollback(ctx, operations, original)
+def roll_back(
+    ctx: PipelineContext, operations: Operations, original: str, **request: object
+) -> str:
+    op = ask_rollback(ctx, operations, original, **request)
     begin(op, ctx)
     start_kept(op, ctx)
     run_until_ready(check_kept, op, ctx)
@@ -105,6 +110,28 @@ def test_a_rollback_swaps_the_kept_cluster_back_and_keeps_the_restored_one(
     assert stored.status == OperationStatus.SUCCEEDED
     assert stored.stages[Stage.START_KEPT].status == StageStatus.SUCCEEDED
     assert Stage.RESTORE_CLUSTER not in stored.stages and Stage.COPY_SNAPSHOT not in stored.stages
+
+
+def test_a_rollback_keeps_the_replaced_cluster_on_its_own_requests_terms(
+    ctx: PipelineContext, operations: Operations, replaced: tuple[str, Before]
+) -> None:
+    original, _ = replaced
+    original_until = ctx.store.get(original).resources["keep_until"]
+    terms = RetentionTerms(kept_cluster_days=6, notice_hours=12)
+    before = datetime.now(UTC).replace(second=0, microsecond=0)
+
+    rollback = roll_back(ctx, operations, original, retention=terms)
+
+    stored = ctx.store.get(rollback)
+    assert stored.plan is not None and stored.plan.retention == terms
+    kept = f"staging-db-old-{suffix(rollback)}"
+    tags = {t["Key"]: t["Value"] for t in describe(ctx, kept)["TagList"]}
+    until = parse_keep_until(tags["aurora-restore:keep-until"])
+    assert until is not None
+    assert before + timedelta(days=6) <= until <= datetime.now(UTC) + timedelta(days=6)
+    # Not the original's terms (the defaults: 3 days), which the first kept cluster had.
+    assert datetime.fromisoformat(original_until) < until - timedelta(days=2)
+    assert stored.resources["keep_until"].startswith(until.strftime("%Y-%m-%dT%H:%M"))
 
 
 def test_a_rollback_can_itself_be_rolled_back(

@@ -3,11 +3,14 @@ keep a cluster's members, show `renaming`; local_stack.rds_rename_rules)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from pipeline.context import PipelineContext
 from pipeline.errors import FatalError, InvalidTransitionError, ProtectedClusterError
 from pipeline.models import OperationStatus, Stage, StageStatus
+from pipeline.retention_terms import RetentionTerms
 from pipeline.stages.swap import swap_names
 from pipeline.stages.swap_undo import swap_outcome, undo_swap
 from tests.pipeline.conftest import Operations, RdsSeed
@@ -65,6 +68,27 @@ def test_the_swap_gives_the_target_name_to_the_new_cluster_and_keeps_the_old_one
     assert stored.stages[Stage.SWAP].status == StageStatus.SUCCEEDED
     assert float(stored.resources["target_unavailable_seconds"]) >= 0
     assert "did not answer for" in stored.stages[Stage.SWAP].detail
+
+
+@pytest.mark.parametrize("days", [1, 7])
+def test_the_kept_cluster_is_tagged_with_the_plans_keep_until(
+    ctx: PipelineContext, restored: str, days: int
+) -> None:
+    stored = ctx.store.get(restored)
+    assert stored.plan is not None and stored.plan.retention == RetentionTerms()  # the defaults
+    terms = RetentionTerms(kept_cluster_days=days, notice_hours=12)
+    ctx.store.update(restored, plan=stored.plan.model_copy(update={"retention": terms}))
+    before = datetime.now(UTC).replace(second=0, microsecond=0)
+
+    run_until_ready(swap_names, restored, ctx)
+
+    kept = f"staging-db-old-{restored.rsplit('-', 1)[-1]}"
+    described = ctx.clients.rds().describe_db_clusters(DBClusterIdentifier=kept)["DBClusters"][0]
+    tag = {t["Key"]: t["Value"] for t in described["TagList"]}["aurora-restore:keep-until"]
+    keep_until = datetime.strptime(tag, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    assert before + timedelta(days=days) <= keep_until <= datetime.now(UTC) + timedelta(days=days)
+    resources = ctx.store.get(restored).resources
+    assert resources["keep_until"].startswith(keep_until.strftime("%Y-%m-%dT%H:%M"))
 
 
 def test_a_swap_step_repeated_after_it_is_done_changes_nothing(
