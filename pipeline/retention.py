@@ -133,13 +133,12 @@ def _sweep_cluster(
     if now < keep_until - timedelta(hours=terms_of(ctx, operation_id).notice_hours):
         return
     if ANNOUNCED_TAG not in tags:
-        when = keep_until.strftime("%Y-%m-%d %H:%M")
         _publish(
             ctx,
             operation_id,
             f"announce:{name}",
             StageStatus.STARTED,
-            f"The kept cluster `{name}` will be deleted at {when} UTC (or soon after), with "
+            f"The kept cluster `{name}` will be deleted {_when(keep_until, now)}, with "
             f"the final snapshot `{final}`",
         )
         with aws_call(f"tag cluster {name}"):
@@ -148,6 +147,7 @@ def _sweep_cluster(
                 Tags=[{"Key": ANNOUNCED_TAG, "Value": now.strftime(KEEP_UNTIL_FORMAT)}],
             )
         report.announced.append(name)
+        return  # never announced and deleted in the same run: the thread hears of it first
     if now < keep_until:
         return
     _delete_cluster(ctx, client, cluster, operation_id, final, report)
@@ -279,8 +279,7 @@ def _sweep_snapshot(
             operation_id,
             f"snapshot-notice:{name}",
             StageStatus.STARTED,
-            f"The snapshot `{name}` will be deleted at {expires:%Y-%m-%d %H:%M} UTC (or soon "
-            "after), when its retention ends",
+            f"The snapshot `{name}` will be deleted {_when(expires, now)}, when its retention ends",
         )
         with aws_call(f"tag snapshot {name}"):
             client.add_tags_to_resource(
@@ -288,9 +287,20 @@ def _sweep_snapshot(
                 Tags=[{"Key": ANNOUNCED_TAG, "Value": now.strftime(KEEP_UNTIL_FORMAT)}],
             )
         report.announced.append(name)
+        return  # deleted by a later run, once the thread has heard of it
     if now >= expires:
         _delete_snapshot(ctx, client, snapshot, operation_id, expires)
         report.deleted_snapshots.append(name)
+
+
+def _when(due: datetime, now: datetime) -> str:
+    """When an announced deletion happens: at its date, or (a notice no run could give in
+    time: the sweep was not deployed, or not running) by the next hourly run."""
+    if due > now:
+        return f"at {due:%Y-%m-%d %H:%M} UTC (or soon after)"
+    return (
+        f"by the next retention run, within the hour (its retention ended {due:%Y-%m-%d %H:%M} UTC)"
+    )
 
 
 def _delete_snapshot(

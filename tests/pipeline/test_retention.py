@@ -69,8 +69,12 @@ def test_an_expired_kept_cluster_is_started_then_deleted_with_a_final_snapshot(
 ):
     after = KEEP_UNTIL + timedelta(minutes=1)
     first = sweep(ctx, after)
-    # Announced even though no run saw it within the notice, and started before any deletion.
-    assert first.announced == [KEPT] and first.started == [KEPT] and first.deleting == []
+    # No run saw it within the notice: announced first, and nothing more in that run.
+    assert first.announced == [KEPT] and first.started == [] and first.deleting == []
+    (notice,) = retention_events(progress)
+    assert "by the next retention run, within the hour" in notice.detail
+    started = sweep(ctx, after)  # started before any deletion
+    assert started.started == [KEPT] and started.announced == [] and started.deleting == []
     assert {f"{KEPT}-old-1", f"{KEPT}-old-2"} <= seed.instance_ids()
     second = sweep(ctx, after)
     assert second.deleting == [KEPT] and second.announced == []
@@ -177,6 +181,8 @@ def test_an_in_place_final_snapshot_is_known_by_its_operations_plan(
     final = f"staging-db-final-{operation_id}"
     made = datetime(2026, 11, 1, tzinfo=UTC)
     seed.snapshot("staging-db", final, created=made)  # untagged, as DeleteDBCluster makes it
+    announced = sweep(ctx, made + timedelta(days=31))  # never announced and deleted at once
+    assert (announced.announced, announced.deleted_snapshots) == ([final], [])
     assert sweep(ctx, made + timedelta(days=31)).deleted_snapshots == [final]
 
 
@@ -208,7 +214,8 @@ def test_a_run_that_stopped_after_the_deletion_is_continued_by_the_next(ctx, see
     tags_found = {t["Key"]: t["Value"] for t in described["DBClusterSnapshots"][0]["TagList"]}
     assert tags_found[OPERATION_TAG] == kept
     made = described["DBClusterSnapshots"][0]["SnapshotCreateTime"]
-    assert sweep(ctx, made + timedelta(days=30, minutes=1)).deleted_snapshots == [final]
+    assert sweep(ctx, made + timedelta(days=30, minutes=1)).announced == [final]
+    assert sweep(ctx, made + timedelta(days=30, minutes=2)).deleted_snapshots == [final]
 
 
 def test_a_kept_cluster_whose_target_is_locked_waits_for_the_next_run(ctx, seed, kept, progress):
@@ -224,4 +231,5 @@ def test_a_kept_cluster_whose_target_is_locked_waits_for_the_next_run(ctx, seed,
     assert described[0]["Status"] == "stopped"
     assert retention_events(progress) == []
     assert ctx.store.release_lock("staging-db", "ar-20261205095900-0a0b0c")
+    assert sweep(ctx, after).announced == [KEPT]
     assert sweep(ctx, after).started == [KEPT]
